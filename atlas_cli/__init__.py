@@ -1,0 +1,3 @@
+"""Command-line administration for Atlas billing and usage metering."""
+
+__version__ = "0.1.0"
