@@ -1,0 +1,69 @@
+"""The root `atlas` app: global options, and the command groups."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from atlas_cli import __version__
+from atlas_cli.cli import billing, db, demo, plans, trial, usage, workspace
+from atlas_cli.cli.runtime import Runtime
+
+app = typer.Typer(
+    name="atlas",
+    help="Administer Atlas billing and usage metering: usage against limits, plans, trials, Stripe.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(usage.app, name="usage")
+app.add_typer(billing.app, name="billing")
+app.add_typer(trial.app, name="trial")
+app.add_typer(workspace.app, name="workspace")
+app.add_typer(plans.app, name="plans")
+app.add_typer(db.app, name="db")
+app.command("demo")(demo.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"atlas {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="Atlas database URL [env: DATABASE_URL]; default: embedded SQLite.",
+                     show_default=False),
+    ] = None,
+    workspace_key: Annotated[
+        str | None,
+        typer.Option("--workspace", "-w", help="Workspace id or slug [env: ATLAS_WORKSPACE].", show_default=False),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Output format: table, json or csv [env: ATLAS_FORMAT].",
+                     show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output without colour [env: NO_COLOR].")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Administer Atlas billing and usage metering from a terminal, cron or CI."""
+    runtime = ctx.obj if isinstance(ctx.obj, Runtime) else Runtime()
+    runtime.database_url = database_url or runtime.database_url
+    runtime.workspace_key = workspace_key or runtime.workspace_key
+    runtime.fmt = "json" if as_json else (fmt or runtime.fmt)
+    runtime.no_color = no_color or runtime.no_color
+    ctx.obj = runtime
+
+
+def run() -> None:
+    app(prog_name="atlas")

@@ -1,0 +1,19 @@
+"""Options shared by many commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+WorkspaceOpt = Annotated[
+    str | None,
+    typer.Option("--workspace", "-w", help="Workspace id or slug [env: ATLAS_WORKSPACE].", show_default=False),
+]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option("--format", "-f", help="Output format: table, json or csv [env: ATLAS_FORMAT].", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
+StartOpt = Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD (inclusive).", show_default=False)]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (inclusive).", show_default=False)]

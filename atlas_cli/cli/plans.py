@@ -1,0 +1,37 @@
+"""`atlas plans`: the plan table."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from atlas_cli.cli.options import FormatOpt, JsonOpt
+from atlas_cli.cli.runtime import Runtime
+
+app = typer.Typer(help="Plans and their limits.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """List the plans and their limits."""
+    rt: Runtime = ctx.obj
+    from atlas_cli.services.plans import PlanService
+
+    rt.render.plan_list(PlanService().list(), rt.output_format(fmt, as_json))
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    tier: Annotated[str, typer.Argument(help="free, trial, team or enterprise.")],
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one plan's limits."""
+    rt: Runtime = ctx.obj
+    from atlas_cli.services.plans import PlanService
+
+    with rt.errors():
+        plan = PlanService().show(tier)
+    rt.render.plan_detail(plan, rt.output_format(fmt, as_json))

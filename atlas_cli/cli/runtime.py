@@ -1,0 +1,100 @@
+"""The per-invocation Runtime: global options, settings, services, and error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+
+from atlas_cli.errors import AtlasError, BadInput
+
+if TYPE_CHECKING:
+    from atlas_cli.config import Settings
+    from atlas_cli.render import Renderer
+    from atlas_cli.services import Services
+
+FORMATS = ("table", "json", "csv")
+
+
+@dataclass
+class Runtime:
+    """Everything a command needs, built lazily so `--help` imports nothing heavy.
+
+    Tests may pass their own (with a fixed `clock`) as `obj=` to the CliRunner.
+    """
+
+    database_url: str | None = None
+    workspace_key: str | None = None
+    fmt: str | None = None
+    no_color: bool = False
+    clock: Callable[[], datetime] | None = None
+    _services: list[Services] = field(default_factory=list)
+
+    @cached_property
+    def settings(self) -> Settings:
+        from atlas_cli.config import load_settings
+
+        with self.errors():
+            return load_settings()
+
+    @cached_property
+    def render(self) -> Renderer:
+        from atlas_cli.render import Renderer
+
+        return Renderer(no_color=self.no_color)
+
+    def resolved_database_url(self) -> tuple[str, bool]:
+        """The database URL and whether it is the embedded default."""
+        if self.database_url:
+            return self.database_url, False
+        if self.settings.database_url is not None:
+            return self.settings.database_url.get_secret_value(), False
+        from atlas_cli.config import embedded_database_url
+
+        return embedded_database_url(self.settings), True
+
+    def workspace(self, local: str | None) -> str | None:
+        """The workspace named on the command, else globally, else ATLAS_WORKSPACE."""
+        return local or self.workspace_key or self.settings.atlas_workspace
+
+    def output_format(self, local: str | None, as_json: bool = False) -> str:
+        if as_json:
+            return "json"
+        chosen = local or self.fmt or self.settings.atlas_format or "table"
+        if chosen not in FORMATS:
+            self.fail(BadInput(f"--format: {chosen!r} is not one of {', '.join(FORMATS)}"))
+        return chosen
+
+    @contextmanager
+    def services(self, *, create: bool = False) -> Iterator[Services]:
+        """Services over the configured database; an AtlasError inside ends the command."""
+        from atlas_cli.db.database import Database
+        from atlas_cli.services import Services, utc_now
+
+        with self.errors():
+            url, _embedded = self.resolved_database_url()
+            services = Services(Database(url, create=create), self.clock or utc_now)
+            try:
+                yield services
+            finally:
+                services.db.dispose()
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        try:
+            yield
+        except AtlasError as exc:
+            self.fail(exc)
+
+    def fail(self, exc: AtlasError) -> NoReturn:
+        self.render.error(exc.message)
+        raise typer.Exit(code=int(exc.exit_code))
+
+    def exit(self, code: int) -> None:
+        if code:
+            raise typer.Exit(code=code)

@@ -1,0 +1,73 @@
+"""`atlas usage`: the current period, history and per-user breakdown."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from atlas_cli.cli.options import EndOpt, FormatOpt, JsonOpt, StartOpt, WorkspaceOpt
+from atlas_cli.cli.runtime import Runtime
+
+app = typer.Typer(help="Usage against the plan's limits: now, over time, per user.", no_args_is_help=True)
+
+
+@app.command("show")
+def show(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """Show the current billing period's usage against the plan's limits.
+
+    Examples:
+      atlas usage show -w acme
+      atlas usage show -w acme --json
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        report = svc.usage.current(rt.workspace(workspace))
+    rt.render.usage_report(report, rt.output_format(fmt, as_json))
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    period: Annotated[str, typer.Option("--period", "-p", help="daily or monthly.")] = "monthly",
+    start: StartOpt = None,
+    end: EndOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Most periods to show, 1-365.")] = 90,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show usage per day or month, newest first, recomputed from raw events.
+
+    Every period in the range is aggregated from the events and stored in usage_summaries.
+
+    Examples:
+      atlas usage history -w acme --period daily --limit 30
+      atlas usage history -w acme --start 2026-01-01 --end 2026-06-30 --json
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        report = svc.usage.history(rt.workspace(workspace), period=period, start=start, end=end, limit=limit)
+    rt.render.history_report(report, rt.output_format(fmt, as_json))
+
+
+@app.command("breakdown")
+def breakdown(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Most users to show, 1-500.")] = 100,
+    sort: Annotated[str, typer.Option("--sort", help="queries, tokens or logins.")] = "queries",
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show usage per user (default: the current billing period).
+
+    Examples:
+      atlas usage breakdown -w acme --sort tokens --limit 50
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        report = svc.usage.breakdown(rt.workspace(workspace), start=start, end=end, limit=limit, sort=sort)
+    rt.render.breakdown_report(report, rt.output_format(fmt, as_json))

@@ -1,0 +1,1 @@
+"""SQLAlchemy tables, the engine factory, queries and migrations."""

@@ -1,0 +1,50 @@
+"""A lazily-built engine and the transactions atlas runs in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from atlas_cli.db import urls
+from atlas_cli.db.engine import create_engine, translate_errors
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+
+class Database:
+    """The database at `url`; nothing is opened until a connection is asked for."""
+
+    def __init__(self, url: str, *, create: bool = False) -> None:
+        self.url = urls.normalize(url)
+        self._create = create
+
+    @property
+    def masked_url(self) -> str:
+        return urls.mask(self.url)
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.url.startswith("sqlite") else "postgresql"
+
+    @cached_property
+    def engine(self) -> Engine:
+        return create_engine(self.url, create=self._create)
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reads; nothing it does is committed."""
+        with translate_errors(self.url), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction: committed when the block ends, rolled back when it raises."""
+        with translate_errors(self.url), self.engine.begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()

@@ -1,0 +1,116 @@
+"""Schema management: create what is missing, and report what is there (DESIGN section 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from atlas_cli.db.schema import ATLAS_TABLES, OWN_TABLES, REQUIRED_COLUMNS
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "atlas_alembic_version"
+
+
+@dataclass(frozen=True)
+class TableState:
+    name: str
+    state: str  # present | missing | incompatible
+    detail: str = ""
+    owner: str = "atlas-server"
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    tables: tuple[TableState, ...]
+    missing_indexes: tuple[str, ...]
+    revision: str | None
+    head: str
+    tiers: tuple[str, ...] | None
+
+    @property
+    def ready(self) -> bool:
+        """Every table atlas needs is present and compatible, and its migrations are at head."""
+        return all(t.state == "present" for t in self.tables) and self.revision == self.head
+
+    @property
+    def has_atlas_tables(self) -> bool:
+        return any(t.state != "missing" for t in self.tables if t.owner == "atlas-server")
+
+
+def _alembic_config(conn: Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    config = _alembic_config(None)  # type: ignore[arg-type]
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def upgrade(conn: Connection) -> None:
+    """Apply atlas's migrations: creates missing tables, never touches existing Atlas ones."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(conn), "head")
+
+
+def current_revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def tier_values(conn: Connection) -> tuple[str, ...] | None:
+    """The tiers the `organization.plan_tier` CHECK constraint lists, or None without one."""
+    import re
+
+    import sqlalchemy as sa
+
+    for check in sa.inspect(conn).get_check_constraints("organization"):
+        text = str(check.get("sqltext", ""))
+        if "plan_tier" in text:
+            return tuple(re.findall(r"'([^']*)'", text))
+    return None
+
+
+def inspect_schema(conn: Connection) -> SchemaState:
+    import sqlalchemy as sa
+
+    inspector = sa.inspect(conn)
+    existing = set(inspector.get_table_names())
+    tables: list[TableState] = []
+    missing_indexes: list[str] = []
+    for table in ATLAS_TABLES:
+        if table.name not in existing:
+            tables.append(TableState(table.name, "missing"))
+            continue
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        lacking = [c for c in REQUIRED_COLUMNS[table.name] if c not in columns]
+        if lacking:
+            tables.append(TableState(table.name, "incompatible", "missing columns: " + ", ".join(lacking)))
+        else:
+            tables.append(TableState(table.name, "present"))
+        indexed = {tuple(ix["column_names"]) for ix in inspector.get_indexes(table.name)}
+        indexed |= {tuple(uc["column_names"]) for uc in inspector.get_unique_constraints(table.name)}
+        for index in table.indexes:
+            if tuple(c.name for c in index.columns) not in indexed:
+                missing_indexes.append(f"{table.name}({', '.join(c.name for c in index.columns)})")
+    for table in OWN_TABLES:
+        state = "present" if table.name in existing else "missing"
+        tables.append(TableState(table.name, state, owner="atlas"))
+    revision = current_revision(conn) if VERSION_TABLE in existing else None
+    tiers = tier_values(conn) if "organization" in existing else None
+    return SchemaState(tuple(tables), tuple(missing_indexes), revision, head_revision(), tiers)

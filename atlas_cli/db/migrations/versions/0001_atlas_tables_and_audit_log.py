@@ -1,0 +1,41 @@
+"""Create the Atlas tables that are missing, and atlas's audit log.
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-22
+
+An existing Atlas table is left exactly as it is: atlas never alters or drops what Atlas owns.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from atlas_cli.db.schema import ATLAS_TABLES, metadata
+from atlas_cli.db.types import UTCDateTime, json_type, uuid_type
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    metadata.create_all(op.get_bind(), tables=list(ATLAS_TABLES), checkfirst=True)
+    op.create_table(
+        "atlas_audit_log",
+        sa.Column("workspace_id", sa.Text, primary_key=True),
+        sa.Column("id", uuid_type(), primary_key=True),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("action", sa.Text, nullable=False),
+        sa.Column("before", json_type()),
+        sa.Column("after", json_type()),
+    )
+    op.create_index("idx_atlas_audit_log_created", "atlas_audit_log", ["created_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("idx_atlas_audit_log_created", table_name="atlas_audit_log")
+    op.drop_table("atlas_audit_log")

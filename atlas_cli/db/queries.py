@@ -1,0 +1,189 @@
+"""The SQL atlas runs. Every statement filters by workspace and is set-based."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from atlas_cli.db import dialect
+from atlas_cli.db.schema import (
+    connections,
+    invitations,
+    member,
+    organization,
+    subscription,
+    usage_events,
+    usage_summaries,
+    user,
+)
+from atlas_cli.db.types import UTCDateTime
+from atlas_cli.domain.periods import Window
+
+e = usage_events
+
+
+def workspace_by_key(conn: Connection, key: str) -> RowMapping | None:
+    """The workspace whose id is `key`, else whose slug is `key`."""
+    rows = conn.execute(
+        sa.select(organization).where(sa.or_(organization.c.id == key, organization.c.slug == key))
+    ).mappings().all()
+    for row in rows:
+        if row["id"] == key:
+            return row
+    return rows[0] if rows else None
+
+
+def first_workspaces(conn: Connection, limit: int) -> Sequence[RowMapping]:
+    return conn.execute(sa.select(organization).order_by(organization.c.id).limit(limit)).mappings().all()
+
+
+def all_workspaces(conn: Connection) -> Sequence[RowMapping]:
+    return conn.execute(sa.select(organization).order_by(organization.c.name, organization.c.id)).mappings().all()
+
+
+def count_workspaces(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(organization)).scalar_one())
+
+
+def subscriptions_for(conn: Connection, workspace_id: str) -> Sequence[RowMapping]:
+    """The workspace's subscription rows, the latest period first."""
+    period_end = subscription.c.periodEnd
+    return conn.execute(
+        sa.select(subscription)
+        .where(subscription.c.referenceId == workspace_id)
+        .order_by(period_end.desc().nulls_last(), subscription.c.id)
+    ).mappings().all()
+
+
+def resource_counts(conn: Connection, workspace_id: str) -> RowMapping:
+    """Members, pending invitations and connections, in one round trip."""
+    members = sa.select(sa.func.count()).select_from(member).where(member.c.organizationId == workspace_id)
+    pending = (
+        sa.select(sa.func.count())
+        .select_from(invitations)
+        .where(invitations.c.org_id == workspace_id, invitations.c.status == "pending")
+    )
+    conns = sa.select(sa.func.count()).select_from(connections).where(connections.c.org_id == workspace_id)
+    return conn.execute(
+        sa.select(
+            members.scalar_subquery().label("members"),
+            pending.scalar_subquery().label("pending_invitations"),
+            conns.scalar_subquery().label("connections"),
+        )
+    ).mappings().one()
+
+
+def _sum_of(event_type: str) -> sa.ColumnElement[Any]:
+    return sa.func.coalesce(sa.func.sum(sa.case((e.c.event_type == event_type, e.c.quantity), else_=0)), 0)
+
+
+def _distinct_logins() -> sa.ColumnElement[Any]:
+    return sa.func.count(sa.distinct(sa.case((e.c.event_type == "login", e.c.user_id))))
+
+
+def _in_window(workspace_id: str, window: Window) -> sa.ColumnElement[bool]:
+    return sa.and_(e.c.workspace_id == workspace_id, e.c.created_at >= window.start, e.c.created_at < window.end)
+
+
+def usage_totals(conn: Connection, workspace_id: str, window: Window) -> RowMapping:
+    """Queries, tokens and distinct active users of one workspace in `window`."""
+    return conn.execute(
+        sa.select(
+            _sum_of("query").label("queries"),
+            _sum_of("token").label("tokens"),
+            _distinct_logins().label("active_users"),
+        ).where(_in_window(workspace_id, window))
+    ).mappings().one()
+
+
+def refresh_summaries(
+    conn: Connection, workspace_id: str, period: str, buckets: Sequence[Window], now: datetime
+) -> list[RowMapping]:
+    """Recompute the summaries of `buckets` from raw events and upsert them, in one statement.
+
+    Every bucket gets a row, zeros included. Safe when two processes run it at once: the
+    unique key (workspace_id, period, period_start) turns the second insert into an update.
+    Returns the rows as stored.
+    """
+    if not buckets:
+        return []
+    bounds = (
+        sa.values(
+            sa.column("bucket_start", UTCDateTime()),
+            sa.column("bucket_end", UTCDateTime()),
+            name="buckets",
+        )
+        .data([(b.start, b.end) for b in buckets])
+        .cte("buckets")
+    )
+    span = Window(min(b.start for b in buckets), max(b.end for b in buckets))
+    joined = bounds.outerjoin(
+        e,
+        sa.and_(
+            _in_window(workspace_id, span),
+            e.c.created_at >= bounds.c.bucket_start,
+            e.c.created_at < bounds.c.bucket_end,
+        ),
+    )
+    aggregate = (
+        sa.select(
+            dialect.new_uuid(conn),
+            sa.literal(workspace_id, sa.Text),
+            sa.literal(period, sa.Text),
+            bounds.c.bucket_start,
+            _sum_of("query"),
+            _sum_of("token"),
+            _distinct_logins(),
+            sa.literal(0, sa.BigInteger),
+            sa.literal(now, UTCDateTime()),
+        )
+        .select_from(joined)
+        .group_by(bounds.c.bucket_start)
+    )
+    s = usage_summaries.c
+    stmt = dialect.insert_for(conn, usage_summaries).from_select(
+        ["id", "workspace_id", "period", "period_start", "query_count", "token_count",
+         "active_users", "storage_bytes", "updated_at"],
+        aggregate,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[s.workspace_id, s.period, s.period_start],
+        set_={
+            "query_count": stmt.excluded.query_count,
+            "token_count": stmt.excluded.token_count,
+            "active_users": stmt.excluded.active_users,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    ).returning(s.period_start, s.query_count, s.token_count, s.active_users)
+    return list(conn.execute(stmt).mappings().all())
+
+
+SORT_COLUMNS = {"queries": "query_count", "tokens": "token_count", "logins": "login_count"}
+
+
+def user_breakdown(
+    conn: Connection, workspace_id: str, window: Window, *, sort: str, limit: int
+) -> Sequence[RowMapping]:
+    """Per-user totals in `window`, largest first by `sort`, ties by user id."""
+    per_user = (
+        sa.select(
+            e.c.user_id,
+            _sum_of("query").label("query_count"),
+            _sum_of("token").label("token_count"),
+            sa.func.count(sa.case((e.c.event_type == "login", 1))).label("login_count"),
+        )
+        .where(_in_window(workspace_id, window))
+        .group_by(e.c.user_id)
+        .subquery("per_user")
+    )
+    order = per_user.c[SORT_COLUMNS[sort]]
+    return conn.execute(
+        sa.select(per_user, user.c.email, user.c.name)
+        .select_from(per_user.outerjoin(user, user.c.id == per_user.c.user_id))
+        .order_by(order.desc(), per_user.c.user_id.asc().nulls_last())
+        .limit(limit)
+    ).mappings().all()

@@ -1,0 +1,137 @@
+"""The tables atlas works on: Atlas's own (names and columns exactly as the server has them)
+and atlas's additions, prefixed `atlas_` (DESIGN section 3)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from atlas_cli.db.types import UTCDateTime, json_type, uuid_type
+
+metadata = sa.MetaData()
+
+TIERS_WITH_LOCKED = ("free", "trial", "team", "enterprise", "locked")
+WORKSPACE_STATUSES = ("active", "suspended", "deleted")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+organization = sa.Table(
+    "organization",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("slug", sa.Text, unique=True),
+    sa.Column("createdAt", UTCDateTime, nullable=False),
+    sa.Column("workspace_status", sa.Text, nullable=False, server_default="active"),
+    sa.Column("plan_tier", sa.Text, nullable=False, server_default="free"),
+    sa.Column("byot", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("stripe_customer_id", sa.Text),
+    sa.Column("trial_ends_at", UTCDateTime),
+    sa.Column("suspended_at", UTCDateTime),
+    sa.Column("deleted_at", UTCDateTime),
+    sa.CheckConstraint(_in("workspace_status", WORKSPACE_STATUSES), name="organization_workspace_status_check"),
+    sa.CheckConstraint(_in("plan_tier", TIERS_WITH_LOCKED), name="organization_plan_tier_check"),
+)
+
+user = sa.Table(
+    "user",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False, unique=True),
+    sa.Column("role", sa.Text),
+    sa.Column("createdAt", UTCDateTime, nullable=False),
+)
+
+member = sa.Table(
+    "member",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("organizationId", sa.Text, sa.ForeignKey("organization.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("userId", sa.Text, sa.ForeignKey("user.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("role", sa.Text, nullable=False, server_default="member"),
+    sa.Column("createdAt", UTCDateTime, nullable=False),
+)
+
+usage_events = sa.Table(
+    "usage_events",
+    metadata,
+    sa.Column("id", uuid_type(), primary_key=True),
+    sa.Column("workspace_id", sa.Text, nullable=False),
+    sa.Column("user_id", sa.Text),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("metadata", json_type()),
+    sa.Column("created_at", UTCDateTime, nullable=False, server_default=sa.func.now()),
+    sa.Index("idx_usage_events_workspace_created", "workspace_id", "created_at"),
+    sa.Index("idx_usage_events_type_created", "event_type", "created_at"),
+    sa.Index("idx_usage_events_user_created", "user_id", "created_at"),
+)
+
+usage_summaries = sa.Table(
+    "usage_summaries",
+    metadata,
+    sa.Column("id", uuid_type(), primary_key=True),
+    sa.Column("workspace_id", sa.Text, nullable=False),
+    sa.Column("period", sa.Text, nullable=False),
+    sa.Column("period_start", UTCDateTime, nullable=False),
+    sa.Column("query_count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("token_count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("active_users", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("storage_bytes", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated_at", UTCDateTime, nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("workspace_id", "period", "period_start", name="usage_summaries_workspace_id_period_period_start_key"),
+)
+
+subscription = sa.Table(
+    "subscription",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("plan", sa.Text, nullable=False),
+    sa.Column("referenceId", sa.Text, nullable=False),
+    sa.Column("stripeCustomerId", sa.Text),
+    sa.Column("stripeSubscriptionId", sa.Text),
+    sa.Column("status", sa.Text, server_default="incomplete"),
+    sa.Column("periodStart", UTCDateTime),
+    sa.Column("periodEnd", UTCDateTime),
+    sa.Column("cancelAtPeriodEnd", sa.Boolean, server_default=sa.false()),
+    sa.Column("billingInterval", sa.Text),
+)
+
+connections = sa.Table(
+    "connections",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("org_id", sa.Text, nullable=False),
+)
+
+invitations = sa.Table(
+    "invitations",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+)
+
+ATLAS_TABLES = (organization, user, member, usage_events, usage_summaries, subscription, connections, invitations)
+
+# The columns atlas reads or writes in each Atlas table: a table lacking one is incompatible.
+REQUIRED_COLUMNS = {table.name: tuple(c.name for c in table.columns) for table in ATLAS_TABLES}
+
+audit_log = sa.Table(
+    "atlas_audit_log",
+    metadata,
+    sa.Column("workspace_id", sa.Text, primary_key=True),
+    sa.Column("id", uuid_type(), primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("before", json_type()),
+    sa.Column("after", json_type()),
+    sa.Index("idx_atlas_audit_log_created", "created_at"),
+)
+
+OWN_TABLES = (audit_log,)

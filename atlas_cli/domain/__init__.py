@@ -1,0 +1,1 @@
+"""Pure billing rules: plans, overage tiers, periods, trial. No I/O."""

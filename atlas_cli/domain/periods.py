@@ -1,0 +1,129 @@
+"""Billing periods and history buckets. Every window is half-open: [start, end)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+
+
+class PeriodKind(StrEnum):
+    DAILY = "daily"
+    MONTHLY = "monthly"
+
+
+ACTIVE_SUBSCRIPTION_STATUSES = frozenset({"active", "trialing"})
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError("a window ends after it starts")
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+
+@dataclass(frozen=True)
+class SubscriptionPeriod:
+    status: str | None
+    start: datetime | None
+    end: datetime | None
+
+
+def utc(moment: datetime) -> datetime:
+    """`moment` in UTC; a naive datetime is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def month_start(moment: datetime) -> datetime:
+    moment = utc(moment)
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+
+
+def add_months(start: datetime, months: int) -> datetime:
+    index = start.year * 12 + (start.month - 1) + months
+    return start.replace(year=index // 12, month=index % 12 + 1, day=1)
+
+
+def calendar_month(now: datetime) -> Window:
+    start = month_start(now)
+    return Window(start, add_months(start, 1))
+
+
+def holds(now: datetime, subscription: SubscriptionPeriod) -> bool:
+    """Whether the subscription is active or trialing and its [start, end) contains now."""
+    if subscription.status not in ACTIVE_SUBSCRIPTION_STATUSES:
+        return False
+    if subscription.start is None or subscription.end is None:
+        return False
+    return utc(subscription.start) <= utc(now) < utc(subscription.end)
+
+
+def billing_period(now: datetime, subscription: SubscriptionPeriod | None) -> Window:
+    """The subscription's period when it is active or trialing and contains now, else the month."""
+    if subscription is not None and holds(now, subscription):
+        assert subscription.start is not None and subscription.end is not None
+        return Window(utc(subscription.start), utc(subscription.end))
+    return calendar_month(now)
+
+
+def bucket_start(kind: PeriodKind, moment: datetime) -> datetime:
+    moment = utc(moment)
+    if kind is PeriodKind.MONTHLY:
+        return month_start(moment)
+    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+
+
+def next_bucket(kind: PeriodKind, start: datetime) -> datetime:
+    if kind is PeriodKind.MONTHLY:
+        return add_months(start, 1)
+    return start + timedelta(days=1)
+
+
+def previous_bucket(kind: PeriodKind, start: datetime) -> datetime:
+    if kind is PeriodKind.MONTHLY:
+        return add_months(start, -1)
+    return start - timedelta(days=1)
+
+
+def day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def history_buckets(
+    kind: PeriodKind,
+    *,
+    now: datetime,
+    start: date | None,
+    end: date | None,
+    limit: int,
+) -> list[Window]:
+    """The periods of a history request, newest first, at most `limit` of them.
+
+    A period is included when it overlaps the requested days: `start` and `end` are inclusive
+    calendar dates (UTC). Without `end` the range ends with the current period; without `start`
+    it reaches back `limit` periods.
+    """
+    last_moment = day_start(end) if end is not None else utc(now)
+    newest = bucket_start(kind, last_moment)
+    oldest = bucket_start(kind, day_start(start)) if start is not None else None
+    buckets: list[Window] = []
+    cursor = newest
+    while len(buckets) < limit and (oldest is None or cursor >= oldest):
+        buckets.append(Window(cursor, next_bucket(kind, cursor)))
+        cursor = previous_bucket(kind, cursor)
+    return buckets
+
+
+def date_range(start: date | None, end: date | None, default: Window) -> Window:
+    """The window of inclusive dates `start`..`end`; missing ends come from `default`."""
+    lower = day_start(start) if start is not None else default.start
+    upper = day_start(end) + timedelta(days=1) if end is not None else default.end
+    return Window(lower, upper)

@@ -1,0 +1,74 @@
+"""Use cases. No Typer, no Rich: they take plain values and return frozen models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from atlas_cli.db.database import Database
+    from atlas_cli.services.billing import BillingService
+    from atlas_cli.services.demo import DemoService
+    from atlas_cli.services.plans import PlanService
+    from atlas_cli.services.schema import SchemaService
+    from atlas_cli.services.trial import TrialService
+    from atlas_cli.services.usage import UsageService
+    from atlas_cli.services.workspaces import WorkspaceService
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Services:
+    """Every service over one database and one clock, each built on first use."""
+
+    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+        self.db = db
+        self.clock = clock
+
+    @cached_property
+    def workspaces(self) -> WorkspaceService:
+        from atlas_cli.services.workspaces import WorkspaceService
+
+        return WorkspaceService(self.db, self.clock)
+
+    @cached_property
+    def usage(self) -> UsageService:
+        from atlas_cli.services.usage import UsageService
+
+        return UsageService(self.db, self.clock)
+
+    @cached_property
+    def billing(self) -> BillingService:
+        from atlas_cli.services.billing import BillingService
+
+        return BillingService(self.db, self.clock)
+
+    @cached_property
+    def trial(self) -> TrialService:
+        from atlas_cli.services.trial import TrialService
+
+        return TrialService(self.db, self.clock)
+
+    @cached_property
+    def plans(self) -> PlanService:
+        from atlas_cli.services.plans import PlanService
+
+        return PlanService()
+
+    @cached_property
+    def schema(self) -> SchemaService:
+        from atlas_cli.services.schema import SchemaService
+
+        return SchemaService(self.db)
+
+    @cached_property
+    def demo(self) -> DemoService:
+        from atlas_cli.services.demo import DemoService
+
+        return DemoService(self.db, self.clock)

@@ -1,0 +1,203 @@
+"""`atlas demo`: deterministic demo workspaces that between them show every billing state."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from atlas_cli.db import migrate, schema
+from atlas_cli.db.database import Database
+from atlas_cli.domain.periods import calendar_month
+from atlas_cli.errors import Conflict
+from atlas_cli.services import Clock
+
+DEMO_NAMESPACE = uuid.UUID("6f1d3c1e-6a55-4c41-9d43-2a4a3d7e0c11")
+HISTORY_DAYS = 60
+SHOWN_WORKSPACE = "globex"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class DemoWorkspace:
+    slug: str
+    name: str
+    tier: str
+    queries: int  # this month's queries
+    tokens: int  # this month's tokens
+    users: int
+    age_days: int = 400
+    byot: bool = False
+    trial_days_left: int | None = None  # None: trial_ends_at stays null
+    stripe: bool = False
+    pending_invitations: int = 0
+    connections: int = 2
+
+    @property
+    def id(self) -> str:
+        return f"ws_{self.slug.replace('-', '_')}"
+
+
+DEMO_WORKSPACES = (
+    DemoWorkspace("acme", "Acme Corp", "team", 4_200, 1_500_000, 6, stripe=True, pending_invitations=2),
+    DemoWorkspace("globex", "Globex", "team", 8_400, 2_100_000, 8, stripe=True, connections=5),
+    DemoWorkspace("initech", "Initech", "team", 10_350, 3_900_000, 5, stripe=True),
+    DemoWorkspace("umbrella", "Umbrella", "team", 6_100, 5_750_000, 24, stripe=True, pending_invitations=1),
+    DemoWorkspace("hooli", "Hooli", "trial", 1_900, 800_000, 4, age_days=5, trial_days_left=9, connections=1),
+    DemoWorkspace("pied-piper", "Pied Piper", "trial", 700, 250_000, 3, age_days=20, connections=1),
+    DemoWorkspace("stark", "Stark Industries", "team", 3_100, 12_000_000, 7, byot=True, stripe=True),
+    DemoWorkspace("wayne", "Wayne Enterprises", "enterprise", 26_000, 40_000_000, 12, stripe=True, connections=9),
+    DemoWorkspace("homelab", "Homelab", "free", 2_500, 900_000, 2, connections=3),
+)
+
+DEMO_IDS = frozenset(ws.id for ws in DEMO_WORKSPACES)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    created: bool
+    workspaces: int
+    events: int
+    shown: str
+
+
+def _id(*parts: object) -> str:
+    return str(uuid.uuid5(DEMO_NAMESPACE, ":".join(str(p) for p in parts)))
+
+
+def _split(total: int, parts: int, rng: random.Random) -> list[int]:
+    """`total` split into `parts` positive-ish random amounts that add up exactly."""
+    if parts <= 0:
+        return []
+    weights = [rng.uniform(0.5, 1.5) for _ in range(parts)]
+    scale = total / sum(weights)
+    amounts = [max(1, int(w * scale)) for w in weights]
+    amounts[-1] += total - sum(amounts)
+    return amounts
+
+
+class DemoService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def load(self, *, embedded: bool, progress: Progress | None = None) -> DemoResult:
+        """Create the schema if needed and load the demo data once.
+
+        Raises:
+            Conflict: the database holds workspaces that are not the demo's.
+        """
+        now = self._clock()
+        with self._db.begin() as conn:
+            migrate.upgrade(conn)
+            existing = {row["id"] for row in conn.execute(schema.organization.select()).mappings()}
+            foreign = existing - DEMO_IDS
+            if foreign or (existing and not embedded and existing != DEMO_IDS):
+                raise Conflict(
+                    f"{self._db.masked_url} already holds {len(foreign)} workspace(s) of its own: "
+                    "`atlas demo` only loads into the embedded database or an empty one"
+                )
+            if existing:
+                return DemoResult(False, len(existing), 0, SHOWN_WORKSPACE)
+            events = self._insert(conn, now, progress)
+        return DemoResult(True, len(DEMO_WORKSPACES), events, SHOWN_WORKSPACE)
+
+    def _insert(self, conn: Any, now: datetime, progress: Progress | None) -> int:
+        conn.execute(schema.user.insert(), list(self._users(now)))
+        for table, rows in self._workspace_rows(now):
+            if rows:
+                conn.execute(table.insert(), rows)
+        events = list(self._events(now))
+        chunk = 5_000
+        for offset in range(0, len(events), chunk):
+            conn.execute(schema.usage_events.insert(), events[offset : offset + chunk])
+            if progress:
+                progress(min(offset + chunk, len(events)), len(events))
+        return len(events)
+
+    @staticmethod
+    def _users(now: datetime) -> Iterator[dict[str, Any]]:
+        yield {"id": "usr_admin", "name": "Atlas Admin", "email": "admin@atlas.test", "role": "admin",
+               "createdAt": now - timedelta(days=500)}
+        for ws in DEMO_WORKSPACES:
+            for n in range(ws.users):
+                yield {"id": f"usr_{ws.slug}_{n}", "name": f"{ws.name} User {n}",
+                       "email": f"user{n}@{ws.slug}.test", "role": "user",
+                       "createdAt": now - timedelta(days=ws.age_days)}
+
+    @staticmethod
+    def _workspace_rows(now: datetime) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
+        month = calendar_month(now)
+        orgs, members, invites, conns, subs = [], [], [], [], []
+        for ws in DEMO_WORKSPACES:
+            created = now - timedelta(days=ws.age_days)
+            orgs.append({
+                "id": ws.id, "name": ws.name, "slug": ws.slug, "createdAt": created,
+                "workspace_status": "active", "plan_tier": ws.tier, "byot": ws.byot,
+                "stripe_customer_id": f"cus_demo_{ws.slug}" if ws.stripe else None,
+                "trial_ends_at": now + timedelta(days=ws.trial_days_left) if ws.trial_days_left else None,
+                "suspended_at": None, "deleted_at": None,
+            })
+            for n in range(ws.users):
+                role = "owner" if n == 0 else "admin" if n == 1 else "member"
+                members.append({"id": f"mem_{ws.slug}_{n}", "organizationId": ws.id,
+                                "userId": f"usr_{ws.slug}_{n}", "role": role, "createdAt": created})
+            invites += [{"id": f"inv_{ws.slug}_{n}", "org_id": ws.id, "email": f"invitee{n}@{ws.slug}.test",
+                         "status": "pending"} for n in range(ws.pending_invitations)]
+            invites.append({"id": f"inv_{ws.slug}_old", "org_id": ws.id, "email": f"former@{ws.slug}.test",
+                            "status": "accepted"})
+            conns += [{"id": f"conn_{ws.slug}_{n}", "org_id": ws.id} for n in range(ws.connections)]
+            if ws.stripe:
+                subs.append({
+                    "id": f"sub_row_{ws.slug}", "plan": ws.tier, "referenceId": ws.id,
+                    "stripeCustomerId": f"cus_demo_{ws.slug}", "stripeSubscriptionId": f"sub_demo_{ws.slug}",
+                    "status": "active", "periodStart": month.start, "periodEnd": month.end,
+                    "cancelAtPeriodEnd": False, "billingInterval": "month",
+                })
+        yield from ((schema.organization, orgs), (schema.member, members), (schema.invitations, invites),
+                    (schema.connections, conns), (schema.subscription, subs))
+
+    @staticmethod
+    def _events(now: datetime) -> Iterator[dict[str, Any]]:
+        month = calendar_month(now)
+        for ws in DEMO_WORKSPACES:
+            rng = random.Random(ws.slug)
+            start = max(now - timedelta(days=HISTORY_DAYS), now - timedelta(days=ws.age_days))
+            # This month: exactly the planned totals. Before it: about two thirds of that rate.
+            spans = [(max(month.start, start), now, ws.queries, ws.tokens, "current")]
+            if start < month.start:
+                days = (month.start - start) / timedelta(days=30)
+                spans.append((start, month.start, int(ws.queries * 0.66 * days), int(ws.tokens * 0.66 * days), "past"))
+            for lower, upper, queries, tokens, label in spans:
+                yield from _span_events(ws, rng, lower, upper, queries, tokens, label)
+
+
+def _span_events(
+    ws: DemoWorkspace, rng: random.Random, lower: datetime, upper: datetime, queries: int, tokens: int, label: str
+) -> Iterator[dict[str, Any]]:
+    width = upper - lower
+    query_events = max(1, queries // 2)
+    token_events = max(1, query_events // 2)
+    login_events = max(ws.users, int(width / timedelta(days=1)) * ws.users // 2)
+    plan = (
+        ("query", _split(queries, query_events, rng)),
+        ("token", _split(tokens, token_events, rng)),
+        ("login", [1] * login_events),
+    )
+    for event_type, amounts in plan:
+        count = len(amounts)
+        for n, amount in enumerate(amounts):
+            user = n % ws.users if event_type == "login" else rng.randrange(ws.users)
+            yield {
+                "id": _id(ws.slug, label, event_type, n),
+                "workspace_id": ws.id,
+                "user_id": f"usr_{ws.slug}_{user}",
+                "event_type": event_type,
+                "quantity": amount,
+                "metadata": {"source": "demo"},
+                "created_at": lower + width * ((n + 0.5) / count),
+            }

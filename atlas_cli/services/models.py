@@ -1,0 +1,174 @@
+"""What services return: frozen dataclasses, never ORM rows or terminal objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from atlas_cli.domain.enforcement import Decision, MetricCheck
+from atlas_cli.domain.periods import PeriodKind, SubscriptionPeriod, Window
+from atlas_cli.domain.plans import Plan, Tier, parse_tier, plan_for
+from atlas_cli.domain.trial import TrialState
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    name: str
+    slug: str | None
+    created_at: datetime | None
+    status: str
+    tier_value: str
+    byot: bool
+    stripe_customer_id: str | None
+    trial_ends_at: datetime | None
+    suspended_at: datetime | None
+    deleted_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Workspace:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            slug=row["slug"],
+            created_at=row["createdAt"],
+            status=row["workspace_status"] or "active",
+            tier_value=row["plan_tier"] or "",
+            byot=bool(row["byot"]),
+            stripe_customer_id=row["stripe_customer_id"],
+            trial_ends_at=row["trial_ends_at"],
+            suspended_at=row["suspended_at"],
+            deleted_at=row["deleted_at"],
+        )
+
+    @property
+    def tier(self) -> Tier | None:
+        """The tier, or None when the stored value names no tier atlas knows."""
+        return parse_tier(self.tier_value)
+
+    @property
+    def plan(self) -> Plan | None:
+        tier = self.tier
+        return plan_for(tier) if tier is not None else None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    plan: str
+    stripe_customer_id: str | None
+    stripe_subscription_id: str | None
+    status: str | None
+    period_start: datetime | None
+    period_end: datetime | None
+    cancel_at_period_end: bool
+    billing_interval: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Subscription:
+        return cls(
+            id=row["id"],
+            plan=row["plan"],
+            stripe_customer_id=row["stripeCustomerId"],
+            stripe_subscription_id=row["stripeSubscriptionId"],
+            status=row["status"],
+            period_start=row["periodStart"],
+            period_end=row["periodEnd"],
+            cancel_at_period_end=bool(row["cancelAtPeriodEnd"]),
+            billing_interval=row["billingInterval"],
+        )
+
+    @property
+    def period(self) -> SubscriptionPeriod:
+        return SubscriptionPeriod(self.status, self.period_start, self.period_end)
+
+
+@dataclass(frozen=True)
+class ResourceCounts:
+    members: int
+    pending_invitations: int
+    connections: int
+
+    @property
+    def seats(self) -> int:
+        """Members plus pending invitations: what the member limit counts."""
+        return self.members + self.pending_invitations
+
+
+@dataclass(frozen=True)
+class WorkspaceDetail:
+    workspace: Workspace
+    counts: ResourceCounts
+    trial: TrialState | None
+    subscription: Subscription | None
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    workspace: Workspace
+    period: Window
+    queries: int
+    tokens: int
+    active_users: int
+    counts: ResourceCounts
+    trial: TrialState | None
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    period_start: datetime
+    query_count: int
+    token_count: int
+    active_users: int
+
+
+@dataclass(frozen=True)
+class HistoryReport:
+    workspace: Workspace
+    kind: PeriodKind
+    rows: tuple[SummaryRow, ...]
+
+
+@dataclass(frozen=True)
+class UserUsage:
+    user_id: str | None
+    email: str | None
+    name: str | None
+    query_count: int
+    token_count: int
+    login_count: int
+
+
+@dataclass(frozen=True)
+class BreakdownReport:
+    workspace: Workspace
+    window: Window
+    sort: str
+    users: tuple[UserUsage, ...]
+
+
+@dataclass(frozen=True)
+class BillingStatus:
+    workspace: Workspace
+    period: Window
+    queries: MetricCheck
+    tokens: MetricCheck
+    trial: TrialState | None
+    subscription: Subscription | None
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    workspace: Workspace
+    decision: Decision
+    exit_code: int
+    resource: str | None = None
+
+
+@dataclass(frozen=True)
+class TrialReport:
+    workspace: Workspace
+    on_trial: bool
+    state: TrialState

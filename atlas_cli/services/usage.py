@@ -1,0 +1,111 @@
+"""Usage reporting: the current period, history and the per-user breakdown."""
+
+from __future__ import annotations
+
+from atlas_cli.db import queries
+from atlas_cli.db.database import Database
+from atlas_cli.domain.enforcement import decide
+from atlas_cli.domain.periods import PeriodKind, date_range, history_buckets
+from atlas_cli.services import Clock
+from atlas_cli.services import inputs
+from atlas_cli.services.models import (
+    BreakdownReport,
+    HistoryReport,
+    SummaryRow,
+    UsageReport,
+    UserUsage,
+)
+from atlas_cli.services.workspaces import billing_window, counts, resolve, subscriptions, trial_of
+
+HISTORY_MAX = 365
+BREAKDOWN_MAX = 500
+SORTS = ("queries", "tokens", "logins")
+
+
+class UsageService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def current(self, workspace: str | None) -> UsageReport:
+        """The current billing period's usage against the plan's limits.
+
+        Raises:
+            NotFound: unknown workspace.
+        """
+        now = self._clock()
+        with self._db.connect() as conn:
+            ws = resolve(conn, workspace)
+            window = billing_window(subscriptions(conn, ws), now)
+            totals = queries.usage_totals(conn, ws.id, window)
+            resources = counts(conn, ws)
+        trial = trial_of(ws, now)
+        queries_used, tokens_used = int(totals["queries"]), int(totals["tokens"])
+        decision = decide(
+            ws.plan,
+            trial_expired=bool(trial and trial.expired),
+            byot=ws.byot,
+            queries=queries_used,
+            tokens=tokens_used,
+        )
+        return UsageReport(ws, window, queries_used, tokens_used, int(totals["active_users"]), resources, trial, decision)
+
+    def history(
+        self,
+        workspace: str | None,
+        *,
+        period: str = "monthly",
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = 90,
+    ) -> HistoryReport:
+        """Summaries per period, newest first, recomputed from raw events and stored.
+
+        Raises:
+            BadInput: unknown period, malformed or reversed dates, limit out of 1..365.
+            NotFound: unknown workspace.
+        """
+        kind = inputs.choice(PeriodKind, period, "--period")
+        first, last = inputs.date_span(start, end)
+        inputs.bounded(limit, "--limit", high=HISTORY_MAX)
+        now = self._clock()
+        buckets = history_buckets(kind, now=now, start=first, end=last, limit=limit)
+        with self._db.begin() as conn:
+            ws = resolve(conn, workspace)
+            stored = queries.refresh_summaries(conn, ws.id, kind.value, buckets, now)
+        rows = sorted(
+            (SummaryRow(r["period_start"], int(r["query_count"]), int(r["token_count"]), int(r["active_users"])) for r in stored),
+            key=lambda row: row.period_start,
+            reverse=True,
+        )
+        return HistoryReport(ws, kind, tuple(rows))
+
+    def breakdown(
+        self,
+        workspace: str | None,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = 100,
+        sort: str = "queries",
+    ) -> BreakdownReport:
+        """Per-user usage in a date range (default: the current billing period).
+
+        Raises:
+            BadInput: malformed or reversed dates, limit out of 1..500, unknown sort.
+            NotFound: unknown workspace.
+        """
+        first, last = inputs.date_span(start, end)
+        inputs.bounded(limit, "--limit", high=BREAKDOWN_MAX)
+        if sort not in SORTS:
+            raise inputs.BadInput(f"--sort: {sort!r} is not one of {', '.join(SORTS)}")
+        now = self._clock()
+        with self._db.connect() as conn:
+            ws = resolve(conn, workspace)
+            window = date_range(first, last, billing_window(subscriptions(conn, ws), now))
+            rows = queries.user_breakdown(conn, ws.id, window, sort=sort, limit=limit)
+        users = tuple(
+            UserUsage(r["user_id"], r["email"], r["name"], int(r["query_count"]), int(r["token_count"]), int(r["login_count"]))
+            for r in rows
+        )
+        return BreakdownReport(ws, window, sort, users)

@@ -1,0 +1,84 @@
+"""Finding workspaces and describing where each stands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.engine import Connection
+
+from atlas_cli.db import queries
+from atlas_cli.db.database import Database
+from atlas_cli.domain.periods import Window, billing_period, holds
+from atlas_cli.domain.plans import Tier
+from atlas_cli.domain.trial import TrialState, trial_state
+from atlas_cli.errors import BadInput, NotFound
+from atlas_cli.services import Clock
+from atlas_cli.services.models import ResourceCounts, Subscription, Workspace, WorkspaceDetail
+
+
+def resolve(conn: Connection, key: str | None) -> Workspace:
+    """The workspace named by id or slug; without a name, the database's only workspace.
+
+    Raises:
+        NotFound: no workspace has that id or slug, or the database holds none.
+        BadInput: no name was given and the database holds several workspaces.
+    """
+    if key:
+        row = queries.workspace_by_key(conn, key)
+        if row is None:
+            raise NotFound(f"workspace {key!r} not found (give its id or slug; `atlas workspace list`)")
+        return Workspace.from_row(row)
+    rows = queries.first_workspaces(conn, 2)
+    if not rows:
+        raise NotFound("the database holds no workspace yet (try `atlas demo`)")
+    if len(rows) > 1:
+        raise BadInput("several workspaces: name one with --workspace/-w or ATLAS_WORKSPACE")
+    return Workspace.from_row(rows[0])
+
+
+def trial_of(workspace: Workspace, now: datetime) -> TrialState | None:
+    """The trial's state for a workspace on the trial tier; None on any other tier."""
+    if workspace.tier is not Tier.TRIAL:
+        return None
+    return trial_state(now, workspace.trial_ends_at, workspace.created_at)
+
+
+def subscriptions(conn: Connection, workspace: Workspace) -> list[Subscription]:
+    return [Subscription.from_row(row) for row in queries.subscriptions_for(conn, workspace.id)]
+
+
+def active_subscription(subs: list[Subscription], now: datetime) -> Subscription | None:
+    """The active or trialing row whose period holds now: the one that sets the billing period."""
+    return next((sub for sub in subs if holds(now, sub.period)), None)
+
+
+def shown_subscription(subs: list[Subscription], now: datetime) -> Subscription | None:
+    """The row to show for a workspace: the active one, else the latest."""
+    return active_subscription(subs, now) or (subs[0] if subs else None)
+
+
+def billing_window(subs: list[Subscription], now: datetime) -> Window:
+    active = active_subscription(subs, now)
+    return billing_period(now, active.period if active else None)
+
+
+def counts(conn: Connection, workspace: Workspace) -> ResourceCounts:
+    row = queries.resource_counts(conn, workspace.id)
+    return ResourceCounts(int(row["members"]), int(row["pending_invitations"]), int(row["connections"]))
+
+
+class WorkspaceService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def list(self) -> list[Workspace]:
+        with self._db.connect() as conn:
+            return [Workspace.from_row(row) for row in queries.all_workspaces(conn)]
+
+    def show(self, key: str | None) -> WorkspaceDetail:
+        now = self._clock()
+        with self._db.connect() as conn:
+            workspace = resolve(conn, key)
+            subs = subscriptions(conn, workspace)
+            return WorkspaceDetail(workspace, counts(conn, workspace), trial_of(workspace, now), shown_subscription(subs, now))
