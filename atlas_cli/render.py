@@ -378,7 +378,7 @@ class Renderer:
         line = Text("Overall: ")
         line.append(str(r.decision.status), style=STATUS_STYLE.get(str(r.decision.status), ""))
         line.append(f" · {r.decision.message}")
-        self.out.print(line)
+        self.out.print(line, soft_wrap=True)
 
     def history_report(self, r: HistoryReport, fmt: str) -> None:
         header = ["period_start", "query_count", "token_count", "active_users"]
@@ -457,7 +457,7 @@ class Renderer:
 
         line = Text("allowed" if d.allowed else "blocked", style="green" if d.allowed else "red")
         line.append(f" · {d.status} · {d.message}", style=STATUS_STYLE.get(str(d.status), ""))
-        self.out.print(line)
+        self.out.print(line, soft_wrap=True)
         for m in d.metrics:
             pct = "" if m.usage_percent is None else f" ({m.usage_percent}%)"
             extra = "" if m.enforced else ", not enforced (BYOT)"
@@ -567,3 +567,4 @@ class Renderer:
         else:
             self.note(f"The demo data is already in {url}; nothing was added.")
         self.note(f"Try: atlas workspace list · atlas usage show -w {r.shown} · atlas billing check -w initech")
+

@@ -1,0 +1,1 @@
+complete --command atlas --no-files --arguments "(env _ATLAS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) atlas)" --condition "env _ATLAS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) atlas"

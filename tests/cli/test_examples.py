@@ -1,0 +1,60 @@
+"""The example scripts run against a real demo database and act on atlas's exit codes."""
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory):
+    data = tmp_path_factory.mktemp("demo") / "data"
+    env = {**os.environ, "ATLAS_DATA_DIR": str(data), "NO_COLOR": "1",
+           "ATLAS": f"{shlex.quote(sys.executable)} -m atlas_cli"}
+    loaded = subprocess.run([sys.executable, "-m", "atlas_cli", "demo"], env=env, capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    return env
+
+
+def run(script, *args, env):
+    return subprocess.run(["bash", str(ROOT / "examples" / script), *args], env=env, capture_output=True, text=True)
+
+
+def test_nightly_job_alerts_on_workspaces_at_warning_or_worse(demo_env, tmp_path):
+    alert_file = tmp_path / "alert.txt"
+    env = {**demo_env, "ALERT_COMMAND": f"cat > {shlex.quote(str(alert_file))}"}
+    result = run("nightly-usage.sh", env=env)
+    assert result.returncode == 0, result.stderr
+    alert = alert_file.read_text()
+    for flagged, code in (("ws_globex", 10), ("ws_initech", 11), ("ws_umbrella", 12), ("ws_pied_piper", 13)):
+        assert f"{flagged} (exit {code})" in alert
+    for fine in ("ws_acme", "ws_wayne", "ws_homelab", "ws_stark", "ws_hooli"):
+        assert fine not in alert
+    assert "approaching your plan's queries limit" in alert
+
+
+def test_nightly_job_fails_when_atlas_cannot_run(tmp_path):
+    env = {**os.environ, "ATLAS_DATA_DIR": str(tmp_path / "none"), "ATLAS": f"{sys.executable} -m atlas_cli"}
+    assert run("nightly-usage.sh", env=env).returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("workspace", "fail_on", "passes", "says"),
+    [
+        ("acme", "soft", True, "may proceed"),
+        ("globex", "soft", True, "may proceed"),
+        ("globex", "warning", False, "approaching"),
+        ("initech", "soft", False, "grace buffer"),
+        ("umbrella", "soft", False, "hard limit"),
+        ("pied-piper", "soft", False, "trial has expired"),
+    ],
+)
+def test_ci_gate(demo_env, workspace, fail_on, passes, says):
+    result = run("ci-gate.sh", workspace, env={**demo_env, "FAIL_ON": fail_on})
+    assert (result.returncode == 0) is passes
+    assert says in result.stdout
