@@ -108,7 +108,8 @@ def test_names_are_printed_literally(atlas, atlas_db):
 
 
 def test_installed_console_script_runs(tmp_path):
-    env = {**os.environ, "ATLAS_DATA_DIR": str(tmp_path / "data")}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "ATLAS_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": root}
     version = subprocess.run([sys.executable, "-m", "atlas_cli", "--version"], capture_output=True, text=True, env=env)
     assert version.returncode == 0 and version.stdout.startswith("atlas ")
     missing = subprocess.run([sys.executable, "-m", "atlas_cli", "usage", "show"], capture_output=True, text=True,

@@ -27,7 +27,7 @@ def command_paths():
 
 
 def run_atlas(env_extra):
-    env = {**os.environ, **env_extra}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env_extra}
     code = "import sys; sys.argv[0] = 'atlas'; from atlas_cli.cli.main import run; run()"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def demo_env(tmp_path_factory):
     data = tmp_path_factory.mktemp("demo") / "data"
-    env = {**os.environ, "ATLAS_DATA_DIR": str(data), "NO_COLOR": "1",
+    env = {**os.environ, "ATLAS_DATA_DIR": str(data), "NO_COLOR": "1", "PYTHONPATH": str(ROOT),
            "ATLAS": f"{shlex.quote(sys.executable)} -m atlas_cli"}
     loaded = subprocess.run([sys.executable, "-m", "atlas_cli", "demo"], env=env, capture_output=True, text=True)
     assert loaded.returncode == 0, loaded.stderr
@@ -39,7 +39,8 @@ def test_nightly_job_alerts_on_workspaces_at_warning_or_worse(demo_env, tmp_path
 
 
 def test_nightly_job_fails_when_atlas_cannot_run(tmp_path):
-    env = {**os.environ, "ATLAS_DATA_DIR": str(tmp_path / "none"), "ATLAS": f"{sys.executable} -m atlas_cli"}
+    env = {**os.environ, "ATLAS_DATA_DIR": str(tmp_path / "none"), "ATLAS": f"{sys.executable} -m atlas_cli",
+           "PYTHONPATH": str(ROOT)}
     assert run("nightly-usage.sh", env=env).returncode == 1
 
 
