@@ -1,3 +1,5 @@
-from atlas_cli.cli.main import run
+"""`python -m atlas_cli`: the same as the `atlas` command."""
+
+from atlas_cli.entry import run
 
 run()
