@@ -11,10 +11,12 @@ from sqlalchemy.engine import Connection
 def insert_for(conn: Connection, table: sa.Table) -> Any:
     """An INSERT that supports `on_conflict_do_update`/`do_nothing` on this connection's engine."""
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def new_uuid(conn: Connection) -> sa.ColumnElement[Any]:

@@ -6,8 +6,8 @@ from atlas_cli.db import queries
 from atlas_cli.db.database import Database
 from atlas_cli.domain.enforcement import decide
 from atlas_cli.domain.periods import PeriodKind, date_range, history_buckets
-from atlas_cli.services import Clock
-from atlas_cli.services import inputs
+from atlas_cli.errors import BadInput
+from atlas_cli.services import Clock, inputs
 from atlas_cli.services.models import (
     BreakdownReport,
     HistoryReport,
@@ -98,7 +98,7 @@ class UsageService:
         first, last = inputs.date_span(start, end)
         inputs.bounded(limit, "--limit", high=BREAKDOWN_MAX)
         if sort not in SORTS:
-            raise inputs.BadInput(f"--sort: {sort!r} is not one of {', '.join(SORTS)}")
+            raise BadInput(f"--sort: {sort!r} is not one of {', '.join(SORTS)}")
         now = self._clock()
         with self._db.connect() as conn:
             ws = resolve(conn, workspace)
