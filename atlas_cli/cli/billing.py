@@ -44,6 +44,8 @@ def check(
     13 trial expired, 14 billing check failed, 15 subscription required.
 
     Examples:
+
+    \b
       atlas billing check -w acme --fail-on soft
       atlas billing check -w acme --resource members
     """
@@ -52,3 +54,128 @@ def check(
         report = svc.billing.check(rt.workspace(workspace), fail_on=fail_on, resource=resource)
     rt.render.check_report(report, rt.output_format(fmt, as_json))
     rt.exit(report.exit_code)
+
+
+# --- billing operations -----------------------------------------------------------------
+
+from atlas_cli.cli.admin_options import ActorOpt, DryRunOpt, actor_of  # noqa: E402
+
+
+@app.command("byot")
+def byot(
+    ctx: typer.Context,
+    enable: Annotated[bool | None, typer.Option("--enable/--disable", help="Turn bring-your-own-token on or off.",
+                                                show_default=False)] = None,
+    workspace: WorkspaceOpt = None,
+    actor: ActorOpt = None,
+    dry_run: DryRunOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Turn BYOT on or off: a BYOT workspace's tokens are metered but their limit is not enforced.
+
+    Examples:
+
+    \b
+      atlas billing byot --enable -w acme --as admin@acme.test
+    """
+    rt: Runtime = ctx.obj
+    if enable is None:
+        from atlas_cli.errors import BadInput
+
+        rt.fail(BadInput("say --enable or --disable"))
+    with rt.services() as svc:
+        result = svc.billing_ops.byot(rt.workspace(workspace), enable=enable, actor=actor_of(rt, actor),
+                                      dry_run=dry_run)
+    rt.render.change_result(result, rt.output_format(fmt, as_json))
+
+
+@app.command("portal")
+def portal(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    return_url: Annotated[str | None, typer.Option("--return-url", help="Where Stripe sends the customer back.",
+                                                   show_default=False)] = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the portal in a web browser.")] = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a Stripe billing portal session for the workspace's customer and print its URL.
+
+    Examples:
+
+    \b
+      atlas billing portal -w acme --return-url https://app.example.com/admin/usage --open
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        url = svc.stripe_sync.portal(rt.workspace(workspace), return_url=return_url)
+    rt.render.portal_url(url, rt.output_format(fmt, as_json))
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+
+
+@app.command("sync")
+def sync(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    all_workspaces: Annotated[bool, typer.Option("--all", help="Every workspace with a Stripe customer "
+                                                               "(needs a global admin).")] = False,
+    actor: ActorOpt = None,
+    dry_run: DryRunOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reconcile plan tiers and subscription rows with Stripe (a second run changes nothing).
+
+    Examples:
+
+    \b
+      atlas billing sync --all --dry-run --as admin@example.com
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc, rt.render.progress("Reading Stripe") as advance:
+        report = svc.stripe_sync.sync(workspace if all_workspaces else rt.workspace(workspace),
+                                      all_workspaces=all_workspaces, actor=actor_of(rt, actor),
+                                      dry_run=dry_run, progress=advance)
+    rt.render.sync_report(report, rt.output_format(fmt, as_json))
+
+
+@app.command("webhook")
+def webhook(
+    ctx: typer.Context,
+    payload: Annotated[str, typer.Option("--payload", help="File holding the event's raw body, or - for stdin.")],
+    signature: Annotated[str, typer.Option("--signature", help="The Stripe-Signature header sent with it.")],
+    dry_run: DryRunOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a saved Stripe event with STRIPE_WEBHOOK_SECRET and apply it once.
+
+    Handles checkout.session.completed and customer.subscription.created/updated/deleted with
+    the rules of `billing sync`; a repeated event is a no-op, an older one is skipped.
+
+    Examples:
+
+    \b
+      atlas billing webhook --payload event.json --signature "t=...,v1=..."
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        body = _read_payload(payload)
+        result = svc.webhooks.apply(body, signature, dry_run=dry_run)
+    rt.render.webhook_result(result, rt.output_format(fmt, as_json))
+
+
+def _read_payload(source: str) -> bytes:
+    from atlas_cli.errors import BadInput
+
+    if source == "-":
+        return typer.get_binary_stream("stdin").read()
+    try:
+        with open(source, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise BadInput(f"--payload: cannot read {source!r}: {exc.strerror}") from None

@@ -8,6 +8,7 @@ import typer
 
 from atlas_cli import __version__
 from atlas_cli.cli import billing, db, demo, plans, trial, usage, workspace
+from atlas_cli.cli import audit, config, doctor
 from atlas_cli.cli.runtime import Runtime
 
 app = typer.Typer(
@@ -25,6 +26,9 @@ app.add_typer(workspace.app, name="workspace")
 app.add_typer(plans.app, name="plans")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
+app.add_typer(audit.app, name="audit")
+app.add_typer(config.app, name="config")
+app.command("doctor")(doctor.doctor)
 
 
 def _version(value: bool) -> None:

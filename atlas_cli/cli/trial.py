@@ -19,3 +19,51 @@ def status(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = 
         report = svc.trial.status(rt.workspace(workspace))
     rt.render.trial_report(report, rt.output_format(fmt, as_json))
     rt.exit(ExitCode.CHECK_TRIAL_EXPIRED if report.state.expired else 0)
+
+
+# --- billing operations -----------------------------------------------------------------
+
+from typing import Annotated  # noqa: E402
+
+from atlas_cli.cli.admin_options import ActorOpt, DryRunOpt, actor_of  # noqa: E402
+
+DaysOpt = Annotated[int, typer.Option("--days", help="Length in days (1-365).")]
+
+
+@app.command("start")
+def start(ctx: typer.Context, days: DaysOpt = 14, workspace: WorkspaceOpt = None, actor: ActorOpt = None,
+          dry_run: DryRunOpt = False, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """Put the workspace on a trial ending DAYS from now (refused on a running trial or a paid tier).
+
+    Examples:
+
+    \b
+      atlas trial start -w acme --days 30 --as admin@acme.test
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        result = svc.billing_ops.trial_start(rt.workspace(workspace), days=days, actor=actor_of(rt, actor),
+                                             dry_run=dry_run)
+    rt.render.change_result(result, rt.output_format(fmt, as_json))
+
+
+@app.command("extend")
+def extend(ctx: typer.Context, days: Annotated[int, typer.Option("--days", help="Days to add (1-365).")],
+           workspace: WorkspaceOpt = None, actor: ActorOpt = None, dry_run: DryRunOpt = False,
+           fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """Move the trial's end DAYS later, counted from the later of now and the current end."""
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        result = svc.billing_ops.trial_extend(rt.workspace(workspace), days=days, actor=actor_of(rt, actor),
+                                              dry_run=dry_run)
+    rt.render.change_result(result, rt.output_format(fmt, as_json))
+
+
+@app.command("end")
+def end(ctx: typer.Context, workspace: WorkspaceOpt = None, actor: ActorOpt = None, dry_run: DryRunOpt = False,
+        fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """End the trial now: the tier stays trial, so Atlas blocks the workspace as an expired trial."""
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        result = svc.billing_ops.trial_end(rt.workspace(workspace), actor=actor_of(rt, actor), dry_run=dry_run)
+    rt.render.change_result(result, rt.output_format(fmt, as_json))

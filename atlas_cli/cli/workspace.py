@@ -34,3 +34,32 @@ def show(
     with rt.services() as svc:
         detail = svc.workspaces.show(key or rt.workspace(workspace))
     rt.render.workspace_detail(detail, rt.output_format(fmt, as_json))
+
+
+# --- billing operations -----------------------------------------------------------------
+
+from atlas_cli.cli.admin_options import ActorOpt, DryRunOpt, actor_of  # noqa: E402
+
+
+@app.command("set-plan")
+def set_plan(
+    ctx: typer.Context,
+    tier: Annotated[str, typer.Argument(metavar="TIER", help="free, trial, team, enterprise, or locked where the "
+                                                             "database's plan_tier constraint has it.")],
+    workspace: WorkspaceOpt = None,
+    actor: ActorOpt = None,
+    dry_run: DryRunOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Override a workspace's plan tier (audited; exit 4 for a deleted workspace).
+
+    Examples:
+
+    \b
+      atlas workspace set-plan enterprise -w acme --as admin@acme.test --dry-run
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        result = svc.billing_ops.set_plan(rt.workspace(workspace), tier, actor=actor_of(rt, actor), dry_run=dry_run)
+    rt.render.change_result(result, rt.output_format(fmt, as_json))

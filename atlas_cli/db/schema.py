@@ -134,4 +134,19 @@ audit_log = sa.Table(
     sa.Index("idx_atlas_audit_log_created", "created_at"),
 )
 
-OWN_TABLES = (audit_log,)
+# The Stripe event ledger. Its key is (workspace_id, event_id): every unique key atlas creates
+# includes the workspace (DESIGN section 9), and an event concerns exactly one workspace.
+stripe_events = sa.Table(
+    "atlas_stripe_events",
+    metadata,
+    sa.Column("workspace_id", sa.Text, primary_key=True),
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("subscription_id", sa.Text),
+    sa.Column("event_created", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Index("idx_atlas_stripe_events_subscription", "workspace_id", "subscription_id", "event_created"),
+)
+
+OWN_TABLES = (audit_log, stripe_events)

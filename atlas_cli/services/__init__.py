@@ -8,7 +8,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from atlas_cli.config import Settings
     from atlas_cli.db.database import Database
+    from atlas_cli.services.admin import AdminService
+    from atlas_cli.services.billing_ops import BillingOpsService
+    from atlas_cli.services.doctor import DoctorService
+    from atlas_cli.services.stripe_sync import StripeSyncService
+    from atlas_cli.services.webhooks import WebhookService
     from atlas_cli.services.billing import BillingService
     from atlas_cli.services.demo import DemoService
     from atlas_cli.services.plans import PlanService
@@ -72,3 +78,41 @@ class Services:
         from atlas_cli.services.demo import DemoService
 
         return DemoService(self.db, self.clock)
+
+    # --- billing operations --------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> Settings:
+        from atlas_cli.config import load_settings
+
+        return load_settings()
+
+    @cached_property
+    def admin(self) -> AdminService:
+        from atlas_cli.services.admin import AdminService
+
+        return AdminService(self.db, self.clock)
+
+    @cached_property
+    def billing_ops(self) -> BillingOpsService:
+        from atlas_cli.services.billing_ops import BillingOpsService
+
+        return BillingOpsService(self.admin)
+
+    @cached_property
+    def stripe_sync(self) -> StripeSyncService:
+        from atlas_cli.services.stripe_sync import StripeSyncService
+
+        return StripeSyncService(self.db, self.clock, self.settings)
+
+    @cached_property
+    def webhooks(self) -> WebhookService:
+        from atlas_cli.services.webhooks import WebhookService
+
+        return WebhookService(self.db, self.clock, self.settings)
+
+    @cached_property
+    def doctor(self) -> DoctorService:
+        from atlas_cli.services.doctor import DoctorService
+
+        return DoctorService(self.db, self.settings)

@@ -1,0 +1,154 @@
+"""The SQL of billing operations: actors, audit, plan changes, subscription rows, the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from atlas_cli.db import dialect
+from atlas_cli.db.schema import stripe_events
+from atlas_cli.db.schema import audit_log, member, organization, subscription, user
+
+o, s = organization.c, subscription.c
+
+
+def lock_workspace(conn: Connection, workspace_id: str) -> RowMapping:
+    """The workspace's row, locked until the transaction ends (PostgreSQL; SQLite locks the file)."""
+    return conn.execute(sa.select(organization).where(o.id == workspace_id).with_for_update()).mappings().one()
+
+
+def user_by_key(conn: Connection, key: str) -> RowMapping | None:
+    """The user whose id is `key`, else whose email is `key` (case-insensitive)."""
+    rows = conn.execute(
+        sa.select(user.c.id, user.c.email, user.c.role)
+        .where(sa.or_(user.c.id == key, sa.func.lower(user.c.email) == key.lower()))
+    ).mappings().all()
+    return next((r for r in rows if r["id"] == key), rows[0] if rows else None)
+
+
+def member_role(conn: Connection, workspace_id: str, user_id: str) -> str | None:
+    return conn.execute(
+        sa.select(member.c.role).where(member.c.organizationId == workspace_id, member.c.userId == user_id)
+        .order_by(member.c.id).limit(1)
+    ).scalar_one_or_none()
+
+
+def update_workspace(conn: Connection, workspace_id: str, values: dict[str, Any]) -> None:
+    conn.execute(sa.update(organization).where(o.id == workspace_id).values(**values))
+
+
+def insert_audit(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(sa.insert(audit_log), list(rows))
+
+
+def audit_rows(conn: Connection, workspace_id: str | None, since: datetime | None, limit: int) -> Sequence[RowMapping]:
+    """Audit rows, newest first."""
+    a = audit_log.c
+    query = sa.select(audit_log)
+    if workspace_id is not None:
+        query = query.where(a.workspace_id == workspace_id)
+    if since is not None:
+        query = query.where(a.created_at >= since)
+    return conn.execute(query.order_by(a.created_at.desc(), a.id).limit(limit)).mappings().all()
+
+
+def _sub_customer() -> sa.ScalarSelect[Any]:
+    """The first Stripe customer id on the workspace's subscription rows."""
+    return (
+        sa.select(s.stripeCustomerId)
+        .where(s.referenceId == o.id, s.stripeCustomerId.is_not(None))
+        .order_by(s.periodEnd.desc().nulls_last(), s.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def billed_workspaces(conn: Connection, workspace_id: str | None) -> Sequence[RowMapping]:
+    """Workspaces with a Stripe customer (their own, else their subscription row's), in one query."""
+    customer = sa.func.coalesce(o.stripe_customer_id, _sub_customer()).label("customer_id")
+    inner = sa.select(organization, customer)
+    if workspace_id is not None:
+        inner = inner.where(o.id == workspace_id)
+    sub = inner.subquery("billed")
+    return conn.execute(
+        sa.select(sub).where(sub.c.customer_id.is_not(None)).order_by(sub.c.name, sub.c.id)
+    ).mappings().all()
+
+
+def customer_of(conn: Connection, workspace_id: str) -> str | None:
+    return billed_customer(billed_workspaces(conn, workspace_id))
+
+
+def billed_customer(rows: Sequence[RowMapping]) -> str | None:
+    return rows[0]["customer_id"] if rows else None
+
+
+def subscription_row(conn: Connection, workspace_id: str, stripe_subscription_id: str) -> RowMapping | None:
+    return conn.execute(
+        sa.select(subscription)
+        .where(s.referenceId == workspace_id, s.stripeSubscriptionId == stripe_subscription_id)
+        .order_by(s.id).limit(1)
+    ).mappings().first()
+
+
+def save_subscription(conn: Connection, row_id: str | None, values: dict[str, Any]) -> None:
+    """Update the subscription row `row_id`, or insert a new one when it is None."""
+    if row_id is None:
+        conn.execute(sa.insert(subscription).values(**values))
+    else:
+        conn.execute(sa.update(subscription).where(s.id == row_id).values(**values))
+
+
+def workspace_for_stripe(conn: Connection, subscription_id: str | None, customer: str | None,
+                         reference_id: str | None) -> str | None:
+    """DESIGN section 4: by subscription id, else by customer, else by the metadata's referenceId."""
+    if subscription_id:
+        found = conn.execute(sa.select(s.referenceId).where(s.stripeSubscriptionId == subscription_id)
+                             .order_by(s.id).limit(1)).scalar_one_or_none()
+        if found:
+            return str(found)
+    if customer:
+        by_org = sa.select(o.id.label("id"), sa.literal(0).label("rank")).where(o.stripe_customer_id == customer)
+        by_sub = sa.select(s.referenceId.label("id"), sa.literal(1).label("rank")).where(s.stripeCustomerId == customer)
+        union = sa.union_all(by_org, by_sub).subquery()
+        found = conn.execute(sa.select(union.c.id).order_by(union.c.rank, union.c.id).limit(1)).scalar_one_or_none()
+        if found:
+            return str(found)
+    if reference_id:
+        return conn.execute(sa.select(o.id).where(o.id == reference_id)).scalar_one_or_none()
+    return None
+
+
+def record_event(conn: Connection, row: dict[str, Any]) -> bool:
+    """Insert the ledger row; False when (workspace_id, event_id) is already there (race-safe)."""
+    e = stripe_events.c
+    stmt = dialect.insert_for(conn, stripe_events).values(**row)
+    stmt = stmt.on_conflict_do_nothing(index_elements=[e.workspace_id, e.event_id]).returning(e.event_id)
+    return conn.execute(stmt).first() is not None
+
+
+def event_outcome(conn: Connection, workspace_id: str, event_id: str) -> str | None:
+    e = stripe_events.c
+    return conn.execute(
+        sa.select(e.outcome).where(e.workspace_id == workspace_id, e.event_id == event_id)
+    ).scalar_one_or_none()
+
+
+def set_event_outcome(conn: Connection, workspace_id: str, event_id: str, outcome: str) -> None:
+    e = stripe_events.c
+    conn.execute(sa.update(stripe_events).where(e.workspace_id == workspace_id, e.event_id == event_id)
+                 .values(outcome=outcome))
+
+
+def last_applied(conn: Connection, workspace_id: str, subscription_id: str) -> datetime | None:
+    """When the newest event applied to this subscription was created."""
+    e = stripe_events.c
+    return conn.execute(
+        sa.select(sa.func.max(e.event_created)).where(
+            e.workspace_id == workspace_id, e.subscription_id == subscription_id, e.outcome == "applied")
+    ).scalar_one_or_none()

@@ -1,0 +1,41 @@
+"""atlas's Stripe event ledger: which webhook events were applied to which workspace.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-23
+
+The primary key is (workspace_id, event_id) so that every unique key includes the workspace
+(DESIGN section 9).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from atlas_cli.db.types import UTCDateTime
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "atlas_stripe_events",
+        sa.Column("workspace_id", sa.Text, primary_key=True),
+        sa.Column("event_id", sa.Text, primary_key=True),
+        sa.Column("event_type", sa.Text, nullable=False),
+        sa.Column("subscription_id", sa.Text),
+        sa.Column("event_created", UTCDateTime, nullable=False),
+        sa.Column("received_at", UTCDateTime, nullable=False),
+        sa.Column("outcome", sa.Text, nullable=False),
+    )
+    op.create_index("idx_atlas_stripe_events_subscription", "atlas_stripe_events",
+                    ["workspace_id", "subscription_id", "event_created"])
+
+
+def downgrade() -> None:
+    op.drop_index("idx_atlas_stripe_events_subscription", table_name="atlas_stripe_events")
+    op.drop_table("atlas_stripe_events")

@@ -1,0 +1,166 @@
+"""`atlas doctor` and `atlas config show`: is everything atlas needs in place, and where does each
+setting come from (DESIGN section 2). Secrets never leave this module unmasked."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from atlas_cli.config import Settings, embedded_database_url
+from atlas_cli.db import migrate, urls
+from atlas_cli.db.database import Database
+from atlas_cli.errors import AtlasError, ExitCode
+from atlas_cli.stripe_gateway import StripeGateway
+
+SECRET_FIELDS = frozenset({"stripe_secret_key", "stripe_webhook_secret"})
+PRICE_FIELDS = ("stripe_team_price_id", "stripe_team_annual_price_id", "stripe_enterprise_price_id")
+
+
+@dataclass(frozen=True)
+class SettingSource:
+    name: str
+    value: str | None
+    source: str  # flag | env | .env | default
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool | None  # None: skipped
+    detail: str
+    fix: str | None = None
+    exit_code: int = 0
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok is not False for c in self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        return next((c.exit_code for c in self.checks if c.ok is False), 0)
+
+
+def mask_secret(value: str) -> str:
+    """Only the kind of key shows: `sk_test_****`, `whsec_****`."""
+    head, sep, _rest = value.rpartition("_")
+    return f"{head}{sep}****" if sep else "****"
+
+
+def _shown(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if hasattr(value, "get_secret_value"):
+        value = value.get_secret_value()
+    if name == "database_url":
+        return urls.mask(str(value))
+    return mask_secret(str(value)) if name in SECRET_FIELDS else str(value)
+
+
+def settings_report(settings: Settings, flags: Mapping[str, str | None], *,
+                    environ: Mapping[str, str] | None = None, dotenv: Path = Path(".env")) -> list[SettingSource]:
+    """Every setting's effective value (masked) and where it came from: flag > env > .env > default."""
+    from dotenv import dotenv_values
+
+    env_names = {k.upper() for k in (os.environ if environ is None else environ)}
+    file_names = {k.upper() for k in dotenv_values(dotenv)} if dotenv.is_file() else set()
+    rows = []
+    for name in Settings.model_fields:
+        value: Any = getattr(settings, name)
+        if flags.get(name):
+            value, source = flags[name], "flag"
+        elif name.upper() in env_names:
+            source = "env"
+        elif name.upper() in file_names:
+            source = ".env"
+        else:
+            source = "default"
+            if name == "database_url":
+                value = f"{embedded_database_url(settings)} (embedded)"
+        rows.append(SettingSource(name.upper(), _shown(name, value), source))
+    return rows
+
+
+class DoctorService:
+    def __init__(self, db: Database, settings: Settings, gateway: StripeGateway | None = None) -> None:
+        self._db = db
+        self._settings = settings
+        self._stripe = gateway or StripeGateway(settings)
+
+    def run(self) -> DoctorReport:
+        checks = [self._database()]
+        checks.append(self._schema() if checks[0].ok else Check("schema", None, "database not reachable"))
+        checks.extend(self._stripe_checks())
+        return DoctorReport(tuple(checks))
+
+    def _database(self) -> Check:
+        import sqlalchemy as sa
+
+        try:
+            with self._db.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except AtlasError as exc:
+            return Check("database", False, exc.message, "set DATABASE_URL (or --database-url) to the Atlas "
+                         "database, or run `atlas db init` for a new one", int(exc.exit_code))
+        return Check("database", True, f"reachable at {self._db.masked_url}")
+
+    def _schema(self) -> Check:
+        try:
+            with self._db.connect() as conn:
+                state = migrate.inspect_schema(conn)
+        except AtlasError as exc:
+            return Check("schema", False, exc.message, "run `atlas db status`", int(exc.exit_code))
+        locked = "accepts" if state.tiers and "locked" in state.tiers else "has no"
+        if state.ready:
+            return Check("schema", True, f"migrations at {state.head}; plan_tier {locked} 'locked'")
+        bad = [f"{t.name} {t.state}" for t in state.tables if t.state != "present"]
+        detail = ", ".join(bad) or f"migrations at {state.revision or 'none'}, head {state.head}"
+        return Check("schema", False, detail, "run `atlas db upgrade` (or `atlas db init` on an empty database)",
+                     ExitCode.NOT_CONFIGURED)
+
+    def _stripe_checks(self) -> list[Check]:
+        if not self._stripe.configured:
+            skipped = "STRIPE_SECRET_KEY not set: self-hosted mode"
+            return [Check(name, None, skipped) for name in ("stripe key", "webhook secret", "price ids")]
+        key = self._guard("stripe key", "Stripe accepted the key", self._stripe.check_key,
+                          "set STRIPE_SECRET_KEY to the Atlas server's secret key (Stripe dashboard > Developers > "
+                          "API keys; test and live keys differ)")
+        return [key, self._webhook_secret(), self._prices() if key.ok else Check("price ids", None, "key rejected")]
+
+    @staticmethod
+    def _guard(name: str, ok: str, probe: Callable[[], object], fix: str) -> Check:
+        try:
+            probe()
+        except AtlasError as exc:
+            return Check(name, False, exc.message, fix, int(exc.exit_code))
+        return Check(name, True, ok)
+
+    def _webhook_secret(self) -> Check:
+        if self._settings.stripe_webhook_secret is not None:
+            return Check("webhook secret", True, "STRIPE_WEBHOOK_SECRET is set")
+        return Check("webhook secret", False, "STRIPE_WEBHOOK_SECRET is not set",
+                     "set it to the signing secret of the Atlas webhook endpoint (Stripe dashboard > Webhooks); "
+                     "a mismatched secret makes every event fail verification, and plans stop syncing",
+                     ExitCode.NOT_CONFIGURED)
+
+    def _prices(self) -> Check:
+        configured = {name: getattr(self._settings, name) for name in PRICE_FIELDS}
+        unset = [name.upper() for name, value in configured.items() if not value]
+        try:
+            missing = self._stripe.missing_prices([v for v in configured.values() if v])
+        except AtlasError as exc:
+            return Check("price ids", False, exc.message, "retry later", int(exc.exit_code))
+        problems = [f"{n} not set" for n in unset] + [f"{p} not found in Stripe" for p in missing]
+        if not problems:
+            return Check("price ids", True, "every price id exists in Stripe")
+        return Check("price ids", False, "; ".join(problems),
+                     "set the STRIPE_*_PRICE_ID variables to the Atlas server's prices in this Stripe account "
+                     "(test and live mode have different prices); an unknown price is why a plan is not syncing",
+                     ExitCode.NOT_CONFIGURED)

@@ -1,0 +1,166 @@
+"""The only module that imports `stripe`. It turns Stripe objects into plain dataclasses and
+Stripe's errors into AtlasErrors (exit 6; a missing key is exit 5, self-hosted mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from atlas_cli.domain.stripe_mapping import StripeSubscription
+from atlas_cli.errors import BadInput, NotConfigured, StripeFailure
+
+if TYPE_CHECKING:
+    from stripe import StripeClient
+
+    from atlas_cli.config import Settings
+
+SELF_HOSTED = ("STRIPE_SECRET_KEY is not set: atlas runs in self-hosted mode (no Stripe; every workspace "
+               "follows its plan tier, and self-hosted ones are on the unlimited free tier). Set "
+               "STRIPE_SECRET_KEY to the Atlas server's key to use the Stripe commands")
+MAX_RETRIES = 2
+
+
+@dataclass(frozen=True)
+class StripeEvent:
+    id: str
+    type: str
+    created: datetime
+    object: dict[str, Any]
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(int(value), UTC) if value not in (None, "") else None
+
+
+def subscription_from(obj: Mapping[str, Any]) -> StripeSubscription:
+    """A Stripe subscription (as a plain dict). The period lives on its first item since API
+    version 2025-03-31; older payloads carry it on the subscription itself."""
+    items = (obj.get("items") or {}).get("data") or []
+    item: Mapping[str, Any] = items[0] if items else {}
+    price = item.get("price") or {}
+    recurring = price.get("recurring") or {}
+    customer = obj.get("customer")
+    return StripeSubscription(
+        id=str(obj["id"]),
+        customer=customer.get("id") if isinstance(customer, Mapping) else customer,
+        status=str(obj.get("status") or ""),
+        price_id=price.get("id"),
+        period_start=_time(item.get("current_period_start") or obj.get("current_period_start")),
+        period_end=_time(item.get("current_period_end") or obj.get("current_period_end")),
+        cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
+        interval=recurring.get("interval"),
+        ended_at=_time(obj.get("ended_at")),
+        reference_id=(obj.get("metadata") or {}).get("referenceId"),
+    )
+
+
+@contextmanager
+def stripe_errors() -> Iterator[None]:
+    """Stripe's own message on one line; a rejected key said plainly."""
+    import stripe
+
+    try:
+        yield
+    except stripe.AuthenticationError as exc:
+        raise StripeFailure(f"Stripe rejected the API key in STRIPE_SECRET_KEY: {_message(exc)}. Check the key "
+                            "(Stripe dashboard, Developers > API keys)") from None
+    except stripe.APIConnectionError as exc:
+        raise StripeFailure(f"could not reach Stripe: {_message(exc)}") from None
+    except stripe.StripeError as exc:
+        status = f" (HTTP {exc.http_status})" if exc.http_status else ""
+        raise StripeFailure(f"Stripe error{status}: {_message(exc)}") from None
+
+
+def _message(exc: Any) -> str:
+    text = str(exc.user_message or exc._message or type(exc).__name__)
+    return " ".join(text.split())
+
+
+def verify_event(payload: bytes, signature: str, secret: str) -> StripeEvent:
+    """The event, once its signature is checked with the SDK (5 minute tolerance).
+
+    Raises:
+        BadInput: a bad or stale signature, or a payload that is not a Stripe event.
+    """
+    import stripe
+
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, secret)
+    except stripe.SignatureVerificationError as exc:
+        raise BadInput(f"the Stripe signature does not verify with STRIPE_WEBHOOK_SECRET: {_message(exc)}; "
+                       "nothing changed") from None
+    except ValueError as exc:
+        raise BadInput(f"the payload is not a Stripe event: {exc}") from None
+    data = event.to_dict()
+    return StripeEvent(str(data["id"]), str(data["type"]), _time(data["created"]) or datetime.now(UTC),
+                       dict((data.get("data") or {}).get("object") or {}))
+
+
+class StripeGateway:
+    """Stripe through `StripeClient`, built on first use (NotConfigured without a key)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @property
+    def configured(self) -> bool:
+        return self._settings.stripe_secret_key is not None
+
+    @cached_property
+    def client(self) -> StripeClient:
+        import stripe
+
+        key = self._settings.stripe_secret_key
+        if key is None or not key.get_secret_value():
+            raise NotConfigured(SELF_HOSTED)
+        base = self._settings.atlas_stripe_api_base
+        return stripe.StripeClient(key.get_secret_value(), base_addresses={"api": base} if base else None,
+                                   max_network_retries=MAX_RETRIES)
+
+    def subscriptions(self, customer: str) -> list[StripeSubscription]:
+        """Every subscription of `customer`, ended ones included."""
+        client = self.client
+        with stripe_errors():
+            page = client.v1.subscriptions.list(params={"customer": customer, "status": "all", "limit": 100})
+            return [subscription_from(s.to_dict()) for s in page.auto_paging_iter()]
+
+    def subscription(self, subscription_id: str) -> StripeSubscription:
+        client = self.client
+        with stripe_errors():
+            return subscription_from(client.v1.subscriptions.retrieve(subscription_id).to_dict())
+
+    def portal_url(self, customer: str, return_url: str | None) -> str:
+        client = self.client
+        with stripe_errors():
+            if return_url:
+                session = client.v1.billing_portal.sessions.create(
+                    params={"customer": customer, "return_url": return_url}
+                )
+            else:
+                session = client.v1.billing_portal.sessions.create(params={"customer": customer})
+            return str(session.url)
+
+    def check_key(self) -> None:
+        """Raises StripeFailure unless Stripe accepts the key (GET /v1/balance)."""
+        client = self.client
+        with stripe_errors():
+            client.v1.balance.retrieve()
+
+    def missing_prices(self, price_ids: list[str]) -> list[str]:
+        """Those of `price_ids` Stripe does not know (404); other errors raise StripeFailure."""
+        import stripe
+
+        client, missing = self.client, []
+        for price_id in price_ids:
+            with stripe_errors():
+                try:
+                    client.v1.prices.retrieve(price_id)
+                except stripe.InvalidRequestError as exc:
+                    if exc.http_status != 404:
+                        raise
+                    missing.append(price_id)
+        return missing
