@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Nightly usage job for cron: refresh every workspace's usage summaries, then alert on each
-# workspace at warning or worse.
+# Nightly usage job for cron: recompute every workspace's usage summaries (late events
+# included), then alert on each workspace at warning or worse.
 #
 #   15 2 * * *  DATABASE_URL=postgres://... ALERT_COMMAND='mail -s "Atlas usage" ops@example.com' \
 #               /opt/atlas/examples/nightly-usage.sh >> /var/log/atlas-nightly.log 2>&1
@@ -15,17 +15,19 @@ ALERT_COMMAND=${ALERT_COMMAND:-}
 alerts=""
 failed=0
 
+# Since the start of yesterday: late events of the last day are counted in daily and monthly rows.
+since=$(date -u -d yesterday +%F 2>/dev/null || date -u +%F)
+if ! $ATLAS usage aggregate --all --since "$since" --period both > /dev/null; then
+    echo "nightly-usage: aggregation failed" >&2
+    exit 1
+fi
+
 if ! ids=$($ATLAS workspace list --format csv); then
     echo "nightly-usage: cannot list workspaces" >&2
     exit 1
 fi
 
 for ws in $(printf '%s\n' "$ids" | tail -n +2 | cut -d, -f1); do
-    # History is aggregated on read: this recomputes and stores the last two days' summaries.
-    if ! $ATLAS usage history -w "$ws" --period daily --limit 2 --format json > /dev/null; then
-        failed=1
-        continue
-    fi
     verdict=$($ATLAS --no-color billing check -w "$ws" --fail-on warning 2>&1)
     code=$?
     case $code in

@@ -9,6 +9,7 @@ import typer
 from atlas_cli import __version__
 from atlas_cli.cli import billing, db, demo, plans, trial, usage, workspace
 from atlas_cli.cli import audit, config, doctor
+from atlas_cli.cli import events  # noqa: F401
 from atlas_cli.cli.runtime import Runtime
 
 app = typer.Typer(

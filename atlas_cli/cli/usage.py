@@ -17,6 +17,8 @@ def show(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = No
     """Show the current billing period's usage against the plan's limits.
 
     Examples:
+
+    \b
       atlas usage show -w acme
       atlas usage show -w acme --json
     """
@@ -42,6 +44,8 @@ def history(
     Every period in the range is aggregated from the events and stored in usage_summaries.
 
     Examples:
+
+    \b
       atlas usage history -w acme --period daily --limit 30
       atlas usage history -w acme --start 2026-01-01 --end 2026-06-30 --json
     """
@@ -65,6 +69,8 @@ def breakdown(
     """Show usage per user (default: the current billing period).
 
     Examples:
+
+    \b
       atlas usage breakdown -w acme --sort tokens --limit 50
     """
     rt: Runtime = ctx.obj

@@ -1,6 +1,7 @@
 """The example scripts run against a real demo database and act on atlas's exit codes."""
 
 import os
+from datetime import UTC, datetime, timedelta
 import shlex
 import subprocess
 import sys
@@ -36,6 +37,10 @@ def test_nightly_job_alerts_on_workspaces_at_warning_or_worse(demo_env, tmp_path
     for fine in ("ws_acme", "ws_wayne", "ws_homelab", "ws_stark", "ws_hooli"):
         assert fine not in alert
     assert "approaching your plan's queries limit" in alert
+    since = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    verify = subprocess.run([sys.executable, "-m", "atlas_cli", "usage", "verify", "--all", "--since", since],
+                            env=demo_env, capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
 def test_nightly_job_fails_when_atlas_cannot_run(tmp_path):

@@ -1,0 +1,261 @@
+"""`atlas usage record|ingest|aggregate|verify|export`: usage events in and out.
+
+Registered on the `usage` app when this module is imported (by cli/main.py).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
+
+import typer
+
+from atlas_cli.cli.options import FormatOpt, JsonOpt, WorkspaceOpt
+from atlas_cli.cli.runtime import Runtime
+from atlas_cli.cli.usage import app
+from atlas_cli.errors import BadInput
+
+if TYPE_CHECKING:
+    from atlas_cli.services import Services
+    from atlas_cli.services.events import EventService
+    from atlas_cli.services.ingest import IngestOptions, StopRequest
+
+AllOpt = Annotated[bool, typer.Option("--all", help="Every workspace (instead of -w).")]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option("--since", help="First day, YYYY-MM-DD; default: start of the previous month.", show_default=False),
+]
+PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="daily, monthly or both.")]
+
+
+def _events(svc: Services) -> EventService:
+    from atlas_cli.services.events import EventService
+
+    return EventService(svc.db, svc.clock)
+
+
+@app.command("record")
+def record(
+    ctx: typer.Context,
+    event_type: Annotated[str, typer.Option("--type", "-t", help="query, token or login.", show_default=False)],
+    quantity: Annotated[int, typer.Option("--quantity", "-q", help="A positive integer.")] = 1,
+    user: Annotated[str | None, typer.Option("--user", "-u", help="User id.", show_default=False)] = None,
+    metadata: Annotated[str | None, typer.Option("--metadata", help="A JSON object.", show_default=False)] = None,
+    event_id: Annotated[
+        str | None, typer.Option("--id", help="The event's UUID (idempotency key); default: a new one.",
+                                 show_default=False)
+    ] = None,
+    at: Annotated[str | None, typer.Option("--at", help="ISO 8601 time; default: now.", show_default=False)] = None,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record one usage event. Recording the same --id again is reported as a duplicate, not counted.
+
+    Examples:
+
+    \b
+      atlas usage record -w acme --type query --user u_42
+      atlas usage record -w acme --type token --quantity 1200 --id 0190f7c4-9d1c-7cc2-8f5e-2b1f3e4a5d6c
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        result = _events(svc).record(rt.workspace(workspace), event_type=event_type, quantity=quantity,
+                                     user_id=user, metadata=metadata, event_id=event_id, at=at)
+    rt.render.record_result(result, rt.output_format(fmt, as_json))
+
+
+@app.command("ingest")
+def ingest(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="A file of events, or - for standard input.", metavar="FILE|-")],
+    input_format: Annotated[
+        str | None, typer.Option("--input-format", help="jsonl or csv; default: from the file name (stdin: jsonl).",
+                                 show_default=False)
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    flush_at: Annotated[int, typer.Option("--flush-at", help="Write a batch when this many events wait.")] = 1000,
+    flush_interval: Annotated[
+        int, typer.Option("--flush-interval", help="...or when the first has waited this many milliseconds.")
+    ] = 1000,
+    rejects: Annotated[
+        Path | None, typer.Option("--rejects", help="Write rejected lines here, each after a '# line N: reason' "
+                                  "comment; fix them and ingest the file again.", show_default=False)
+    ] = None,
+    spool: Annotated[
+        Path | None, typer.Option("--spool", help="Where events go if the database keeps failing; default: beside "
+                                  "FILE, or in the data directory for stdin.", show_default=False)
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest usage events from JSON lines or CSV, in batches, each event once.
+
+    Fields: id, workspace_id (or -w), user_id, event_type, quantity, metadata, created_at.
+    The id (a UUID) is the idempotency key: ingesting a file again, or a spool file after a
+    failure, never counts an event twice. An event without id gets a new time-ordered one, so
+    it cannot be recognised if sent again (the report counts them). Lines starting with # and
+    blank lines are skipped. Bad lines are rejected with their line number and never stop the
+    good ones. If the database fails 5 times in a row, the events not written go to a spool
+    file to ingest later.
+
+    Exit codes: 0 all ingested; 2 some lines rejected; 7 database failed (events spooled);
+    130/143 stopped by Ctrl-C/SIGTERM (the waiting batch was written first).
+
+    Examples:
+
+    \b
+      atlas usage ingest events.jsonl --rejects rejects.jsonl
+      tail -f events.jsonl | atlas usage ingest - --flush-interval 500
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc, _input(source) as stream, _stop_on_signals() as stop, \
+            rt.render.progress("Ingesting") as progress:
+        opts = _ingest_options(rt, source, input_format, rt.workspace(workspace), flush_at, flush_interval,
+                               rejects, spool)
+        report = _events(svc).ingest(stream, opts, stop=stop, progress=progress,
+                                     on_reject=rt.render.rejection_printer(rejects))
+    rt.render.ingest_report(report, as_json or rt.fmt == "json")
+    rt.exit(report.exit_code)
+
+
+def _ingest_options(rt: Runtime, source: str, input_format: str | None, workspace: str | None, flush_at: int,
+                    flush_interval: int, rejects: Path | None, spool: Path | None) -> IngestOptions:
+    from atlas_cli.services.ingest import IngestOptions, format_for
+
+    spool = spool or _default_spool(rt, source)
+    if source != "-":
+        for path, option in ((rejects, "--rejects"), (spool, "--spool")):
+            if path is not None and path.resolve() == Path(source).resolve():
+                raise BadInput(f"{option} must not be the input file")
+    return IngestOptions(input_format=format_for(source, input_format), workspace=workspace, flush_at=flush_at,
+                         flush_interval=flush_interval / 1000, rejects=rejects, spool=spool,
+                         read_rest=source != "-")
+
+
+def _default_spool(rt: Runtime, source: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if source == "-":
+        from atlas_cli.config import data_dir
+
+        return data_dir(rt.settings) / "spool" / f"ingest-{stamp}.spool.jsonl"
+    return Path(f"{source}.{stamp}.spool.jsonl")
+
+
+@contextmanager
+def _input(source: str) -> Iterator[BinaryIO]:
+    if source == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        handle = open(source, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise BadInput(f"cannot read {source}: {exc.strerror}") from None
+    with handle:
+        yield handle
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[StopRequest]:
+    """SIGINT and SIGTERM ask the ingestion to write what waits and end (main thread only)."""
+    from atlas_cli.services.ingest import StopRequest
+
+    stop = StopRequest()
+    previous: dict[signal.Signals, Any] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, lambda number, _frame: stop.set(number))
+        except ValueError:  # not the main thread: leave the signals alone
+            break
+    try:
+        yield stop
+    finally:
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)
+
+
+@app.command("aggregate")
+def aggregate(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    every: AllOpt = False,
+    since: SinceOpt = None,
+    period: PeriodOpt = "both",
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute usage summaries from raw events (for late events; safe to run from cron).
+
+    Every daily and/or monthly period from --since to now is recomputed in one set-based
+    statement per period kind, for one workspace or --all, and upserted into usage_summaries.
+
+    Examples:
+
+    \b
+      atlas usage aggregate --all
+      atlas usage aggregate -w acme --since 2026-01-01 --period daily
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        report = _events(svc).aggregate(workspace if every else rt.workspace(workspace), every=every, since=since,
+                                        period=period)
+    rt.render.aggregate_report(report, rt.output_format(fmt, as_json))
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    every: AllOpt = False,
+    since: SinceOpt = None,
+    period: PeriodOpt = "both",
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare usage_summaries with the raw events and list every mismatch (reads only).
+
+    A stored row that differs from the events is a mismatch, and so is a period with events but
+    no stored row; a period with neither is not. Exit code 4 when there is any mismatch.
+
+    Examples:
+
+    \b
+      atlas usage verify --all --since 2026-01-01 || atlas usage aggregate --all --since 2026-01-01
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        report = _events(svc).verify(workspace if every else rt.workspace(workspace), every=every, since=since,
+                                     period=period)
+    rt.render.verify_report(report, rt.output_format(fmt, as_json))
+    rt.exit(4 if report.mismatches else 0)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    start: Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD.", show_default=False)] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (inclusive).",
+                                            show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="ndjson or csv.")] = "ndjson",
+    fetch_size: Annotated[int, typer.Option("--fetch-size", help="Rows per round trip.")] = 2000,
+) -> None:
+    """Stream raw events, oldest first, to stdout; memory stays flat however many rows.
+
+    Without -w, every workspace's events. The output is what `atlas usage ingest` reads.
+
+    Examples:
+
+    \b
+      atlas usage export -w acme --start 2026-01-01 --end 2026-01-31 --format csv > jan.csv
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc, rt.render.event_writer(fmt) as emit:
+        if fetch_size < 1:
+            raise BadInput("--fetch-size must be at least 1")
+        count = _events(svc).export(rt.workspace(workspace), start=start, end=end, emit=emit, fetch=fetch_size)
+    rt.render.note(f"Exported {count:,} event(s).")

@@ -1,0 +1,141 @@
+"""The batching and writing core shared by `atlas usage ingest` and the library event logger.
+
+A `Batch` holds events until `flush_at` are waiting or `flush_interval` seconds have passed since
+the first arrived, as the Atlas SDK does. A `DatabaseSink` writes one batch in one transaction.
+`write_with_retries` retries a failing database with exponential backoff and gives up after a
+number of consecutive failures; what the caller does then differs: the logger drops behind a
+circuit breaker, ingest spools to a file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from atlas_cli.db.database import Database
+from atlas_cli.domain.events import Event
+from atlas_cli.errors import AtlasError, DatabaseUnavailable
+
+T = TypeVar("T")
+DEFAULT_FLUSH_AT = 1000
+DEFAULT_FLUSH_INTERVAL = 1.0  # seconds
+
+
+class Batch(Generic[T]):
+    """Items waiting to be written; `clock` is monotonic seconds (injectable)."""
+
+    def __init__(self, flush_at: int, flush_interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if flush_at < 1 or flush_interval <= 0:
+            raise ValueError("flush_at must be >= 1 and flush_interval > 0")
+        self.flush_at = flush_at
+        self.flush_interval = flush_interval
+        self._clock = clock
+        self._items: list[T] = []
+        self._first_at = 0.0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, item: T) -> None:
+        if not self._items:
+            self._first_at = self._clock()
+        self._items.append(item)
+
+    @property
+    def full(self) -> bool:
+        return len(self._items) >= self.flush_at
+
+    def seconds_left(self) -> float:
+        """Time until the interval makes the batch due (the whole interval when empty)."""
+        if not self._items:
+            return self.flush_interval
+        return max(0.0, self.flush_interval - (self._clock() - self._first_at))
+
+    def due(self) -> bool:
+        return bool(self._items) and (self.full or self.seconds_left() <= 0)
+
+    def take(self) -> list[T]:
+        items, self._items = self._items, []
+        return items
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    inserted: int
+    duplicates: int
+    unknown: tuple[int, ...] = ()  # positions of events whose workspace does not exist
+
+
+class EventSink(Protocol):
+    def write(self, events: Sequence[Event]) -> WriteResult: ...
+
+
+class DatabaseSink:
+    """Writes a batch in one transaction: resolve workspaces, then one idempotent bulk insert."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def write(self, events: Sequence[Event]) -> WriteResult:
+        """Raises: DatabaseUnavailable, NotConfigured."""
+        from atlas_cli.db import events as sql
+
+        with self._db.begin() as conn:
+            ids = sql.workspace_ids(conn, {event.workspace for event in events})
+            rows: list[sql.EventRow] = []
+            unknown: list[int] = []
+            for index, ev in enumerate(events):
+                ws = ids.get(ev.workspace)
+                if ws is None:
+                    unknown.append(index)
+                else:
+                    rows.append((ev.id, ws, ev.user_id, ev.event_type, ev.quantity, ev.metadata, ev.created_at))
+            inserted = sql.insert_events(conn, rows)
+        return WriteResult(inserted, len(rows) - inserted, tuple(unknown))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff: `first_delay`, doubling, capped; stop after `max_failures` in a row."""
+
+    max_failures: int = 5
+    first_delay: float = 0.1
+    max_delay: float = 2.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.first_delay
+        while True:
+            yield delay
+            delay = min(delay * 2, self.max_delay)
+
+
+class GaveUp(Exception):
+    """Writing failed `failures` times in a row (or failed in a way retrying cannot fix)."""
+
+    def __init__(self, failures: int, error: AtlasError) -> None:
+        super().__init__(error.message)
+        self.failures = failures
+        self.error = error
+
+
+def write_with_retries(
+    sink: EventSink,
+    events: Sequence[Event],
+    policy: RetryPolicy,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WriteResult:
+    """Write `events`, retrying an unavailable database. Raises GaveUp."""
+    delays = policy.delays()
+    failures = 0
+    while True:
+        try:
+            return sink.write(events)
+        except DatabaseUnavailable as exc:
+            failures += 1
+            if failures >= policy.max_failures:
+                raise GaveUp(failures, exc) from exc
+            sleep(next(delays))
+        except AtlasError as exc:  # not configured, refused: retrying cannot help
+            raise GaveUp(failures + 1, exc) from exc

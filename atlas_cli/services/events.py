@@ -1,0 +1,255 @@
+"""Usage events in and out: record one, ingest many, aggregate, verify, export."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, BinaryIO
+
+from atlas_cli.db.database import Database
+from atlas_cli.domain import events as rules
+from atlas_cli.domain.events import InvalidEvent
+from atlas_cli.domain.periods import (
+    PeriodKind,
+    Window,
+    add_months,
+    bucket_start,
+    day_start,
+    month_start,
+    next_bucket,
+)
+from atlas_cli.errors import BadInput
+from atlas_cli.services import Clock, inputs
+from atlas_cli.services.batching import DatabaseSink
+from atlas_cli.services.ingest import (
+    IngestOptions,
+    IngestReport,
+    IngestService,
+    Rejection,
+    StopRequest,
+    new_event_id,
+    resolve_default_workspace,
+)
+from atlas_cli.services.workspaces import resolve
+
+PERIOD_CHOICES = ("daily", "monthly", "both")
+EXPORT_FETCH = 2000
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    id: str
+    workspace_id: str
+    event_type: str
+    quantity: int
+    user_id: str | None
+    created_at: datetime
+    generated_id: bool
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class PeriodCount:
+    period: str
+    periods: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class AggregateReport:
+    workspace_id: str | None  # None: every workspace
+    since: datetime
+    until: datetime
+    kinds: tuple[PeriodCount, ...]
+
+    @property
+    def rows(self) -> int:
+        return sum(k.rows for k in self.kinds)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    workspace_id: str
+    period: str
+    period_start: datetime
+    stored: tuple[int, int, int] | None  # query_count, token_count, active_users; None: no row
+    actual: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    workspace_id: str | None
+    since: datetime
+    until: datetime
+    periods: tuple[str, ...]
+    mismatches: tuple[Mismatch, ...]
+
+
+def buckets_since(kind: PeriodKind, since: datetime, now: datetime) -> list[Window]:
+    """Every period from the one holding `since` to the one holding `now`, oldest first."""
+    buckets: list[Window] = []
+    cursor = bucket_start(kind, since)
+    while cursor <= now:
+        end = next_bucket(kind, cursor)
+        buckets.append(Window(cursor, end))
+        cursor = end
+    return buckets
+
+
+def _kinds(period: str) -> tuple[PeriodKind, ...]:
+    chosen = period.strip().lower()
+    if chosen not in PERIOD_CHOICES:
+        raise BadInput(f"--period: {period!r} is not one of {', '.join(PERIOD_CHOICES)}")
+    return (PeriodKind.DAILY, PeriodKind.MONTHLY) if chosen == "both" else (PeriodKind(chosen),)
+
+
+def _since(value: str | None, now: datetime) -> datetime:
+    """--since as a UTC midnight; default: the start of the previous calendar month."""
+    day = inputs.parse_date(value, "--since")
+    if day is None:
+        return add_months(month_start(now), -1)
+    since = day_start(day)
+    if since > now:
+        raise BadInput(f"--since {day.isoformat()} is in the future")
+    return since
+
+
+class EventService:
+    def __init__(self, db: Database, clock: Clock, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._db = db
+        self._clock = clock
+        self._sleep = sleep
+
+    def record(
+        self,
+        workspace: str | None,
+        *,
+        event_type: str,
+        quantity: int = 1,
+        user_id: str | None = None,
+        metadata: str | None = None,
+        event_id: str | None = None,
+        at: str | None = None,
+    ) -> RecordResult:
+        """Insert one event; the same id again is reported as a duplicate and not counted.
+
+        Raises:
+            BadInput: unknown type, quantity < 1, bad metadata, id or time.
+            NotFound: unknown workspace.
+        """
+        fields = {"event_type": event_type, "quantity": quantity, "user_id": user_id, "metadata": metadata,
+                  "id": event_id, "created_at": at}
+        try:  # the workspace is resolved below, in the transaction that inserts
+            event = rules.event_from_fields(fields, default_workspace="-", now=self._clock(), new_id=new_event_id)
+        except InvalidEvent as exc:
+            raise BadInput(exc.reason) from None
+        from atlas_cli.db import events as sql
+
+        with self._db.begin() as conn:
+            ws = resolve(conn, workspace)
+            row = (event.id, ws.id, event.user_id, event.event_type, event.quantity, event.metadata, event.created_at)
+            inserted = sql.insert_events(conn, [row])
+        return RecordResult(event.id, ws.id, event.event_type, event.quantity, event.user_id, event.created_at,
+                            event.generated_id, duplicate=inserted == 0)
+
+    def ingest(
+        self,
+        stream: BinaryIO,
+        opts: IngestOptions,
+        *,
+        stop: StopRequest | None = None,
+        on_reject: Callable[[Rejection], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> IngestReport:
+        """Ingest event lines from `stream` (see services.ingest).
+
+        Raises:
+            BadInput: bad options or CSV header. NotFound: unknown -w workspace.
+            DatabaseUnavailable: the database is down before anything was read.
+        """
+        opts = replace(opts, workspace=resolve_default_workspace(self._db, opts.workspace))
+        service = IngestService(DatabaseSink(self._db), self._clock, sleep=self._sleep)
+        return service.ingest(stream, opts, stop=stop, on_reject=on_reject, progress=progress)
+
+    def _scope(self, conn: Any, workspace: str | None, every: bool) -> str | None:
+        """The workspace id to work on, or None for --all. Raises BadInput, NotFound."""
+        if every:
+            if workspace:
+                raise BadInput("give either --workspace/-w or --all, not both")
+            return None
+        return resolve(conn, workspace).id
+
+    def aggregate(
+        self, workspace: str | None, *, every: bool = False, since: str | None = None, period: str = "both"
+    ) -> AggregateReport:
+        """Recompute usage_summaries from raw events for every period since `since`, set-based:
+        one statement per period kind, for one workspace or all of them.
+
+        Raises:
+            BadInput: bad period or date, -w with --all, several workspaces and none named.
+            NotFound: unknown workspace.
+        """
+        from atlas_cli.db import summaries
+
+        kinds, now = _kinds(period), self._clock()
+        start = _since(since, now)
+        counts: list[PeriodCount] = []
+        with self._db.begin() as conn:
+            scope = self._scope(conn, workspace, every)
+            for kind in kinds:
+                buckets = buckets_since(kind, start, now)
+                counts.append(PeriodCount(kind.value, len(buckets), summaries.aggregate(conn, kind.value, buckets, scope, now)))
+        return AggregateReport(scope, start, now, tuple(counts))
+
+    def verify(
+        self, workspace: str | None, *, every: bool = False, since: str | None = None, period: str = "both"
+    ) -> VerifyReport:
+        """Compare stored usage_summaries with a fresh computation from raw events; reads only.
+
+        Raises:
+            BadInput: bad period or date, -w with --all. NotFound: unknown workspace.
+        """
+        from atlas_cli.db import summaries
+
+        kinds, now = _kinds(period), self._clock()
+        start = _since(since, now)
+        found: list[Mismatch] = []
+        with self._db.connect() as conn:
+            scope = self._scope(conn, workspace, every)
+            for kind in kinds:
+                for r in summaries.mismatches(conn, kind.value, buckets_since(kind, start, now), scope):
+                    stored = None if r["stored_query_count"] is None else (
+                        int(r["stored_query_count"]), int(r["stored_token_count"]), int(r["stored_active_users"]))
+                    actual = (int(r["query_count"]), int(r["token_count"]), int(r["active_users"]))
+                    found.append(Mismatch(r["workspace_id"], kind.value, r["period_start"], stored, actual))
+        return VerifyReport(scope, start, now, tuple(k.value for k in kinds), tuple(found))
+
+    def export(
+        self,
+        workspace: str | None,
+        *,
+        start: str | None,
+        end: str | None,
+        emit: Callable[[dict[str, Any]], None],
+        fetch: int = EXPORT_FETCH,
+    ) -> int:
+        """Stream raw events ordered by (created_at, id) to `emit`, `fetch` rows per round trip.
+        Without a workspace, every workspace's. Returns how many were emitted.
+
+        Raises:
+            BadInput: malformed or reversed dates. NotFound: unknown workspace.
+        """
+        from atlas_cli.db import events as sql
+
+        first, last = inputs.date_span(start, end)
+        lower = day_start(first) if first else None
+        upper = day_start(last) + timedelta(days=1) if last else None
+        count = 0
+        with self._db.connect() as conn:
+            scope = resolve(conn, workspace).id if workspace else None
+            for row in sql.stream_events(conn, workspace_id=scope, start=lower, end=upper, yield_per=fetch):
+                emit(dict(row._mapping))
+                count += 1
+        return count

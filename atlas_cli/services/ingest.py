@@ -1,0 +1,327 @@
+"""`atlas usage ingest`: validate event lines, write them in batches, never lose one.
+
+Every line is validated on its own; a bad line is rejected (line number and reason, kept in the
+rejects file) and never stops the good ones. Batches are written like the SDK's (`flush_at`
+events or `flush_interval` seconds). When the database fails `max_failures` times in a row,
+writing stops and every event not written (the failing batch, what was waiting, and for a file
+the rest of it) goes to a spool file of JSON lines with ids assigned, which `ingest` takes again
+without counting anything twice. A stop request (SIGINT/SIGTERM) writes the waiting batch first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from atlas_cli.domain import events as rules
+from atlas_cli.domain.events import Event, InvalidEvent
+from atlas_cli.errors import BadInput, ExitCode, NotFound
+from atlas_cli.services.batching import (
+    DEFAULT_FLUSH_AT,
+    DEFAULT_FLUSH_INTERVAL,
+    Batch,
+    EventSink,
+    GaveUp,
+    RetryPolicy,
+    write_with_retries,
+)
+from atlas_cli.services.lines import LineSource
+
+FORMATS = ("jsonl", "csv")
+LISTED_REJECTIONS = 100  # how many rejections the report itself carries; the file has them all
+POLL_SECONDS = 0.1  # the longest a stop request waits to be noticed
+
+
+def new_event_id() -> str:
+    return rules.uuid7(time.time_ns() // 1_000_000, os.urandom(10))
+
+
+class StopRequest:
+    """Set from a signal handler: the ingestion writes what is waiting and ends."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def set(self, signum: int) -> None:
+        self.signum = signum
+
+    def is_set(self) -> bool:
+        return self.signum is not None
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    input_format: str = "jsonl"
+    workspace: str | None = None
+    flush_at: int = DEFAULT_FLUSH_AT
+    flush_interval: float = DEFAULT_FLUSH_INTERVAL
+    rejects: Path | None = None
+    spool: Path | None = None
+    read_rest: bool = True  # after giving up, keep reading the input into the spool (files)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    lines: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    generated_ids: int
+    spooled: int
+    rejections: tuple[Rejection, ...]
+    rejects_file: Path | None
+    spool_file: Path | None
+    signal: int | None
+    failure: str | None
+    failure_code: int | None
+
+    @property
+    def exit_code(self) -> int:
+        """Database gave up: its code (7); stopped by a signal: 128 + signal; rejected lines: 2."""
+        if self.failure_code is not None:
+            return self.failure_code
+        if self.signal is not None:
+            return 128 + self.signal
+        return int(ExitCode.BAD_INPUT) if self.rejected else 0
+
+
+@dataclass(frozen=True)
+class _Pending:
+    event: Event
+    line: int
+    raw: str
+
+
+class _Outputs:
+    """The rejects file (rewritten each run) and the spool file (appended, opened on first use)."""
+
+    def __init__(self, rejects: Path | None, spool: Path | None) -> None:
+        self.rejects_path = rejects
+        self.spool_path = spool
+        self._rejects: IO[str] | None = rejects.open("w", encoding="utf-8") if rejects else None
+        self._spool: IO[str] | None = None
+        self.spooled = 0
+
+    def header(self, line: str) -> None:
+        if self._rejects is not None:
+            self._rejects.write(line + "\n")
+
+    def reject(self, number: int, raw: str, reason: str) -> None:
+        if self._rejects is not None:
+            self._rejects.write(f"# line {number}: {reason}\n{raw}\n")
+
+    def spool(self, events: list[Event]) -> None:
+        if self.spool_path is None:
+            raise BadInput("no spool file to keep unwritten events in")
+        if self._spool is None:
+            self.spool_path.parent.mkdir(parents=True, exist_ok=True)
+            self._spool = self.spool_path.open("a", encoding="utf-8")
+        for event in events:
+            self._spool.write(json.dumps(rules.event_record(event), ensure_ascii=False) + "\n")
+        self._spool.flush()
+        self.spooled += len(events)
+
+    def close(self) -> None:
+        for handle in (self._rejects, self._spool):
+            if handle is not None:
+                handle.flush()
+                os.fsync(handle.fileno())
+                handle.close()
+
+
+class _Run:
+    """The state of one ingestion: counters, the waiting batch, and where events go."""
+
+    def __init__(
+        self,
+        sink: EventSink,
+        opts: IngestOptions,
+        *,
+        now: datetime,
+        new_id: Callable[[], str],
+        sleep: Callable[[float], None],
+        on_reject: Callable[[Rejection], None] | None,
+    ) -> None:
+        self.sink, self.opts, self.now, self.new_id, self.sleep = sink, opts, now, new_id, sleep
+        self.on_reject = on_reject
+        self.batch: Batch[_Pending] = Batch(opts.flush_at, opts.flush_interval)
+        self.out = _Outputs(opts.rejects, opts.spool)
+        self.header: tuple[str, ...] | None = None
+        self.line_no = self.lines = self.accepted = self.duplicates = self.generated = 0
+        self.rejections: list[Rejection] = []
+        self.rejected = 0
+        self.failure: GaveUp | None = None
+
+    def feed(self, lines: list[bytes]) -> None:
+        for raw in lines:
+            self.line_no += 1
+            self._line(raw)
+            if self.batch.full:
+                self.flush()
+
+    def _line(self, raw: bytes) -> None:
+        try:
+            text = raw.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError:
+            self.lines += 1
+            self.reject(self.line_no, raw.decode("utf-8", "replace").rstrip("\r"), "not UTF-8 text")
+            return
+        if rules.is_skipped(text):
+            return
+        if self.opts.input_format == "csv" and self.header is None:
+            self._set_header(text)
+            return
+        self.lines += 1
+        try:
+            event = rules.event_from_fields(self._fields(text), default_workspace=self.opts.workspace,
+                                            now=self.now, new_id=self.new_id)
+        except InvalidEvent as exc:
+            self.reject(self.line_no, text, exc.reason)
+            return
+        self.generated += event.generated_id
+        self.batch.add(_Pending(event, self.line_no, text))
+
+    def _set_header(self, text: str) -> None:
+        try:
+            self.header = rules.csv_header(text)
+        except InvalidEvent as exc:
+            raise BadInput(f"line {self.line_no}: {exc.reason}") from None
+        self.out.header(text)
+
+    def _fields(self, text: str) -> Any:
+        if self.header is not None:
+            return rules.csv_fields(text, self.header)
+        return rules.json_fields(text)
+
+    def reject(self, number: int, raw: str, reason: str) -> None:
+        self.rejected += 1
+        rejection = Rejection(number, reason)
+        if len(self.rejections) < LISTED_REJECTIONS:
+            self.rejections.append(rejection)
+        self.out.reject(number, raw, reason)
+        if self.on_reject is not None:
+            self.on_reject(rejection)
+
+    def flush(self) -> None:
+        pending = self.batch.take()
+        if not pending:
+            return
+        events = [p.event for p in pending]
+        if self.failure is not None:
+            self.out.spool(events)
+            return
+        try:
+            result = write_with_retries(self.sink, events, self.opts.retry, self.sleep)
+        except GaveUp as exc:
+            self.failure = exc
+            self.out.spool(events)
+            return
+        self.accepted += result.inserted
+        self.duplicates += result.duplicates
+        for index in result.unknown:
+            p = pending[index]
+            self.generated -= p.event.generated_id  # counted only for events kept (written or spooled)
+            self.reject(p.line, p.raw, f"unknown workspace {rules.shown(p.event.workspace)}")
+
+    def report(self, signal: int | None) -> IngestReport:
+        failure = self.failure
+        return IngestReport(
+            self.lines, self.accepted, self.duplicates, self.rejected, self.generated, self.out.spooled,
+            tuple(self.rejections), self.opts.rejects, self.opts.spool if self.out.spooled else None, signal,
+            None if failure is None else f"{failure.error.message} ({failure.failures} attempt(s))",
+            None if failure is None else int(failure.error.exit_code),
+        )
+
+
+class IngestService:
+    def __init__(self, sink: EventSink, clock: Callable[[], datetime], *,
+                 sleep: Callable[[float], None] = time.sleep, new_id: Callable[[], str] = new_event_id) -> None:
+        self._sink = sink
+        self._clock = clock
+        self._sleep = sleep
+        self._new_id = new_id
+
+    def ingest(
+        self,
+        stream: BinaryIO,
+        opts: IngestOptions,
+        *,
+        stop: StopRequest | None = None,
+        on_reject: Callable[[Rejection], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> IngestReport:
+        """Read `stream` to its end (or a stop request), writing every valid event once.
+
+        Raises:
+            BadInput: unknown format, bad flush settings, a CSV header without event_type.
+        """
+        check_options(opts)
+        stop = stop or StopRequest()
+        source = LineSource(stream)
+        total = source.total_bytes()
+        run = _Run(self._sink, opts, now=self._clock(), new_id=self._new_id, sleep=self._sleep, on_reject=on_reject)
+        try:
+            while not source.eof:
+                if stop.is_set() or (run.failure is not None and not opts.read_rest):
+                    run.feed(source.rest())
+                    break
+                run.feed(source.poll(min(run.batch.seconds_left(), POLL_SECONDS)))
+                if run.batch.due():
+                    run.flush()
+                if progress is not None:
+                    progress(source.bytes_read, total or source.bytes_read)
+            run.flush()
+        finally:
+            run.out.close()
+        return run.report(stop.signum)
+
+
+def check_options(opts: IngestOptions) -> None:
+    if opts.input_format not in FORMATS:
+        raise BadInput(f"--input-format: {opts.input_format!r} is not one of {', '.join(FORMATS)}")
+    if opts.flush_at < 1:
+        raise BadInput(f"--flush-at must be at least 1, not {opts.flush_at}")
+    if opts.flush_interval <= 0:
+        raise BadInput("--flush-interval must be at least 1 millisecond")
+
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".spool")
+
+
+def format_for(name: str, given: str | None) -> str:
+    """The input format: as given; else `.csv` is CSV, `.jsonl`/`.ndjson`/`.json` and stdin are
+    JSON lines. Raises BadInput when the name does not tell."""
+    if given:
+        return given.strip().lower()
+    lowered = name.lower()
+    if name == "-" or lowered.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    if lowered.endswith(".csv"):
+        return "csv"
+    raise BadInput(f"cannot tell the format of {name!r} from its name: give --input-format jsonl or csv")
+
+
+def resolve_default_workspace(sink_db: Any, key: str | None) -> str | None:
+    """The id of the `-w` workspace. Raises NotFound, DatabaseUnavailable."""
+    if key is None:
+        return None
+    from atlas_cli.db import events as sql
+
+    with sink_db.connect() as conn:
+        found = sql.workspace_ids(conn, [key]).get(key)
+    if found is None:
+        raise NotFound(f"workspace {key!r} not found (give its id or slug; `atlas workspace list`)")
+    return found

@@ -1,0 +1,259 @@
+"""`atlas usage record|ingest|aggregate|verify|export` end to end: exit codes, stdout, stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from psycopg import sql
+from typer.testing import CliRunner
+
+from atlas_cli.cli.main import app
+from atlas_cli.db.database import Database
+from tests.events_fixtures import event_count, event_ids, events_db, line, new_id, prepare, totals
+
+__all__ = ["events_db"]
+
+runner = CliRunner()
+
+
+def atlas(url: str, *args: str, input: str | None = None) -> Any:
+    return runner.invoke(app, ["--database-url", url, *args], input=input)
+
+
+def jsonl(*lines: str) -> str:
+    return "\n".join(lines) + "\n"
+
+
+# --- record -------------------------------------------------------------------------------
+
+
+def test_record_inserts_one_event_and_the_same_id_again_is_a_duplicate(events_db: tuple[str, Database]) -> None:
+    url, db = events_db
+    args = ["usage", "record", "-w", "acme", "--type", "token", "--quantity", "120", "--user", "u1",
+            "--metadata", '{"model": "m"}', "--id", new_id(1), "--at", "2026-03-01T10:00:00Z", "--json"]
+    first = atlas(url, *args)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout) | {"userId": None, "generatedId": None} == {
+        "id": new_id(1), "workspaceId": "ws_acme", "eventType": "token", "quantity": 120,
+        "createdAt": "2026-03-01T10:00:00.000Z", "duplicate": False, "userId": None, "generatedId": None}
+    again = atlas(url, *args)
+    assert again.exit_code == 0 and json.loads(again.stdout)["duplicate"] is True
+    assert totals(db) == {("ws_acme", "token"): 120}
+    plain = atlas(url, "usage", "record", "-w", "globex", "--type", "login")
+    assert plain.exit_code == 0 and plain.stdout.startswith("Recorded login x1 for ws_globex")
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--type", "click"], 2, "unknown event_type 'click'"),
+    (["--type", "query", "--quantity", "0"], 2, "quantity must be a positive integer"),
+    (["--type", "query", "--metadata", "{bad"], 2, "bad metadata"),
+    (["--type", "query", "--id", "nope"], 2, "bad id 'nope'"),
+    (["--type", "query", "--at", "tomorrow"], 2, "bad created_at 'tomorrow'"),
+    (["--type", "query", "-w", "nowhere"], 3, "workspace 'nowhere' not found"),
+])
+def test_record_bad_input_is_one_line_and_writes_nothing(
+    events_db: tuple[str, Database], args: list[str], code: int, message: str
+) -> None:
+    url, db = events_db
+    result = atlas(url, "usage", "record", *(args if "-w" in args else ["-w", "acme", *args]))
+    assert result.exit_code == code and message in result.stderr
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert event_count(db) == 0
+
+
+# --- ingest -------------------------------------------------------------------------------
+
+
+def test_ingest_from_stdin_reports_counts_and_exits_2_when_lines_were_rejected(
+    events_db: tuple[str, Database], tmp_path: Path
+) -> None:
+    url, db = events_db
+    text = jsonl(line(id=new_id(1)), line(id=new_id(1)), line("click"), line(ws="ws_nowhere"), line(), "{")
+    result = atlas(url, "usage", "ingest", "-", "--rejects", str(tmp_path / "rejects.jsonl"), "--json", input=text)
+    assert result.exit_code == 2, result.output
+    report = json.loads(result.stdout)
+    assert {k: report[k] for k in ("lines", "accepted", "duplicates", "rejected", "generatedIds", "spooled")} == {
+        "lines": 6, "accepted": 2, "duplicates": 1, "rejected": 3, "generatedIds": 1, "spooled": 0}
+    assert sorted(r["line"] for r in report["rejections"]) == [3, 4, 6]
+    assert "line 3: unknown event_type 'click'" in result.stderr
+    assert "Read 6 event line(s): 2 accepted, 1 duplicate(s), 3 rejected" in result.stderr
+    assert event_count(db) == 2
+    clean = atlas(url, "usage", "ingest", "-", input=jsonl(line(id=new_id(1))))
+    assert clean.exit_code == 0 and clean.stdout == "" and "0 accepted, 1 duplicate(s)" in clean.stderr
+
+
+def test_ingest_reads_csv_files_by_name_and_asks_when_the_name_does_not_tell(
+    events_db: tuple[str, Database], tmp_path: Path
+) -> None:
+    url, db = events_db
+    csv_file = tmp_path / "events.csv"
+    csv_file.write_text(f"id,event_type,quantity\n{new_id(1)},token,40\n{new_id(2)},query,2\n")
+    result = atlas(url, "usage", "ingest", str(csv_file), "-w", "globex")
+    assert result.exit_code == 0, result.output
+    assert totals(db) == {("ws_globex", "token"): 40, ("ws_globex", "query"): 2}
+    other = tmp_path / "events.txt"
+    other.write_text(csv_file.read_text())
+    unknown = atlas(url, "usage", "ingest", str(other), "-w", "globex")
+    assert unknown.exit_code == 2 and "--input-format" in unknown.stderr
+    told = atlas(url, "usage", "ingest", str(other), "-w", "globex", "--input-format", "csv", "--json")
+    assert told.exit_code == 0 and json.loads(told.stdout)["duplicates"] == 2
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["missing.jsonl"], 2, "cannot read missing.jsonl"),
+    (["-", "-w", "nowhere"], 3, "workspace 'nowhere' not found"),
+    (["-", "--flush-at", "0"], 2, "--flush-at must be at least 1"),
+    (["-", "--input-format", "xml"], 2, "--input-format: 'xml'"),
+])
+def test_ingest_bad_invocations(events_db: tuple[str, Database], args: list[str], code: int, message: str) -> None:
+    url, _db = events_db
+    result = atlas(url, "usage", "ingest", *args, input=jsonl(line()))
+    assert result.exit_code == code and message in result.stderr, result.output
+
+
+def test_a_csv_without_event_type_column_writes_nothing(events_db: tuple[str, Database], tmp_path: Path) -> None:
+    url, db = events_db
+    bad = tmp_path / "bad.csv"
+    bad.write_text("workspace_id,quantity\nws_acme,3\n")
+    result = atlas(url, "usage", "ingest", str(bad))
+    assert result.exit_code == 2 and "line 1: the CSV header" in result.stderr and event_count(db) == 0
+
+
+@pytest.mark.postgres
+def test_a_database_that_refuses_connections_ends_in_a_spool_that_ingests_later(
+    pg_cluster: Any, pg_url: str, tmp_path: Path
+) -> None:
+    db = prepare(pg_url)
+    db.dispose()
+    name = pg_url.rsplit("/", 1)[1]
+    source = tmp_path / "events.jsonl"
+    source.write_text(jsonl(*(line(id=new_id(i) if i % 2 else None, quantity=i) for i in range(1, 8))))
+    pg_cluster.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
+    spool = tmp_path / "kept.jsonl"
+    failed = atlas(pg_url, "usage", "ingest", str(source), "--spool", str(spool), "--flush-at", "3", "--json")
+    assert failed.exit_code == 7, failed.output
+    report = json.loads(failed.stdout)
+    assert (report["accepted"], report["spooled"], report["spoolFile"]) == (0, 7, str(spool))
+    assert "database failed, writing stopped after 0 event(s)" in failed.stderr and f"atlas usage ingest {spool}" \
+        in failed.stderr
+    pg_cluster.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(name)))
+    later = atlas(pg_url, "usage", "ingest", str(spool), "--json")
+    assert later.exit_code == 0 and json.loads(later.stdout)["accepted"] == 7
+    assert atlas(pg_url, "usage", "ingest", str(spool), "--json").stdout.count('"duplicates": 7') == 1
+    assert totals(db) == {("ws_acme", "query"): 28}
+
+
+# --- streaming and signals (a real process) -----------------------------------------------
+
+
+def start_ingest(url: str, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "atlas_cli", "--database-url", url, "usage", "ingest", "-", "--json", *args],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+def send(proc: subprocess.Popen[bytes], *lines: str) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(jsonl(*lines).encode())
+    proc.stdin.flush()
+
+
+def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_stream_is_flushed_on_the_interval_while_waiting_for_input(events_db: tuple[str, Database]) -> None:
+    url, db = events_db
+    proc = start_ingest(url, "--flush-interval", "100")
+    try:
+        send(proc, line(id=new_id(1)), line(id=new_id(2)))
+        wait_for(lambda: event_count(db) == 2)  # stdin is still open: the interval wrote the batch
+        send(proc, line(id=new_id(3)))
+        wait_for(lambda: event_count(db) == 3)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert json.loads(out)["accepted"] == 3
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_writes_the_waiting_batch_before_exit(
+    events_db: tuple[str, Database], signum: int, code: int
+) -> None:
+    url, db = events_db
+    proc = start_ingest(url, "--flush-interval", "1000")
+    try:
+        send(proc, line(id=new_id(1)))
+        wait_for(lambda: event_count(db) == 1)  # the process is reading: its first batch was written
+        send(proc, *(line(id=new_id(i), quantity=i) for i in range(2, 9)))
+        time.sleep(0.2)  # read at once, but not due for writing for another 0.8 s
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    report = json.loads(out)
+    assert report["stoppedBy"] == signal.Signals(signum).name and "after writing the waiting batch" in err.decode()
+    assert report["lines"] == report["accepted"] == 8
+    assert event_ids(db) == {new_id(i) for i in range(1, 9)}
+
+
+# --- aggregate, verify, export ------------------------------------------------------------
+
+
+def test_aggregate_then_verify(events_db: tuple[str, Database]) -> None:
+    url, _db = events_db
+    atlas(url, "usage", "ingest", "-", input=jsonl(line(quantity=3), line("token", quantity=9, ws="ws_globex")))
+    before = atlas(url, "usage", "verify", "--all", "--json")
+    assert before.exit_code == 4
+    mismatches = json.loads(before.stdout)["mismatches"]
+    assert {(m["workspace_id"], m["period"]) for m in mismatches} == {
+        ("ws_acme", "daily"), ("ws_acme", "monthly"), ("ws_globex", "daily"), ("ws_globex", "monthly")}
+    assert all(m["stored"] is None for m in mismatches)
+    done = atlas(url, "usage", "aggregate", "--all", "--period", "monthly", "--json")
+    assert done.exit_code == 0 and json.loads(done.stdout)["periods"][0]["period"] == "monthly"
+    partly = atlas(url, "usage", "verify", "--all")
+    assert partly.exit_code == 4 and "mismatch" in partly.stdout
+    assert atlas(url, "usage", "aggregate", "--all").exit_code == 0
+    after = atlas(url, "usage", "verify", "-w", "acme")
+    assert after.exit_code == 0 and "Summaries match the raw events" in after.stdout
+    both = atlas(url, "usage", "verify", "-w", "acme", "--all")
+    assert both.exit_code == 2 and "not both" in both.stderr
+
+
+def test_export_round_trips_through_ingest(events_db: tuple[str, Database], tmp_path: Path) -> None:
+    url, db = events_db
+    lines = [line("token" if i % 2 else "query", id=new_id(i), quantity=i, user_id=f"u{i % 3}", metadata={"i": i},
+                  created_at=f"2026-03-01T00:00:{i % 60:02d}.{i:06d}Z") for i in range(1, 41)]
+    assert atlas(url, "usage", "ingest", "-", input=jsonl(*lines)).exit_code == 0
+    ndjson = atlas(url, "usage", "export", "--fetch-size", "3")
+    assert ndjson.exit_code == 0 and "Exported 40 event(s)." in ndjson.stderr
+    rows = [json.loads(x) for x in ndjson.stdout.splitlines()]
+    assert len(rows) == 40 and [(r["created_at"], r["id"]) for r in rows] == sorted((r["created_at"], r["id"])
+                                                                                   for r in rows)
+    csv_out = atlas(url, "usage", "export", "-w", "acme", "--format", "csv", "--start", "2026-03-01",
+                    "--end", "2026-03-01", "--fetch-size", "7")
+    assert csv_out.exit_code == 0 and len(csv_out.stdout.splitlines()) == 41
+    other = prepare(f"sqlite:///{tmp_path / 'copy.db'}")
+    (tmp_path / "export.csv").write_text(csv_out.stdout)
+    copied = runner.invoke(app, ["--database-url", other.url, "usage", "ingest", str(tmp_path / "export.csv")])
+    assert copied.exit_code == 0, copied.output
+    assert totals(other) == totals(db) and event_ids(other) == event_ids(db)
+    other.dispose()
+    bad = atlas(url, "usage", "export", "--format", "xml")
+    assert bad.exit_code == 2 and "ndjson, csv" in bad.stderr

@@ -1,0 +1,157 @@
+"""Pure rules of usage events: line validation, UUIDv7, CSV fields, batches, the circuit breaker."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from atlas_cli.domain import events as rules
+from atlas_cli.domain.circuit import CircuitBreaker, CircuitState
+from atlas_cli.services.batching import Batch
+
+NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+
+
+def parse(fields: dict[str, object], default: str | None = None) -> rules.Event:
+    return rules.event_from_fields(fields, default_workspace=default, now=NOW, new_id=lambda: "generated")
+
+
+def test_a_full_line_is_kept_as_given() -> None:
+    ev = parse({"id": "0190F7C4-9D1C-7CC2-8F5E-2B1F3E4A5D6C", "workspace_id": "acme", "user_id": "u1",
+                "event_type": "token", "quantity": 1200, "metadata": {"model": "m"},
+                "created_at": "2026-03-01T10:00:00+02:00"})
+    assert ev == rules.Event("0190f7c4-9d1c-7cc2-8f5e-2b1f3e4a5d6c", "acme", "u1", "token", 1200, {"model": "m"},
+                             datetime(2026, 3, 1, 8, 0, tzinfo=UTC), False)
+
+
+def test_defaults_quantity_one_time_now_new_id_and_the_given_workspace() -> None:
+    ev = parse({"event_type": "login"}, default="acme")
+    assert (ev.id, ev.generated_id, ev.quantity, ev.created_at, ev.workspace) == ("generated", True, 1, NOW, "acme")
+
+
+def test_the_line_workspace_wins_over_the_default() -> None:
+    assert parse({"event_type": "query", "workspace_id": "globex"}, default="acme").workspace == "globex"
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({}, "missing event_type"),
+        ({"event_type": "click"}, "unknown event_type 'click'"),
+        ({"event_type": "query", "quantity": 0}, "quantity must be a positive integer"),
+        ({"event_type": "query", "quantity": -3}, "quantity must be a positive integer"),
+        ({"event_type": "query", "quantity": 1.5}, "quantity must be a positive integer"),
+        ({"event_type": "query", "quantity": True}, "quantity must be a positive integer"),
+        ({"event_type": "query", "quantity": "2x"}, "quantity must be a positive integer"),
+        ({"event_type": "query", "quantity": 2**31}, "quantity must be a positive integer"),
+        ({"event_type": "query", "created_at": "yesterday"}, "bad created_at 'yesterday'"),
+        ({"event_type": "query", "created_at": 1700000000}, "bad created_at 1700000000"),
+        ({"event_type": "query", "id": "not-a-uuid"}, "bad id 'not-a-uuid': not a UUID"),
+        ({"event_type": "query", "id": 12}, "bad id 12"),
+        ({"event_type": "query", "metadata": [1, 2]}, "bad metadata [1, 2]: must be a JSON object"),
+        ({"event_type": "query", "metadata": "{oops"}, "bad metadata '{oops': not JSON"),
+        ({"event_type": "query", "user_id": 7}, "user_id must be a string"),
+        ({"event_type": "query", "workspace_id": None}, "missing workspace_id"),
+    ],
+)
+def test_each_bad_field_is_rejected_with_its_reason(fields: dict[str, object], reason: str) -> None:
+    fields = {"workspace_id": "acme", **fields}
+    with pytest.raises(rules.InvalidEvent) as exc:
+        parse(fields)
+    assert reason in exc.value.reason
+
+
+def test_quantity_as_digits_and_metadata_as_json_text_come_from_csv() -> None:
+    ev = parse({"event_type": "token", "workspace_id": "acme", "quantity": "42", "metadata": '{"a": 1}',
+                "id": "", "created_at": "", "user_id": ""})
+    assert (ev.quantity, ev.metadata, ev.user_id, ev.generated_id, ev.created_at) == (42, {"a": 1}, None, True, NOW)
+
+
+def test_a_time_without_offset_is_utc() -> None:
+    assert rules.parse_time("2026-01-02T03:04:05") == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert rules.parse_time("2026-01-02T03:04:05.123456Z").microsecond == 123456
+
+
+@pytest.mark.parametrize(("text", "reason"), [("not json", "bad JSON"), ("[1]", "must be a JSON object"),
+                                             ('"x"', "must be a JSON object")])
+def test_json_lines_must_be_objects(text: str, reason: str) -> None:
+    with pytest.raises(rules.InvalidEvent, match=reason):
+        rules.json_fields(text)
+
+
+def test_csv_fields_follow_the_header_and_count_must_match() -> None:
+    header = rules.csv_header("workspace_id, event_type ,quantity,metadata")
+    assert rules.csv_fields('acme,query,3,"{""k"": 1}"', header) == {
+        "workspace_id": "acme", "event_type": "query", "quantity": "3", "metadata": '{"k": 1}'}
+    with pytest.raises(rules.InvalidEvent, match="expected 4 fields, found 2"):
+        rules.csv_fields("acme,query", header)
+    with pytest.raises(rules.InvalidEvent, match="no event_type"):
+        rules.csv_header("workspace_id,quantity")
+
+
+def test_comments_and_blank_lines_are_skipped() -> None:
+    assert rules.is_skipped("  ") and rules.is_skipped("# line 3: bad") and not rules.is_skipped('{"a":1}')
+
+
+def test_uuid7_is_a_version_7_uuid_ordered_by_time() -> None:
+    first = rules.uuid7(1_700_000_000_000, b"\xff" * 10)
+    later = rules.uuid7(1_700_000_000_001, b"\x00" * 10)
+    parsed = uuid.UUID(first)
+    assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+    assert int(first[:8] + first[9:13], 16) == 1_700_000_000_000
+    assert first < later
+
+
+def test_an_event_record_round_trips_through_validation() -> None:
+    ev = parse({"event_type": "token", "workspace_id": "acme", "quantity": 5, "metadata": {"m": 1},
+                "id": str(uuid.UUID(int=9)), "created_at": "2026-01-01T00:00:00.000123Z"})
+    assert parse(rules.event_record(ev)) == ev
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_batch_is_due_when_full_or_when_its_first_item_waited_the_interval() -> None:
+    clock = Clock()
+    batch: Batch[int] = Batch(3, 1.0, clock)
+    assert not batch.due() and batch.seconds_left() == 1.0
+    batch.add(1)
+    clock.now = 0.4
+    batch.add(2)
+    assert not batch.due() and batch.seconds_left() == pytest.approx(0.6)
+    clock.now = 1.0
+    assert batch.due()
+    assert batch.take() == [1, 2] and len(batch) == 0
+    for item in range(3):
+        batch.add(item)
+    assert batch.full and batch.due()
+
+
+def test_the_breaker_opens_after_five_consecutive_failures_for_sixty_seconds() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(clock=clock)
+    for _ in range(4):
+        breaker.record_failure()
+    assert breaker.allow()
+    breaker.record_success()  # a success resets the count
+    for _ in range(4):
+        breaker.record_failure()
+    assert breaker.state is CircuitState.CLOSED
+    breaker.record_failure()
+    assert breaker.state is CircuitState.OPEN and not breaker.allow()
+    clock.now = 59.9
+    assert not breaker.allow()
+    clock.now = 60.0
+    assert breaker.state is CircuitState.HALF_OPEN and breaker.allow()
+    breaker.record_failure()  # the trial write failed: open for another minute
+    assert not breaker.allow()
+    clock.now = 120.0
+    breaker.record_success()
+    assert breaker.state is CircuitState.CLOSED and breaker.failures == 0
