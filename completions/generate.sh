@@ -5,3 +5,6 @@ cd "$(dirname "$0")"
 _ATLAS_COMPLETE=source_bash atlas > atlas.bash
 _ATLAS_COMPLETE=source_zsh atlas > _atlas.zsh
 _ATLAS_COMPLETE=source_fish atlas > atlas.fish
+# The root help that `atlas --help` prints without importing Typer.
+COLUMNS=80 python -c "import sys; sys.argv = ['atlas', '--help']; from atlas_cli.cli.main import app; app(prog_name='atlas')" \
+    > ../atlas_cli/root_help.txt

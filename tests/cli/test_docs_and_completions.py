@@ -26,10 +26,12 @@ def command_paths():
             yield (name,)
 
 
-def run_atlas(env_extra):
+def run_atlas(env_extra, args=(), *, cached=True):
+    """Run atlas as its console script does (`cached=False`: straight into the Typer app)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **env_extra}
-    code = "import sys; sys.argv[0] = 'atlas'; from atlas_cli.cli.main import run; run()"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    entry = "from atlas_cli.entry import run" if cached else "from atlas_cli.cli.main import run"
+    code = f"import sys; sys.argv[0] = 'atlas'; {entry}; run()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
 
 
 @pytest.mark.parametrize("instruction", sorted(SCRIPTS))
@@ -64,3 +66,18 @@ def test_readme_documents_every_exit_code():
     readme = (ROOT / "README.md").read_text()
     for code in ExitCode:
         assert f"| {int(code)} |" in readme or f"| {int(code)} " in readme, code
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_cached_root_help_is_what_the_cli_prints(columns):
+    live = run_atlas({"COLUMNS": columns}, ["--help"], cached=False)
+    cached = run_atlas({"COLUMNS": columns}, ["--help"])
+    assert live.returncode == cached.returncode == 0
+    assert cached.stdout == live.stdout == (ROOT / "atlas_cli" / "root_help.txt").read_text(), \
+        "run completions/generate.sh"
+
+
+def test_narrow_terminals_get_typer_help():
+    narrow = run_atlas({"COLUMNS": "60"}, ["--help"])
+    assert narrow.returncode == 0 and "Usage: atlas" in narrow.stdout
+    assert narrow.stdout != (ROOT / "atlas_cli" / "root_help.txt").read_text()
