@@ -96,6 +96,24 @@ def subscription_row(conn: Connection, workspace_id: str, stripe_subscription_id
     ).mappings().first()
 
 
+def other_live_subscription(
+    conn: Connection, workspace_id: str, stripe_subscription_id: str, now: datetime, statuses: tuple[str, ...]
+) -> str | None:
+    """The Stripe id of another subscription of the workspace that is live and not yet over."""
+    return conn.execute(
+        sa.select(s.stripeSubscriptionId)
+        .where(
+            s.referenceId == workspace_id,
+            s.stripeSubscriptionId.is_not(None),
+            s.stripeSubscriptionId != stripe_subscription_id,
+            s.status.in_(statuses),
+            sa.or_(s.periodEnd.is_(None), s.periodEnd > now),
+        )
+        .order_by(s.periodEnd.desc().nulls_first(), s.id)
+        .limit(1)
+    ).scalar()
+
+
 def save_subscription(conn: Connection, row_id: str | None, values: dict[str, Any]) -> None:
     """Update the subscription row `row_id`, or insert a new one when it is None."""
     if row_id is None:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from atlas_cli.config import Settings
 from atlas_cli.db import billing_queries as bq
 from atlas_cli.db.database import Database
-from atlas_cli.domain.stripe_mapping import StripeSubscription
+from atlas_cli.domain.stripe_mapping import LIVE_STATUSES, StripeSubscription
 from atlas_cli.errors import NotConfigured, NotFound
 from atlas_cli.services import Clock
 from atlas_cli.services.admin import WEBHOOK_ACTOR, jsonable
@@ -102,6 +102,13 @@ class WebhookService:
         if stale:
             return self._result(event, ws_id, sub, "stale", f"event created {jsonable(event.created)} is older than "
                                 f"the last one applied to {sub.id} ({jsonable(last)}): skipped")
+        if sub.ended:
+            other = bq.other_live_subscription(conn, ws_id, sub.id, self._clock(), tuple(sorted(LIVE_STATUSES)))
+            if other is not None:
+                if not dry_run:
+                    bq.set_event_outcome(conn, ws_id, event.id, "superseded")
+                return self._result(event, ws_id, sub, "superseded", f"{sub.id} ended, but the workspace has "
+                                    f"another live subscription ({other}): tier unchanged")
         how = Apply(self._clock(), f"{WEBHOOK_ACTOR}:{event.id}", f"billing.webhook.{event.type}", dry_run,
                     price_map(self._settings), allowed_tiers(conn))
         row = reconcile(conn, ws_id, sub.customer, [sub], how)

@@ -105,6 +105,17 @@ def test_deleted_subscription_locks(db: Database, hook: Hook, stripe_server: Str
     assert out["after"]["tier"] == "locked" and bf.org(db, "acme")["plan_tier"] == "locked"
 
 
+def test_ended_old_subscription_does_not_lock_a_workspace_with_a_live_one(
+        db: Database, hook: Hook, stripe_server: StripeServer, env: dict, customer: str) -> None:
+    live = stripe_server.add_subscription(customer, env["team"])
+    assert hook.send(make_event("customer.subscription.created", live))["after"]["tier"] == "team"
+    old = stripe_server.add_subscription(customer, env["team"], status="canceled")
+    out = hook.send(make_event("customer.subscription.deleted", old))
+    assert out["outcome"] == "superseded" and live["id"] in out["why"]
+    assert bf.org(db, "acme")["plan_tier"] == "team"
+    assert ("superseded" in {e["outcome"] for e in bf.ledger(db)})
+
+
 def test_checkout_completed_matches_by_reference(db: Database, hook: Hook, stripe_server: StripeServer,
                                                  env: dict) -> None:
     cus = stripe_server.add_customer()["id"]
