@@ -69,10 +69,18 @@ def stripe_errors() -> Iterator[None]:
         raise StripeFailure(f"Stripe rejected the API key in STRIPE_SECRET_KEY: {_message(exc)}. Check the key "
                             "(Stripe dashboard, Developers > API keys)") from None
     except stripe.APIConnectionError as exc:
-        raise StripeFailure(f"could not reach Stripe: {_message(exc)}") from None
+        raise StripeFailure(f"could not reach Stripe: {_network_reason(_message(exc))}") from None
     except stripe.StripeError as exc:
         status = f" (HTTP {exc.http_status})" if exc.http_status else ""
         raise StripeFailure(f"Stripe error{status}: {_message(exc)}") from None
+
+
+def _network_reason(text: str) -> str:
+    """The operating system's reason (`[Errno 111] Connection refused`) out of the SDK's paragraph."""
+    import re
+
+    found = re.search(r"\[Errno -?\d+\] [^\"')\]]+", text)
+    return found.group(0).strip() if found else text.split(". ")[0]
 
 
 def _message(exc: Any) -> str:

@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from atlas_cli.db import dialect
-from atlas_cli.db.schema import stripe_events
-from atlas_cli.db.schema import audit_log, member, organization, subscription, user
+from atlas_cli.db.schema import audit_log, member, organization, stripe_events, subscription, user
 
 o, s = organization.c, subscription.c
 
@@ -112,6 +111,20 @@ def other_live_subscription(
         .order_by(s.periodEnd.desc().nulls_first(), s.id)
         .limit(1)
     ).scalar()
+
+
+def trial_workspaces(conn: Connection) -> Sequence[RowMapping]:
+    """Workspaces on the trial tier, each with whether an active or trialing subscription row pays for it."""
+    paying = (
+        sa.select(sa.literal(1))
+        .where(s.referenceId == o.id, s.status.in_(("active", "trialing")))
+        .exists()
+    )
+    return conn.execute(
+        sa.select(o.id, o.trial_ends_at, o.createdAt, paying.label("paying"))
+        .where(o.plan_tier == "trial")
+        .order_by(o.id)
+    ).mappings().all()
 
 
 def save_subscription(conn: Connection, row_id: str | None, values: dict[str, Any]) -> None:

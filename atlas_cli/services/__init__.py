@@ -115,4 +115,4 @@ class Services:
     def doctor(self) -> DoctorService:
         from atlas_cli.services.doctor import DoctorService
 
-        return DoctorService(self.db, self.settings)
+        return DoctorService(self.db, self.settings, clock=self.clock)

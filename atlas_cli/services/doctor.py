@@ -13,6 +13,7 @@ from atlas_cli.config import Settings, embedded_database_url
 from atlas_cli.db import migrate, urls
 from atlas_cli.db.database import Database
 from atlas_cli.errors import AtlasError, ExitCode
+from atlas_cli.services import Clock, utc_now
 from atlas_cli.stripe_gateway import StripeGateway
 
 SECRET_FIELDS = frozenset({"stripe_secret_key", "stripe_webhook_secret"})
@@ -89,16 +90,40 @@ def settings_report(settings: Settings, flags: Mapping[str, str | None], *,
 
 
 class DoctorService:
-    def __init__(self, db: Database, settings: Settings, gateway: StripeGateway | None = None) -> None:
+    def __init__(self, db: Database, settings: Settings, gateway: StripeGateway | None = None, *,
+                 clock: Clock = utc_now) -> None:
         self._db = db
         self._settings = settings
         self._stripe = gateway or StripeGateway(settings)
+        self._clock = clock
 
     def run(self) -> DoctorReport:
         checks = [self._database()]
         checks.append(self._schema() if checks[0].ok else Check("schema", None, "database not reachable"))
+        checks.append(self._trials() if checks[1].ok else Check("trials", None, "schema not ready"))
         checks.extend(self._stripe_checks())
         return DoctorReport(tuple(checks))
+
+    def _trials(self) -> Check:
+        """Expired trials, and the unexpected kind: a trial workspace with an active subscription."""
+        from atlas_cli.db.billing_queries import trial_workspaces
+        from atlas_cli.domain.trial import trial_state
+
+        now = self._clock()
+        with self._db.connect() as conn:
+            rows = trial_workspaces(conn)
+        expired = [r for r in rows if trial_state(now, r["trial_ends_at"], r["createdAt"]).expired]
+        paid = [r["id"] for r in expired if r["paying"]]
+        if paid:
+            return Check("trials", False, f"expired trial but an active subscription: {', '.join(paid)}",
+                         "the plan did not sync from Stripe: check the webhook secret and price ids, then run "
+                         "`atlas billing sync -w WORKSPACE --as ADMIN`", ExitCode.CONFLICT)
+        by_default = sum(1 for r in expired if r["trial_ends_at"] is None)
+        detail = f"{len(rows)} on trial, {len(expired)} expired"
+        if by_default:
+            detail += (f" ({by_default} by the 14-day default: no trial_ends_at was set; "
+                       "`atlas trial extend --days N` gives more time)")
+        return Check("trials", True, detail)
 
     def _database(self) -> Check:
         import sqlalchemy as sa

@@ -34,8 +34,28 @@ def test_doctor_self_hosted_passes(db_url: str) -> None:
     out = bf.Cli(db.url).json("doctor")
     assert out["ok"] is True
     assert [(c["check"], c["status"]) for c in out["checks"]] == [
-        ("database", "ok"), ("schema", "ok"), ("stripe key", "skipped"), ("webhook secret", "skipped"),
-        ("price ids", "skipped")]
+        ("database", "ok"), ("schema", "ok"), ("trials", "ok"), ("stripe key", "skipped"),
+        ("webhook secret", "skipped"), ("price ids", "skipped")]
+    db.dispose()
+
+
+def test_doctor_explains_expired_trials(db_url: str) -> None:
+    from datetime import timedelta
+
+    db = factories.migrated(db_url)
+    with db.begin() as conn:
+        factories.workspace(conn, "running", tier="trial", createdAt=factories.NOW - timedelta(days=3))
+        factories.workspace(conn, "lapsed", tier="trial", createdAt=factories.NOW - timedelta(days=15))
+    out = bf.Cli(db.url).json("doctor")
+    trials = next(c for c in out["checks"] if c["check"] == "trials")
+    assert out["ok"] is True and trials["status"] == "ok"
+    assert "2 on trial, 1 expired (1 by the 14-day default" in trials["detail"]
+    with db.begin() as conn:
+        factories.subscription(conn, "lapsed", status="active", start=factories.NOW - timedelta(days=1),
+                               end=factories.NOW + timedelta(days=29))
+    out = bf.Cli(db.url).json("doctor", code=4)
+    trials = next(c for c in out["checks"] if c["check"] == "trials")
+    assert trials["status"] == "failed" and "lapsed" in trials["detail"] and "billing sync" in trials["fix"]
     db.dispose()
 
 
