@@ -70,13 +70,22 @@ def _id(*parts: object) -> str:
 
 
 def _split(total: int, parts: int, rng: random.Random) -> list[int]:
-    """`total` split into `parts` positive-ish random amounts that add up exactly."""
+    """`total` split into `parts` random amounts of at least 1 that add up exactly.
+
+    Each part gets 1, and the rest is shared by rounding the running sum of random weights,
+    so no single event soaks up the rounding.
+    """
     if parts <= 0:
         return []
     weights = [rng.uniform(0.5, 1.5) for _ in range(parts)]
-    scale = total / sum(weights)
-    amounts = [max(1, int(w * scale)) for w in weights]
-    amounts[-1] += total - sum(amounts)
+    spare, scale = total - parts, (total - parts) / sum(weights)
+    amounts, running, given = [], 0.0, 0
+    for weight in weights:
+        running += weight * scale
+        share = min(spare, round(running)) - given
+        amounts.append(1 + share)
+        given += share
+    amounts[-1] += spare - given
     return amounts
 
 
