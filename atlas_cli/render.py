@@ -47,6 +47,17 @@ STATUS_STYLE = {
 }
 
 
+CHART_WIDTH = 12  # characters of the longest bar in `usage history`'s chart
+
+
+def days(window: Any) -> str:
+    """A half-open window as the inclusive days it covers: `2026-11-01 – 2026-11-30`."""
+    from datetime import timedelta
+
+    last = window.end - timedelta(microseconds=1)
+    return f"{window.start:%Y-%m-%d} – {last:%Y-%m-%d}"
+
+
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 UTC with milliseconds and a Z, as the Atlas API writes times."""
     if moment is None:
@@ -369,7 +380,7 @@ class Renderer:
                           "" if pct is None else f"{pct}%", self._status(status))
         table.add_row("Active users", f"{r.active_users:,}", "", "", "", "")
         self.out.print(table)
-        period = f"Period {iso(r.period.start)} → {iso(r.period.end)}"
+        period = f"Billing period {days(r.period)} (UTC)"
         self.out.print(Text(period, style="dim"))
         if r.trial is not None:
             state = "expired" if r.trial.expired else f"{r.trial.days_left} day(s) left"
@@ -394,8 +405,8 @@ class Renderer:
         top_t = max((x.token_count for x in r.rows), default=0) or 1
         for x in r.rows:
             table.add_row(x.period_start.strftime(fmt), f"{x.query_count:,}",
-                          Text("█" * round(20 * x.query_count / top_q), style="cyan"),
-                          f"{x.token_count:,}", Text("█" * round(20 * x.token_count / top_t), style="magenta"),
+                          Text("█" * round(CHART_WIDTH * x.query_count / top_q), style="cyan"),
+                          f"{x.token_count:,}", Text("█" * round(CHART_WIDTH * x.token_count / top_t), style="magenta"),
                           f"{x.active_users:,}")
         self.out.print(table)
 
@@ -404,8 +415,8 @@ class Renderer:
         rows = [[u.user_id, u.email, u.name, u.query_count, u.token_count, u.login_count] for u in r.users]
 
         def table() -> None:
-            t = self._table(f"{r.workspace.name}: usage per user, {iso(r.window.start)} → {iso(r.window.end)}",
-                            "User", "Queries#", "Tokens#", "Logins#")
+            self.out.print(f"{r.workspace.name}: usage per user, {days(r.window)} (UTC)", soft_wrap=True)
+            t = self._table(None, "User", "Queries#", "Tokens#", "Logins#")
             for u in r.users:
                 who = u.email or u.name or u.user_id or "(no user)"
                 t.add_row(who, f"{u.query_count:,}", f"{u.token_count:,}", f"{u.login_count:,}")
