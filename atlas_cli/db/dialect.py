@@ -1,7 +1,9 @@
-"""The few places where PostgreSQL and SQLite differ: upserts and generated ids."""
+"""The few places where PostgreSQL and SQLite differ: upserts, generated ids, period starts."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,3 +28,48 @@ def new_uuid(conn: Connection) -> sa.ColumnElement[Any]:
     hex_ = sa.func.lower(sa.func.hex(sa.func.randomblob(16)))
     parts = [sa.func.substr(hex_, start, length) for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]
     return sa.func.printf("%s-%s-%s-%s-%s", *parts)
+
+
+_TRUNCATE_TO = {"daily": "day", "monthly": "month"}
+
+
+def period_start(conn: Connection, period: str, moment: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The start of the UTC day or month (`period` daily/monthly) holding `moment`, comparable
+    with a bound UTCDateTime: the GROUP BY key of a set-based aggregation per period.
+
+    Constants are literal, not bound, so the same expression in SELECT and GROUP BY matches.
+    """
+    if conn.dialect.name == "postgresql":
+        utc = sa.literal_column("'UTC'", sa.Text)
+        unit = sa.literal_column(f"'{_TRUNCATE_TO[period]}'", sa.Text)
+        # timestamptz -> UTC wall time -> truncated -> timestamptz, whatever the session's TimeZone
+        return sa.func.timezone(utc, sa.func.date_trunc(unit, sa.func.timezone(utc, moment)))
+    # SQLite keeps UTC as text 'YYYY-MM-DD HH:MM:SS.ffffff' (how a bound UTCDateTime is written,
+    # and compared as text): cutting the text agrees exactly with those comparisons.
+    head, tail = (10, " 00:00:00.000000") if period == "daily" else (7, "-01 00:00:00.000000")
+    return sa.func.substr(moment, sa.literal_column("1"), sa.literal_column(str(head))).op("||")(
+        sa.literal_column(f"'{tail}'")
+    )
+
+
+def moments(conn: Connection, values: Sequence[datetime], name: str) -> sa.Subquery:
+    """A one-column table (`name`, UTCDateTime) of `values`, bound as ONE parameter.
+
+    Unlike `sa.values(...).data(...)`, which SQLAlchemy cannot cache (the whole statement was
+    compiled again on every call: ~10 ms for 90 rows), this compiles once per statement shape.
+    """
+    from atlas_cli.db.types import UTCDateTime
+
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        array = sa.bindparam(name, list(values), type_=ARRAY(UTCDateTime()))
+        return sa.select(sa.func.unnest(array, type_=UTCDateTime()).label(name)).subquery(name)
+    import json
+
+    # Written exactly as SQLAlchemy writes a bound UTCDateTime on SQLite, so they compare equal.
+    to_text = UTCDateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    assert to_text is not None
+    items = sa.func.json_each(sa.bindparam(name, json.dumps([to_text(v) for v in values]), type_=sa.Text))
+    table = items.table_valued(sa.column("value", UTCDateTime()))
+    return sa.select(table.c.value.label(name)).subquery(name)

@@ -105,44 +105,46 @@ def refresh_summaries(
 ) -> list[RowMapping]:
     """Recompute the summaries of `buckets` from raw events and upsert them, in one statement.
 
+    `buckets` are whole UTC days or months of `period` (as `history_buckets` gives them). The
+    workspace's events in their span are read by one index range scan and grouped by the start
+    of their period; each bucket is then joined to its group. (Joining the buckets to the events
+    by range made PostgreSQL re-read the whole span once per bucket.) The bucket starts are one
+    bound parameter, so SQLAlchemy compiles the statement once, not on every call.
     Every bucket gets a row, zeros included. Safe when two processes run it at once: the
     unique key (workspace_id, period, period_start) turns the second insert into an update.
     Returns the rows as stored.
     """
     if not buckets:
         return []
-    bounds = (
-        sa.values(
-            sa.column("bucket_start", UTCDateTime()),
-            sa.column("bucket_end", UTCDateTime()),
-            name="buckets",
-        )
-        .data([(b.start, b.end) for b in buckets])
-        .cte("buckets")
-    )
+    starts = dialect.moments(conn, [b.start for b in buckets], "bucket_start")
     span = Window(min(b.start for b in buckets), max(b.end for b in buckets))
-    joined = bounds.outerjoin(
-        e,
-        sa.and_(
-            _in_window(workspace_id, span),
-            e.c.created_at >= bounds.c.bucket_start,
-            e.c.created_at < bounds.c.bucket_end,
-        ),
+    key = dialect.period_start(conn, period, e.c.created_at)
+    per_period = (
+        sa.select(
+            key.label("bucket_start"),
+            _sum_of("query").label("query_count"),
+            _sum_of("token").label("token_count"),
+            _distinct_logins().label("active_users"),
+        )
+        .where(_in_window(workspace_id, span))
+        .group_by(key)
+        .subquery("per_period")
     )
+    zero = sa.literal_column("0", sa.Integer)
     aggregate = (
         sa.select(
             dialect.new_uuid(conn),
             sa.literal(workspace_id, sa.Text),
             sa.literal(period, sa.Text),
-            bounds.c.bucket_start,
-            _sum_of("query"),
-            _sum_of("token"),
-            _distinct_logins(),
+            starts.c.bucket_start,
+            sa.func.coalesce(per_period.c.query_count, zero),
+            sa.func.coalesce(per_period.c.token_count, zero),
+            sa.func.coalesce(per_period.c.active_users, zero),
             sa.literal(0, sa.BigInteger),
             sa.literal(now, UTCDateTime()),
         )
-        .select_from(joined)
-        .group_by(bounds.c.bucket_start)
+        .select_from(starts.outerjoin(per_period, per_period.c.bucket_start == starts.c.bucket_start))
+        .where(sa.true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as the join's ON
     )
     s = usage_summaries.c
     stmt = dialect.insert_for(conn, usage_summaries).from_select(
