@@ -77,11 +77,11 @@ def resource_counts(conn: Connection, workspace_id: str) -> RowMapping:
     ).mappings().one()
 
 
-def _sum_of(event_type: str) -> sa.ColumnElement[Any]:
+def sum_of(event_type: str) -> sa.ColumnElement[Any]:
     return sa.func.coalesce(sa.func.sum(sa.case((e.c.event_type == event_type, e.c.quantity), else_=0)), 0)
 
 
-def _distinct_logins() -> sa.ColumnElement[Any]:
+def distinct_logins() -> sa.ColumnElement[Any]:
     return sa.func.count(sa.distinct(sa.case((e.c.event_type == "login", e.c.user_id))))
 
 
@@ -93,9 +93,9 @@ def usage_totals(conn: Connection, workspace_id: str, window: Window) -> RowMapp
     """Queries, tokens and distinct active users of one workspace in `window`."""
     return conn.execute(
         sa.select(
-            _sum_of("query").label("queries"),
-            _sum_of("token").label("tokens"),
-            _distinct_logins().label("active_users"),
+            sum_of("query").label("queries"),
+            sum_of("token").label("tokens"),
+            distinct_logins().label("active_users"),
         ).where(_in_window(workspace_id, window))
     ).mappings().one()
 
@@ -122,9 +122,9 @@ def refresh_summaries(
     per_period = (
         sa.select(
             key.label("bucket_start"),
-            _sum_of("query").label("query_count"),
-            _sum_of("token").label("token_count"),
-            _distinct_logins().label("active_users"),
+            sum_of("query").label("query_count"),
+            sum_of("token").label("token_count"),
+            distinct_logins().label("active_users"),
         )
         .where(_in_window(workspace_id, span))
         .group_by(key)
@@ -174,8 +174,8 @@ def user_breakdown(
     per_user = (
         sa.select(
             e.c.user_id,
-            _sum_of("query").label("query_count"),
-            _sum_of("token").label("token_count"),
+            sum_of("query").label("query_count"),
+            sum_of("token").label("token_count"),
             sa.func.count(sa.case((e.c.event_type == "login", 1))).label("login_count"),
         )
         .where(_in_window(workspace_id, window))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from atlas_cli.db import dialect
+from atlas_cli.db.queries import distinct_logins, sum_of
 from atlas_cli.db.schema import organization, usage_events, usage_summaries
 from atlas_cli.db.types import UTCDateTime
 from atlas_cli.domain.periods import Window
@@ -23,46 +23,45 @@ e = usage_events
 s = usage_summaries.c
 
 
-def _sum_of(event_type: str) -> sa.ColumnElement[Any]:
-    return sa.func.coalesce(sa.func.sum(sa.case((e.c.event_type == event_type, e.c.quantity), else_=0)), 0)
+def _grid(conn: Connection, period: str, buckets: Sequence[Window], workspace_id: str | None) -> sa.Subquery:
+    """Per workspace and bucket: query_count, token_count, active_users from raw events.
 
-
-def _distinct_logins() -> sa.ColumnElement[Any]:
-    return sa.func.count(sa.distinct(sa.case((e.c.event_type == "login", e.c.user_id))))
-
-
-def _grid(buckets: Sequence[Window], workspace_id: str | None) -> sa.Subquery:
-    """Per workspace and bucket: query_count, token_count, active_users from raw events."""
-    bounds = (
-        sa.values(sa.column("bucket_start", UTCDateTime()), sa.column("bucket_end", UTCDateTime()), name="buckets")
-        .data([(b.start, b.end) for b in buckets])
-        .cte("buckets", nesting=True)
-    )
+    As in `queries.refresh_summaries`: the span's events are grouped once by workspace and the
+    start of their period, then every (workspace, bucket) pair is left-joined to its group, so
+    pairs without events get zeros. The bucket starts are one bound parameter (cacheable).
+    """
+    starts = dialect.moments(conn, [b.start for b in buckets], "bucket_start")
     workspaces = sa.select(organization.c.id.label("workspace_id"))
+    in_span = [e.c.created_at >= min(b.start for b in buckets), e.c.created_at < max(b.end for b in buckets)]
     if workspace_id is not None:
         workspaces = workspaces.where(organization.c.id == workspace_id)
-    ws = workspaces.cte("workspaces", nesting=True)
-    span = Window(min(b.start for b in buckets), max(b.end for b in buckets))
-    joined = bounds.join(ws, sa.true()).outerjoin(
-        e,
-        sa.and_(
-            e.c.workspace_id == ws.c.workspace_id,
-            e.c.created_at >= span.start,
-            e.c.created_at < span.end,
-            e.c.created_at >= bounds.c.bucket_start,
-            e.c.created_at < bounds.c.bucket_end,
-        ),
+        in_span.append(e.c.workspace_id == workspace_id)
+    ws = workspaces.subquery("workspaces")
+    key = dialect.period_start(conn, period, e.c.created_at)
+    per_period = (
+        sa.select(
+            e.c.workspace_id,
+            key.label("bucket_start"),
+            sum_of("query").label("query_count"),
+            sum_of("token").label("token_count"),
+            distinct_logins().label("active_users"),
+        )
+        .where(*in_span)
+        .group_by(e.c.workspace_id, key)
+        .subquery("per_period")
     )
+    zero = sa.literal_column("0", sa.Integer)
+    matched = sa.and_(per_period.c.workspace_id == ws.c.workspace_id,
+                      per_period.c.bucket_start == starts.c.bucket_start)
     return (
         sa.select(
             ws.c.workspace_id,
-            bounds.c.bucket_start.label("period_start"),
-            _sum_of("query").label("query_count"),
-            _sum_of("token").label("token_count"),
-            _distinct_logins().label("active_users"),
+            starts.c.bucket_start.label("period_start"),
+            sa.func.coalesce(per_period.c.query_count, zero).label("query_count"),
+            sa.func.coalesce(per_period.c.token_count, zero).label("token_count"),
+            sa.func.coalesce(per_period.c.active_users, zero).label("active_users"),
         )
-        .select_from(joined)
-        .group_by(ws.c.workspace_id, bounds.c.bucket_start)
+        .select_from(starts.join(ws, sa.true()).outerjoin(per_period, matched))
         .subquery("actual")
     )
 
@@ -74,7 +73,7 @@ def aggregate(
     statement. Every pair gets a row, zeros included. Returns the rows upserted."""
     if not buckets:
         return 0
-    actual = _grid(buckets, workspace_id)
+    actual = _grid(conn, period, buckets, workspace_id)
     rows = sa.select(
         dialect.new_uuid(conn), actual.c.workspace_id, sa.literal(period, sa.Text), actual.c.period_start,
         actual.c.query_count, actual.c.token_count, actual.c.active_users,
@@ -101,7 +100,7 @@ def mismatches(
     """
     if not buckets:
         return []
-    actual = _grid(buckets, workspace_id)
+    actual = _grid(conn, period, buckets, workspace_id)
     on = sa.and_(s.workspace_id == actual.c.workspace_id, s.period == period, s.period_start == actual.c.period_start)
     has_events = sa.or_(actual.c.query_count != 0, actual.c.token_count != 0, actual.c.active_users != 0)
     differs = sa.or_(
