@@ -53,6 +53,7 @@ member = sa.Table(
     sa.Column("userId", sa.Text, sa.ForeignKey("user.id", ondelete="CASCADE"), nullable=False),
     sa.Column("role", sa.Text, nullable=False, server_default="member"),
     sa.Column("createdAt", UTCDateTime, nullable=False),
+    sa.Index("idx_member_organization", "organizationId"),
 )
 
 usage_events = sa.Table(
@@ -98,6 +99,7 @@ subscription = sa.Table(
     sa.Column("periodEnd", UTCDateTime),
     sa.Column("cancelAtPeriodEnd", sa.Boolean, server_default=sa.false()),
     sa.Column("billingInterval", sa.Text),
+    sa.Index("idx_subscription_reference", "referenceId"),
 )
 
 connections = sa.Table(
@@ -105,6 +107,7 @@ connections = sa.Table(
     metadata,
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("org_id", sa.Text, nullable=False),
+    sa.Index("idx_connections_org", "org_id"),
 )
 
 invitations = sa.Table(
@@ -114,6 +117,7 @@ invitations = sa.Table(
     sa.Column("org_id", sa.Text, nullable=False),
     sa.Column("email", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Index("idx_invitations_org", "org_id"),
 )
 
 ATLAS_TABLES = (organization, user, member, usage_events, usage_summaries, subscription, connections, invitations)
