@@ -1,11 +1,23 @@
 """Ingest throughput: `atlas usage ingest` (the service, from a JSON lines file) beside the bare
-database doing the same work (PostgreSQL: raw COPY into an identical table; SQLite: executemany).
+database doing the same work.
 
-    python benchmarks/bench_ingest.py --events 200000 [--pg-url postgresql://...] [--sqlite]
+    python benchmarks/bench_ingest.py --events 200000 --flush-at 1000,10000 --runs 5 \
+        [--pg-url postgresql://.../EMPTY_DB] [--sqlite]
 
 N deterministic synthetic events over 50 workspaces and 20 users each, with the mix of a real
-deployment (80% query, 15% token, 5% login). Each target database must be empty: the script
-creates the schema. Prints events/s for ours and for the bare database, and the ratio.
+deployment (80% query, 15% token, 5% login, 10% with metadata). The target database must be empty:
+the script creates the schema. Each run times, one after the other (so a neighbour's load hits
+all three alike), into an empty table with the same four indexes as usage_events:
+
+- atlas: `EventService.ingest` of the JSON lines file (read, validate, resolve workspaces, write
+  in batches of --flush-at, each its own transaction, deduplicated by id);
+- raw: the same rows, already parsed and in memory, as ONE COPY (PostgreSQL, `write_row`) or one
+  executemany (SQLite) in one transaction: the bare database at its best, no deduplication;
+- raw+dedup: the same rows, in memory, in batches of --flush-at, each COPY into a temporary table
+  then INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING (SQLite: executemany of INSERT ... ON
+  CONFLICT DO NOTHING), one transaction per batch: what atlas asks of the database, without Python.
+
+Prints the median events/s of --runs runs for each, and the ratios.
 """
 
 from __future__ import annotations
@@ -13,15 +25,19 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 WORKSPACES = 50
 START = datetime(2026, 1, 1, tzinfo=UTC)
+COLUMNS = "id, workspace_id, user_id, event_type, quantity, metadata, created_at"
+Row = tuple[str, str, str, str, int, str | None, datetime]
 
 
 def synthetic(n: int, seed: int = 4) -> list[dict[str, object]]:
@@ -30,17 +46,37 @@ def synthetic(n: int, seed: int = 4) -> list[dict[str, object]]:
     for i in range(n):
         kind = rng.choices(("query", "token", "login"), weights=(80, 15, 5))[0]
         ws = rng.randrange(WORKSPACES)
-        rows.append({
-            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "workspace_id": f"ws_{ws:03d}", "user_id": f"u_{ws:03d}_{rng.randrange(20)}", "event_type": kind,
-            "quantity": rng.randrange(100, 5000) if kind == "token" else 1,
-            "metadata": {"source": "bench"} if i % 10 == 0 else None,
-            "created_at": (START + timedelta(seconds=i * 2)).isoformat(),
-        })
+        rows.append(
+            {
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "workspace_id": f"ws_{ws:03d}",
+                "user_id": f"u_{ws:03d}_{rng.randrange(20)}",
+                "event_type": kind,
+                "quantity": rng.randrange(100, 5000) if kind == "token" else 1,
+                "metadata": {"source": "bench"} if i % 10 == 0 else None,
+                "created_at": (START + timedelta(seconds=i * 2)).isoformat(),
+            }
+        )
     return rows
 
 
-def prepare(url: str) -> object:
+def parsed(rows: list[dict[str, Any]]) -> list[Row]:
+    """The rows as the bare database gets them: already parsed, metadata as JSON text."""
+    return [
+        (
+            r["id"],
+            r["workspace_id"],
+            r["user_id"],
+            r["event_type"],
+            r["quantity"],
+            None if r["metadata"] is None else json.dumps(r["metadata"]),
+            datetime.fromisoformat(r["created_at"]),
+        )
+        for r in rows
+    ]
+
+
+def prepare(url: str) -> Any:
     import sqlalchemy as sa
 
     from atlas_cli.db import migrate, schema
@@ -49,92 +85,185 @@ def prepare(url: str) -> object:
     db = Database(url, create=True)
     with db.begin() as conn:
         migrate.upgrade(conn)
-        conn.execute(sa.insert(schema.organization), [
-            {"id": f"ws_{i:03d}", "name": f"W{i}", "slug": f"w{i}", "createdAt": START} for i in range(WORKSPACES)])
+        conn.execute(
+            sa.insert(schema.organization),
+            [{"id": f"ws_{i:03d}", "name": f"W{i}", "slug": f"w{i}", "createdAt": START} for i in range(WORKSPACES)],
+        )
     return db
 
 
-def ours(db: object, path: Path, flush_at: int) -> float:
+def ours(db: Any, path: Path, flush_at: int) -> float:
+    import sqlalchemy as sa
+
     from atlas_cli.services.events import EventService
     from atlas_cli.services.ingest import IngestOptions
 
+    with db.begin() as conn:
+        conn.execute(sa.text("DELETE FROM usage_events"))
     started = time.perf_counter()
     with path.open("rb") as stream:
-        report = EventService(db, lambda: datetime.now(UTC)).ingest(  # type: ignore[arg-type]
-            stream, IngestOptions(flush_at=flush_at))
+        report = EventService(db, lambda: datetime.now(UTC)).ingest(stream, IngestOptions(flush_at=flush_at))
     elapsed = time.perf_counter() - started
-    assert report.rejected == 0 and report.failure is None, report
+    assert report.rejected == 0 and report.failure is None and report.duplicates == 0, report
     return elapsed
 
 
-def raw_postgres(url: str, rows: list[dict[str, object]]) -> float:
+def _pg(url: str) -> Any:
     import psycopg
 
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain) as conn:
-        conn.execute("CREATE TABLE bench_raw (LIKE usage_events INCLUDING ALL)")
+    conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), options="-c timezone=UTC")
+    conn.execute("DROP TABLE IF EXISTS bench_raw")
+    conn.execute("CREATE TABLE bench_raw (LIKE usage_events INCLUDING ALL)")  # the same four indexes
+    conn.commit()
+    return conn
+
+
+def raw_postgres(url: str, rows: list[Row], _flush_at: int) -> float:
+    with _pg(url) as conn:
+        started = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(f"COPY bench_raw ({COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_raw")
+        conn.commit()
+    return elapsed
+
+
+def raw_postgres_dedup(url: str, rows: list[Row], flush_at: int) -> float:
+    with _pg(url) as conn:
+        conn.execute(
+            "CREATE TEMPORARY TABLE bench_stage (id uuid, workspace_id text, user_id text, event_type text, "
+            "quantity integer, metadata jsonb, created_at timestamptz) ON COMMIT DELETE ROWS"
+        )
         conn.commit()
         started = time.perf_counter()
-        with conn.cursor() as cur, cur.copy("COPY bench_raw (id, workspace_id, user_id, event_type, quantity, "
-                                            "metadata, created_at) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row((r["id"], r["workspace_id"], r["user_id"], r["event_type"], r["quantity"],
-                                None if r["metadata"] is None else json.dumps(r["metadata"]), r["created_at"]))
+        for i in range(0, len(rows), flush_at):
+            with conn.cursor() as cur, cur.copy(f"COPY bench_stage ({COLUMNS}) FROM STDIN") as copy:
+                for row in rows[i : i + flush_at]:
+                    copy.write_row(row)
+            conn.execute(
+                f"INSERT INTO bench_raw ({COLUMNS}) SELECT {COLUMNS} FROM bench_stage ON CONFLICT (id) DO NOTHING"
+            )
+            conn.commit()
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_raw")
         conn.commit()
-        return time.perf_counter() - started
+    return elapsed
 
 
-def raw_sqlite(path: str, rows: list[dict[str, object]]) -> float:
+def _sqlite(path: str) -> Any:
     import sqlite3
 
     conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE IF EXISTS bench_raw")
     conn.execute("CREATE TABLE bench_raw AS SELECT * FROM usage_events WHERE 0")
     conn.execute("CREATE UNIQUE INDEX bench_raw_id ON bench_raw (id)")
     conn.execute("CREATE INDEX bench_raw_ws ON bench_raw (workspace_id, created_at)")
     conn.execute("CREATE INDEX bench_raw_type ON bench_raw (event_type, created_at)")
     conn.execute("CREATE INDEX bench_raw_user ON bench_raw (user_id, created_at)")
+    conn.commit()
+    return conn
+
+
+def _sqlite_rows(rows: list[Row]) -> list[tuple[Any, ...]]:
+    return [(*r[:6], r[6].replace(tzinfo=None).isoformat(" ")) for r in rows]
+
+
+def raw_sqlite(path: str, rows: list[Row], _flush_at: int) -> float:
+    conn, values = _sqlite(path), _sqlite_rows(rows)
     started = time.perf_counter()
     with conn:
-        conn.executemany("INSERT INTO bench_raw VALUES (?, ?, ?, ?, ?, ?, ?)", [
-            (r["id"], r["workspace_id"], r["user_id"], r["event_type"], r["quantity"],
-             None if r["metadata"] is None else json.dumps(r["metadata"]), r["created_at"]) for r in rows])
+        conn.executemany("INSERT INTO bench_raw VALUES (?, ?, ?, ?, ?, ?, ?)", values)
     elapsed = time.perf_counter() - started
     conn.close()
     return elapsed
 
 
-def report(engine: str, n: int, our_s: float, raw_s: float, raw_name: str) -> None:
-    print(f"{engine:10} ingest {n:,} events: atlas {n / our_s:,.0f}/s ({our_s:.2f} s) | "
-          f"{raw_name} {n / raw_s:,.0f}/s ({raw_s:.2f} s) | atlas/raw = {raw_s / our_s:.2f}")
+def raw_sqlite_dedup(path: str, rows: list[Row], flush_at: int) -> float:
+    conn, values = _sqlite(path), _sqlite_rows(rows)
+    started = time.perf_counter()
+    for i in range(0, len(values), flush_at):
+        with conn:
+            conn.executemany(
+                "INSERT INTO bench_raw VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                values[i : i + flush_at],
+            )
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
 
 
-def run(engine: str, url: str, rows: list[dict[str, object]], jsonl: Path, flush_at: int,
-        raw: Callable[[], float], raw_name: str) -> None:
-    db = prepare(url)
-    our_s = ours(db, jsonl, flush_at)
-    db.dispose()  # type: ignore[attr-defined]
-    report(engine, len(rows), our_s, raw(), raw_name)
+def measure(
+    engine: str,
+    db: Any,
+    rows: list[Row],
+    jsonl: Path,
+    flush_at: int,
+    runs: int,
+    raw: Callable[[list[Row], int], float],
+    raw_dedup: Callable[[list[Row], int], float],
+) -> None:
+    times: dict[str, list[float]] = {"atlas": [], "raw": [], "dedup": []}
+    for _ in range(runs):  # alternate, so a neighbour's load falls on all three alike
+        times["atlas"].append(ours(db, jsonl, flush_at))
+        times["raw"].append(raw(rows, flush_at))
+        times["dedup"].append(raw_dedup(rows, flush_at))
+    n = len(rows)
+    rate = {k: n / statistics.median(v) for k, v in times.items()}
+    raw_name = "raw COPY" if engine == "postgresql" else "executemany"
+    print(
+        f"{engine:10} {n:>9,} events flush-at {flush_at:>6,}: atlas {rate['atlas']:>8,.0f}/s | "
+        f"{raw_name} {rate['raw']:>8,.0f}/s | {raw_name}+dedup {rate['dedup']:>8,.0f}/s | "
+        f"atlas/raw {rate['atlas'] / rate['raw']:.2f} | atlas/(raw+dedup) {rate['atlas'] / rate['dedup']:.2f} "
+        f"(medians of {runs}; atlas runs {', '.join(f'{n / t:,.0f}' for t in times['atlas'])})",
+        flush=True,
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--flush-at", type=int, default=10_000)
+    parser.add_argument("--flush-at", default="1000", help="batch sizes, comma separated (atlas's default: 1000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each; medians are printed")
     parser.add_argument("--pg-url", help="an EMPTY PostgreSQL database")
     parser.add_argument("--sqlite", action="store_true", help="also measure SQLite (a temporary file)")
     args = parser.parse_args()
-    rows = synthetic(args.events)
+    records = synthetic(args.events)
+    rows = parsed(records)
+    sizes = [int(size) for size in args.flush_at.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         jsonl = Path(tmp) / "events.jsonl"
         with jsonl.open("w") as out:
-            out.writelines(json.dumps(r) + "\n" for r in rows)
-        if args.pg_url:
-            run("postgresql", args.pg_url, rows, jsonl, args.flush_at,
-                lambda: raw_postgres(args.pg_url, rows), "raw COPY")
-        if args.sqlite:
-            path = str(Path(tmp) / "bench.db")
-            run("sqlite", f"sqlite:///{path}", rows, jsonl, args.flush_at,
-                lambda: raw_sqlite(path, rows), "executemany")
+            out.writelines(json.dumps(r) + "\n" for r in records)
+        del records
+        path = str(Path(tmp) / "bench.db")
+        pg_db = prepare(args.pg_url) if args.pg_url else None
+        sqlite_db = prepare(f"sqlite:///{path}") if args.sqlite else None
+        for flush_at in sizes:
+            if pg_db is not None:
+                measure(
+                    "postgresql",
+                    pg_db,
+                    rows,
+                    jsonl,
+                    flush_at,
+                    args.runs,
+                    lambda r, f: raw_postgres(args.pg_url, r, f),
+                    lambda r, f: raw_postgres_dedup(args.pg_url, r, f),
+                )
+            if sqlite_db is not None:
+                measure(
+                    "sqlite",
+                    sqlite_db,
+                    rows,
+                    jsonl,
+                    flush_at,
+                    args.runs,
+                    lambda r, f: raw_sqlite(path, r, f),
+                    lambda r, f: raw_sqlite_dedup(path, r, f),
+                )
 
 
 if __name__ == "__main__":

@@ -83,15 +83,15 @@ class DatabaseSink:
         from atlas_cli.db import events as sql
 
         with self._db.begin() as conn:
-            ids = sql.workspace_ids(conn, {event.workspace for event in events})
+            ids = sql.workspace_ids(conn, {event.workspace for event in events}).get
             rows: list[sql.EventRow] = []
             unknown: list[int] = []
-            for index, ev in enumerate(events):
-                ws = ids.get(ev.workspace)
+            for index, (id_, key, user, kind, qty, meta, at, _generated) in enumerate(events):
+                ws = ids(key)
                 if ws is None:
                     unknown.append(index)
                 else:
-                    rows.append((ev.id, ws, ev.user_id, ev.event_type, ev.quantity, ev.metadata, ev.created_at))
+                    rows.append((id_, ws, user, kind, qty, meta, at))
             inserted = sql.insert_events(conn, rows)
         return WriteResult(inserted, len(rows) - inserted, tuple(unknown))
 

@@ -98,11 +98,7 @@ class IngestReport:
         return int(ExitCode.BAD_INPUT) if self.rejected else 0
 
 
-@dataclass(frozen=True)
-class _Pending:
-    event: Event
-    line: int
-    raw: str
+_Pending = tuple[Event, int, str]  # the event, its line number, the line as read (for the rejects file)
 
 
 class _Outputs:
@@ -159,6 +155,7 @@ class _Run:
         self.on_reject = on_reject
         self.batch: Batch[_Pending] = Batch(opts.flush_at, opts.flush_interval)
         self.out = _Outputs(opts.rejects, opts.spool)
+        self.csv = opts.input_format == "csv"
         self.header: tuple[str, ...] | None = None
         self.line_no = self.lines = self.accepted = self.duplicates = self.generated = 0
         self.rejections: list[Rejection] = []
@@ -166,45 +163,51 @@ class _Run:
         self.failure: GaveUp | None = None
 
     def feed(self, lines: list[bytes]) -> None:
+        parse, batch = self._parse, self.batch
         for raw in lines:
             self.line_no += 1
-            self._line(raw)
-            if self.batch.full:
-                self.flush()
+            pending = parse(raw)
+            if pending is not None:
+                batch.add(pending)
+                if batch.full:
+                    self.flush()
 
-    def _line(self, raw: bytes) -> None:
+    def _parse(self, raw: bytes) -> _Pending | None:
+        """The line as a pending event; None for a skipped, header or rejected line."""
         try:
             text = raw.decode("utf-8").rstrip("\r")
         except UnicodeDecodeError:
             self.lines += 1
             self.reject(self.line_no, raw.decode("utf-8", "replace").rstrip("\r"), "not UTF-8 text")
-            return
-        if rules.is_skipped(text):
-            return
-        if self.opts.input_format == "csv" and self.header is None:
-            self._set_header(text)
-            return
+            return None
+        if (text[:1] != "{" and rules.is_skipped(text)) or self._is_header(text):
+            return None
         self.lines += 1
         try:
-            event = rules.event_from_fields(self._fields(text), default_workspace=self.opts.workspace,
-                                            now=self.now, new_id=self.new_id)
+            if self.header is None:
+                # Without a \u escape, JSON text cannot hold a NUL or a lone surrogate (see event_from_fields).
+                fields, plain = rules.json_fields(text), "\\u" not in text
+            else:
+                fields, plain = rules.csv_fields(text, self.header), "\\u" not in text and "\x00" not in text
+            event = rules.event_from_fields(
+                fields, default_workspace=self.opts.workspace, now=self.now, new_id=self.new_id, plain=plain
+            )
         except InvalidEvent as exc:
             self.reject(self.line_no, text, exc.reason)
-            return
-        self.generated += event.generated_id
-        self.batch.add(_Pending(event, self.line_no, text))
+            return None
+        if event.generated_id:
+            self.generated += 1
+        return event, self.line_no, text
 
-    def _set_header(self, text: str) -> None:
+    def _is_header(self, text: str) -> bool:
+        if not self.csv or self.header is not None:
+            return False
         try:
             self.header = rules.csv_header(text)
         except InvalidEvent as exc:
             raise BadInput(f"line {self.line_no}: {exc.reason}") from None
         self.out.header(text)
-
-    def _fields(self, text: str) -> Any:
-        if self.header is not None:
-            return rules.csv_fields(text, self.header)
-        return rules.json_fields(text)
+        return True
 
     def reject(self, number: int, raw: str, reason: str) -> None:
         self.rejected += 1
@@ -219,7 +222,7 @@ class _Run:
         pending = self.batch.take()
         if not pending:
             return
-        events = [p.event for p in pending]
+        events = [p[0] for p in pending]
         if self.failure is not None:
             self.out.spool(events)
             return
@@ -232,23 +235,37 @@ class _Run:
         self.accepted += result.inserted
         self.duplicates += result.duplicates
         for index in result.unknown:
-            p = pending[index]
-            self.generated -= p.event.generated_id  # counted only for events kept (written or spooled)
-            self.reject(p.line, p.raw, f"unknown workspace {rules.shown(p.event.workspace)}")
+            event, line, raw = pending[index]
+            self.generated -= event.generated_id  # counted only for events kept (written or spooled)
+            self.reject(line, raw, f"unknown workspace {rules.shown(event.workspace)}")
 
     def report(self, signal: int | None) -> IngestReport:
         failure = self.failure
         return IngestReport(
-            self.lines, self.accepted, self.duplicates, self.rejected, self.generated, self.out.spooled,
-            tuple(self.rejections), self.opts.rejects, self.opts.spool if self.out.spooled else None, signal,
+            self.lines,
+            self.accepted,
+            self.duplicates,
+            self.rejected,
+            self.generated,
+            self.out.spooled,
+            tuple(self.rejections),
+            self.opts.rejects,
+            self.opts.spool if self.out.spooled else None,
+            signal,
             None if failure is None else f"{failure.error.message} ({failure.failures} attempt(s))",
             None if failure is None else int(failure.error.exit_code),
         )
 
 
 class IngestService:
-    def __init__(self, sink: EventSink, clock: Callable[[], datetime], *,
-                 sleep: Callable[[float], None] = time.sleep, new_id: Callable[[], str] = new_event_id) -> None:
+    def __init__(
+        self,
+        sink: EventSink,
+        clock: Callable[[], datetime],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        new_id: Callable[[], str] = new_event_id,
+    ) -> None:
         self._sink = sink
         self._clock = clock
         self._sleep = sleep

@@ -39,9 +39,16 @@ def jsonl(lines: Sequence[str]) -> str:
 
 def test_duplicates_within_a_file_and_across_runs_count_once(events_db: tuple[str, Database]) -> None:
     _url, db = events_db
-    text = jsonl([line(id=new_id(1), quantity=2), line(id=new_id(2), quantity=3), line(id=new_id(1), quantity=2),
-                  line("token", id=new_id(3), quantity=50), line(id=new_id(2), quantity=3),
-                  line("token", id=new_id(3), quantity=50)])
+    text = jsonl(
+        [
+            line(id=new_id(1), quantity=2),
+            line(id=new_id(2), quantity=3),
+            line(id=new_id(1), quantity=2),
+            line("token", id=new_id(3), quantity=50),
+            line(id=new_id(2), quantity=3),
+            line("token", id=new_id(3), quantity=50),
+        ]
+    )
     first = ingest(db, text, flush_at=4)  # one duplicate in the first batch, two across batches
     assert (first.lines, first.accepted, first.duplicates, first.rejected, first.exit_code) == (6, 3, 3, 0, 0)
     again = ingest(db, text, flush_at=2)
@@ -101,12 +108,14 @@ def test_a_fixed_rejects_file_ingests_as_is(events_db: tuple[str, Database], tmp
 
 def test_csv_with_a_header_and_the_default_workspace_by_slug(events_db: tuple[str, Database]) -> None:
     _url, db = events_db
-    text = ("id,user_id,event_type,quantity,metadata,created_at\n"
-            f'{new_id(1)},u1,token,1200,"{{""model"": ""m""}}",2026-03-01T00:00:00Z\n'
-            "# a comment\n"
-            ",u2,query,,,\n"
-            f"{new_id(3)},u1,login,1,,2026-03-02T08:00:00+01:00\n"
-            "bad,row\n")
+    text = (
+        "id,user_id,event_type,quantity,metadata,created_at\n"
+        f'{new_id(1)},u1,token,1200,"{{""model"": ""m""}}",2026-03-01T00:00:00Z\n'
+        "# a comment\n"
+        ",u2,query,,,\n"
+        f"{new_id(3)},u1,login,1,,2026-03-02T08:00:00+01:00\n"
+        "bad,row\n"
+    )
     report = ingest(db, text, input_format="csv", workspace="ws_globex")
     assert (report.accepted, report.rejected, report.generated_ids) == (3, 1, 1)
     assert report.rejections[0].line == 6 and "expected 6 fields" in report.rejections[0].reason
@@ -143,8 +152,10 @@ def test_a_database_failing_mid_ingest_spools_the_rest_and_nothing_is_doubled(
     assert event_count(db) == 15  # the third batch was committed although the client saw a failure
     again = ingest(db, spool.read_text(), flush_at=4)
     assert (again.accepted, again.duplicates, again.rejected) == (10, 5, 0)
-    expected = {("ws_acme", "query"): sum(i for i in range(1, 26) if i % 3 == 0),
-                ("ws_acme", "token"): sum(i for i in range(1, 26) if i % 3)}
+    expected = {
+        ("ws_acme", "query"): sum(i for i in range(1, 26) if i % 3 == 0),
+        ("ws_acme", "token"): sum(i for i in range(1, 26) if i % 3),
+    }
     assert totals(db) == expected
     assert ingest(db, spool.read_text()).duplicates == 15
 
@@ -196,10 +207,54 @@ def test_a_postgres_database_going_away_mid_stream_loses_nothing(pg_cluster: Any
 def test_the_library_logger_writes_batches_and_drops_unknown_workspaces(events_db: tuple[str, Database]) -> None:
     url, db = events_db
     logger = database_logger(url, flush_at=1000, background=False)
-    ids = [logger.log("ws_acme", "query", user_id="u1"), logger.log("acme", "token", 99, metadata={"m": "x"}),
-           logger.log("ws_nowhere", "query")]
+    ids = [
+        logger.log("ws_acme", "query", user_id="u1"),
+        logger.log("acme", "token", 99, metadata={"m": "x"}),
+        logger.log("ws_nowhere", "query"),
+    ]
     same = logger.log("ws_acme", "query", id=ids[0])
     assert same == ids[0] and logger.flush() == 2
     assert (logger.written, logger.duplicates, logger.dropped) == (2, 1, 1)
     assert event_ids(db) == set(ids[:2]) and totals(db) == {("ws_acme", "query"): 1, ("ws_acme", "token"): 99}
     logger.close()
+
+
+def test_lines_the_database_cannot_store_are_rejected_and_the_rest_written(events_db: tuple[str, Database]) -> None:
+    """A NUL, a lone surrogate or NaN used to fail the whole batch at COPY time."""
+    _url, db = events_db
+    bad = [
+        '{"event_type": "query", "workspace_id": "ws_acme", "user_id": "a\\u0000b"}',
+        '{"event_type": "query", "workspace_id": "ws_acme", "metadata": {"x": NaN}}',
+        '{"event_type": "query", "workspace_id": "ws_acme", "metadata": {"x": "\\ud800"}}',
+    ]
+    good = [
+        line(id=new_id(1), metadata={"q": "back\\slash\nnew line"}),
+        line(id=new_id(2), user_id="tab\there\\", metadata={"é": "\t"}),
+    ]
+    report = ingest(db, jsonl([good[0], *bad, good[1]]))
+    assert (report.accepted, report.rejected, [r.line for r in report.rejections]) == (2, 3, [2, 3, 4])
+    import sqlalchemy as sa
+
+    from atlas_cli.db.schema import usage_events
+
+    with db.connect() as conn:
+        stored = dict(
+            conn.execute(sa.select(usage_events.c.user_id, usage_events.c.metadata).order_by(usage_events.c.id)).all()
+        )
+    assert stored == {None: {"q": "back\\slash\nnew line"}, "tab\there\\": {"é": "\t"}}
+
+
+@pytest.mark.postgres
+def test_a_copy_that_fails_in_the_driver_is_a_database_error_and_retried(pg_url: str, monkeypatch: Any) -> None:
+    """COPY runs on psycopg's own cursor: its errors must reach translate_errors like any other."""
+    import psycopg
+
+    db = prepare(pg_url)
+
+    def broken_copy(*_args: Any, **_kwargs: Any) -> Any:
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", broken_copy)
+    with pytest.raises(DatabaseUnavailable, match="server closed the connection"):
+        DatabaseSink(db).write([Event(new_id(1), "ws_acme", None, "query", 1, None, NOW)])
+    db.dispose()

@@ -19,11 +19,27 @@ def parse(fields: dict[str, object], default: str | None = None) -> rules.Event:
 
 
 def test_a_full_line_is_kept_as_given() -> None:
-    ev = parse({"id": "0190F7C4-9D1C-7CC2-8F5E-2B1F3E4A5D6C", "workspace_id": "acme", "user_id": "u1",
-                "event_type": "token", "quantity": 1200, "metadata": {"model": "m"},
-                "created_at": "2026-03-01T10:00:00+02:00"})
-    assert ev == rules.Event("0190f7c4-9d1c-7cc2-8f5e-2b1f3e4a5d6c", "acme", "u1", "token", 1200, {"model": "m"},
-                             datetime(2026, 3, 1, 8, 0, tzinfo=UTC), False)
+    ev = parse(
+        {
+            "id": "0190F7C4-9D1C-7CC2-8F5E-2B1F3E4A5D6C",
+            "workspace_id": "acme",
+            "user_id": "u1",
+            "event_type": "token",
+            "quantity": 1200,
+            "metadata": {"model": "m"},
+            "created_at": "2026-03-01T10:00:00+02:00",
+        }
+    )
+    assert ev == rules.Event(
+        "0190f7c4-9d1c-7cc2-8f5e-2b1f3e4a5d6c",
+        "acme",
+        "u1",
+        "token",
+        1200,
+        {"model": "m"},
+        datetime(2026, 3, 1, 8, 0, tzinfo=UTC),
+        False,
+    )
 
 
 def test_defaults_quantity_one_time_now_new_id_and_the_given_workspace() -> None:
@@ -64,8 +80,17 @@ def test_each_bad_field_is_rejected_with_its_reason(fields: dict[str, object], r
 
 
 def test_quantity_as_digits_and_metadata_as_json_text_come_from_csv() -> None:
-    ev = parse({"event_type": "token", "workspace_id": "acme", "quantity": "42", "metadata": '{"a": 1}',
-                "id": "", "created_at": "", "user_id": ""})
+    ev = parse(
+        {
+            "event_type": "token",
+            "workspace_id": "acme",
+            "quantity": "42",
+            "metadata": '{"a": 1}',
+            "id": "",
+            "created_at": "",
+            "user_id": "",
+        }
+    )
     assert (ev.quantity, ev.metadata, ev.user_id, ev.generated_id, ev.created_at) == (42, {"a": 1}, None, True, NOW)
 
 
@@ -74,8 +99,9 @@ def test_a_time_without_offset_is_utc() -> None:
     assert rules.parse_time("2026-01-02T03:04:05.123456Z").microsecond == 123456
 
 
-@pytest.mark.parametrize(("text", "reason"), [("not json", "bad JSON"), ("[1]", "must be a JSON object"),
-                                             ('"x"', "must be a JSON object")])
+@pytest.mark.parametrize(
+    ("text", "reason"), [("not json", "bad JSON"), ("[1]", "must be a JSON object"), ('"x"', "must be a JSON object")]
+)
 def test_json_lines_must_be_objects(text: str, reason: str) -> None:
     with pytest.raises(rules.InvalidEvent, match=reason):
         rules.json_fields(text)
@@ -84,7 +110,11 @@ def test_json_lines_must_be_objects(text: str, reason: str) -> None:
 def test_csv_fields_follow_the_header_and_count_must_match() -> None:
     header = rules.csv_header("workspace_id, event_type ,quantity,metadata")
     assert rules.csv_fields('acme,query,3,"{""k"": 1}"', header) == {
-        "workspace_id": "acme", "event_type": "query", "quantity": "3", "metadata": '{"k": 1}'}
+        "workspace_id": "acme",
+        "event_type": "query",
+        "quantity": "3",
+        "metadata": '{"k": 1}',
+    }
     with pytest.raises(rules.InvalidEvent, match="expected 4 fields, found 2"):
         rules.csv_fields("acme,query", header)
     with pytest.raises(rules.InvalidEvent, match="no event_type"):
@@ -105,8 +135,16 @@ def test_uuid7_is_a_version_7_uuid_ordered_by_time() -> None:
 
 
 def test_an_event_record_round_trips_through_validation() -> None:
-    ev = parse({"event_type": "token", "workspace_id": "acme", "quantity": 5, "metadata": {"m": 1},
-                "id": str(uuid.UUID(int=9)), "created_at": "2026-01-01T00:00:00.000123Z"})
+    ev = parse(
+        {
+            "event_type": "token",
+            "workspace_id": "acme",
+            "quantity": 5,
+            "metadata": {"m": 1},
+            "id": str(uuid.UUID(int=9)),
+            "created_at": "2026-01-01T00:00:00.000123Z",
+        }
+    )
     assert parse(rules.event_record(ev)) == ev
 
 
@@ -155,3 +193,55 @@ def test_the_breaker_opens_after_five_consecutive_failures_for_sixty_seconds() -
     clock.now = 120.0
     breaker.record_success()
     assert breaker.state is CircuitState.CLOSED and breaker.failures == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (
+            '{"event_type": "query", "workspace_id": "acme", "user_id": "a\\u0000b"}',
+            "user_id 'a\\x00b' cannot be stored",
+        ),
+        ('{"event_type": "query", "workspace_id": "ac\\u0000me"}', "workspace_id 'ac\\x00me' cannot be stored"),
+        ('{"event_type": "query", "workspace_id": "acme", "user_id": "\\ud800"}', "cannot be stored"),
+        ('{"event_type": "query", "workspace_id": "acme", "metadata": {"k": "\\u0000"}}', "bad metadata"),
+        ('{"event_type": "query", "workspace_id": "acme", "metadata": {"k": "\\udfff"}}', "bad metadata"),
+        ('{"event_type": "query", "workspace_id": "acme", "metadata": {"k": NaN}}', "bad JSON: NaN is not valid JSON"),
+        (
+            '{"event_type": "query", "workspace_id": "acme", "metadata": {"k": 1e400}}',
+            "bad JSON: the number 1e400 is out",
+        ),
+    ],
+)
+def test_values_the_database_cannot_store_are_rejected_when_read(line: str, reason: str) -> None:
+    """Caught per line, or the whole batch would fail at COPY (text cannot hold NUL; jsonb refuses
+    NaN, Infinity, \\u0000 and lone surrogates)."""
+    with pytest.raises(rules.InvalidEvent) as exc:
+        parse(dict(rules.json_fields(line)))
+    assert reason in exc.value.reason
+
+
+def test_an_escaped_backslash_before_u0000_is_plain_text() -> None:
+    ev = parse(
+        dict(rules.json_fields('{"event_type": "query", "workspace_id": "acme", "metadata": {"k": "\\\\u0000"}}'))
+    )
+    assert ev.metadata == {"k": "\\u0000"}
+
+
+def test_the_quick_checks_accept_exactly_what_the_parsers_accept() -> None:
+    """Canonical ids, known types and in-range integers take the quick path; the rest the parsers."""
+    base = {"event_type": "query", "workspace_id": "acme"}
+    upper = parse({**base, "id": "0190F7C4-9D1C-7CC2-8F5E-2B1F3E4A5D6C"})
+    assert upper.id == "0190f7c4-9d1c-7cc2-8f5e-2b1f3e4a5d6c" and not upper.generated_id
+    assert parse({**base, "id": "{0190f7c4-9d1c-7cc2-8f5e-2b1f3e4a5d6c}"}).id == upper.id
+    assert parse({**base, "quantity": 2**31 - 1}).quantity == 2**31 - 1
+    assert parse({**base, "created_at": " 2026-01-02T03:04:05z "}).created_at == datetime(
+        2026, 1, 2, 3, 4, 5, tzinfo=UTC
+    )
+    assert parse({**base, "created_at": "2026-01-02T05:04:05+02:00"}).created_at == datetime(
+        2026, 1, 2, 3, 4, 5, tzinfo=UTC
+    )
+    assert parse({**base, "metadata": {}}).metadata == {}
+    assert rules.json_fields('  {"a": 1}  ') == {"a": 1}
+    with pytest.raises(rules.InvalidEvent, match="Extra data"):
+        rules.json_fields('{"a": 1} x')
