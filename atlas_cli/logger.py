@@ -74,9 +74,15 @@ class EventLogger:
         at: datetime | str | None = None,
     ) -> str:
         """Queue one event; returns its id. Raises ValueError for an invalid event."""
-        fields = {"workspace_id": workspace_id, "event_type": event_type, "quantity": quantity,
-                  "user_id": user_id, "metadata": metadata, "id": id,
-                  "created_at": at.isoformat() if isinstance(at, datetime) else at}
+        fields = {
+            "workspace_id": workspace_id,
+            "event_type": event_type,
+            "quantity": quantity,
+            "user_id": user_id,
+            "metadata": metadata,
+            "id": id,
+            "created_at": at.isoformat() if isinstance(at, datetime) else at,
+        }
         from atlas_cli.services.ingest import new_event_id
 
         try:
@@ -109,7 +115,7 @@ class EventLogger:
             return 0
         try:
             result = self._sink.write(events)
-        except Exception as exc:  # noqa: BLE001 - fire-and-forget: never raise into the caller
+        except Exception as exc:
             self.breaker.record_failure()
             self.dropped += len(events)
             log.warning("atlas event logger: write failed (%s), dropped %d event(s)", exc, len(events))

@@ -237,7 +237,9 @@ def workspace_detail_json(d: WorkspaceDetail) -> dict[str, Any]:
         "pendingInvitations": d.counts.pending_invitations,
         "connections": d.counts.connections,
         "limits": limits_json(plan),
-        "subscription": None if d.subscription is None else {
+        "subscription": None
+        if d.subscription is None
+        else {
             "stripeSubscriptionId": d.subscription.stripe_subscription_id,
             "plan": d.subscription.plan,
             "status": d.subscription.status,
@@ -296,8 +298,9 @@ class Renderer:
         writer.writerow(header)
         writer.writerows(["" if v is None else v for v in row] for row in rows)
 
-    def _emit(self, fmt: str, data: Any, header: Sequence[str], rows: Sequence[Sequence[Any]],
-              table: Callable[[], None]) -> None:
+    def _emit(
+        self, fmt: str, data: Any, header: Sequence[str], rows: Sequence[Sequence[Any]], table: Callable[[], None]
+    ) -> None:
         if fmt == "json":
             self.json(data)
         elif fmt == "csv":
@@ -313,8 +316,9 @@ class Renderer:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=self.err, transient=True) as bar:
+        with Progress(
+            TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=self.err, transient=True
+        ) as bar:
             task = bar.add_task(label, total=None)
 
             def advance(done: int, total: int) -> None:
@@ -338,9 +342,13 @@ class Renderer:
             return Text("Unlimited", style="dim")
         if limit <= 0:
             return Text("not allowed", style="red")
-        return ProgressBar(total=limit, completed=min(used, limit), width=30,
-                           complete_style=STATUS_STYLE.get(status, "green"),
-                           finished_style=STATUS_STYLE.get(status, "green"))
+        return ProgressBar(
+            total=limit,
+            completed=min(used, limit),
+            width=30,
+            complete_style=STATUS_STYLE.get(status, "green"),
+            finished_style=STATUS_STYLE.get(status, "green"),
+        )
 
     def _status(self, status: str) -> Any:
         from rich.text import Text
@@ -365,8 +373,12 @@ class Renderer:
         table = self._table(title, "Metric", "Used#", "Limit#", "", "%#", "Status")
         rows = [
             ("Queries", r.queries, plan.queries_per_month if plan else None, True),
-            ("Tokens" + (" (BYOT, not enforced)" if ws.byot else ""), r.tokens,
-             plan.tokens_per_month if plan else None, True),
+            (
+                "Tokens" + (" (BYOT, not enforced)" if ws.byot else ""),
+                r.tokens,
+                plan.tokens_per_month if plan else None,
+                True,
+            ),
             ("Members + invitations", r.counts.seats, plan.max_members if plan else None, False),
             ("Connections", r.counts.connections, plan.max_connections if plan else None, False),
         ]
@@ -376,8 +388,14 @@ class Renderer:
             else:
                 status = "at limit" if limit is not None and used >= limit else "ok"
             pct = usage_percent(used, limit)
-            table.add_row(label, f"{used:,}", number(limit), self._bar(used, limit, status),
-                          "" if pct is None else f"{pct}%", self._status(status))
+            table.add_row(
+                label,
+                f"{used:,}",
+                number(limit),
+                self._bar(used, limit, status),
+                "" if pct is None else f"{pct}%",
+                self._status(status),
+            )
         table.add_row("Active users", f"{r.active_users:,}", "", "", "", "")
         self.out.print(table)
         period = f"Billing period {days(r.period)} (UTC)"
@@ -399,15 +417,26 @@ class Renderer:
         from rich.text import Text
 
         fmt = "%Y-%m-%d" if r.kind.value == "daily" else "%Y-%m"
-        table = self._table(f"{r.workspace.name}: {r.kind.value} usage, newest first", "Period", "Queries#", "",
-                            "Tokens#", "", "Active users#")
+        table = self._table(
+            f"{r.workspace.name}: {r.kind.value} usage, newest first",
+            "Period",
+            "Queries#",
+            "",
+            "Tokens#",
+            "",
+            "Active users#",
+        )
         top_q = max((x.query_count for x in r.rows), default=0) or 1
         top_t = max((x.token_count for x in r.rows), default=0) or 1
         for x in r.rows:
-            table.add_row(x.period_start.strftime(fmt), f"{x.query_count:,}",
-                          Text("█" * round(CHART_WIDTH * x.query_count / top_q), style="cyan"),
-                          f"{x.token_count:,}", Text("█" * round(CHART_WIDTH * x.token_count / top_t), style="magenta"),
-                          f"{x.active_users:,}")
+            table.add_row(
+                x.period_start.strftime(fmt),
+                f"{x.query_count:,}",
+                Text("█" * round(CHART_WIDTH * x.query_count / top_q), style="cyan"),
+                f"{x.token_count:,}",
+                Text("█" * round(CHART_WIDTH * x.token_count / top_t), style="magenta"),
+                f"{x.active_users:,}",
+            )
         self.out.print(table)
 
     def breakdown_report(self, r: BreakdownReport, fmt: str) -> None:
@@ -426,19 +455,43 @@ class Renderer:
 
     def billing_status(self, r: BillingStatus, fmt: str) -> None:
         data = billing_status_json(r)
-        header = ["workspaceId", "tier", "byot", "queryCount", "queryUsagePercent", "queryOverageStatus",
-                  "tokenCount", "tokenUsagePercent", "tokenOverageStatus", "periodStart", "periodEnd"]
+        header = [
+            "workspaceId",
+            "tier",
+            "byot",
+            "queryCount",
+            "queryUsagePercent",
+            "queryOverageStatus",
+            "tokenCount",
+            "tokenUsagePercent",
+            "tokenOverageStatus",
+            "periodStart",
+            "periodEnd",
+        ]
         flat = {**data, **data["usage"], "tier": r.workspace.tier_value, "byot": r.workspace.byot}
         self._emit(fmt, data, header, [[flat[k] for k in header]], lambda: self._billing_table(r))
 
     def _billing_table(self, r: BillingStatus) -> None:
         ws, plan = r.workspace, r.workspace.plan
-        table = self._table(f"{ws.name}: {plan.display_name if plan else ws.tier_value} plan"
-                            + (" · BYOT" if ws.byot else ""), "Metric", "Used#", "Limit#", "", "%#", "Status")
+        table = self._table(
+            f"{ws.name}: {plan.display_name if plan else ws.tier_value} plan" + (" · BYOT" if ws.byot else ""),
+            "Metric",
+            "Used#",
+            "Limit#",
+            "",
+            "%#",
+            "Status",
+        )
         for m in (r.queries, r.tokens):
             label = m.metric.capitalize() + ("" if m.enforced else " (not enforced)")
-            table.add_row(label, f"{m.current_usage:,}", number(m.limit), self._bar(m.current_usage, m.limit, m.status),
-                          "" if m.usage_percent is None else f"{m.usage_percent}%", self._status(m.status.value))
+            table.add_row(
+                label,
+                f"{m.current_usage:,}",
+                number(m.limit),
+                self._bar(m.current_usage, m.limit, m.status),
+                "" if m.usage_percent is None else f"{m.usage_percent}%",
+                self._status(m.status.value),
+            )
         self.out.print(table)
         self.out.print(f"Period {iso(r.period.start)} → {iso(r.period.end)}")
         if r.trial is not None:
@@ -458,9 +511,10 @@ class Renderer:
             self.json(data)
             return
         if fmt == "csv":
-            self.csv(["metric", "currentUsage", "limit", "usagePercent", "status", "enforced"],
-                     [[m.metric, m.current_usage, m.limit, m.usage_percent, m.status.value, m.enforced]
-                      for m in d.metrics])
+            self.csv(
+                ["metric", "currentUsage", "limit", "usagePercent", "status", "enforced"],
+                [[m.metric, m.current_usage, m.limit, m.usage_percent, m.status.value, m.enforced] for m in d.metrics],
+            )
             return
         del header
         from rich.text import Text
@@ -494,8 +548,15 @@ class Renderer:
         def table() -> None:
             t = self._table(None, "Id", "Name", "Slug", "Tier", "Status", "BYOT", "Trial ends")
             for w in data:
-                t.add_row(w["id"], w["name"], w["slug"] or "", w["tier"], w["status"],
-                          "yes" if w["byot"] else "", w["trialEndsAt"] or "")
+                t.add_row(
+                    w["id"],
+                    w["name"],
+                    w["slug"] or "",
+                    w["tier"],
+                    w["status"],
+                    "yes" if w["byot"] else "",
+                    w["trialEndsAt"] or "",
+                )
             self.out.print(t)
 
         self._emit(fmt, data, header, [[w[k] for k in header] for w in data], table)
@@ -508,19 +569,31 @@ class Renderer:
             t = self._table(f"{d.workspace.name}", "Field", "Value", show_header=False)
             limits = data["limits"] or {}
             rows = [
-                ("Id", data["id"]), ("Slug", data["slug"] or ""), ("Tier", f"{data['tier']} ({data['displayName']})"),
-                ("Status", data["status"]), ("BYOT", "yes" if data["byot"] else "no"),
+                ("Id", data["id"]),
+                ("Slug", data["slug"] or ""),
+                ("Tier", f"{data['tier']} ({data['displayName']})"),
+                ("Status", data["status"]),
+                ("BYOT", "yes" if data["byot"] else "no"),
                 ("Created", data["createdAt"] or ""),
-                ("Members", f"{d.counts.members:,} + {d.counts.pending_invitations:,} pending / "
-                            f"{number(limits.get('maxMembers'))}"),
+                (
+                    "Members",
+                    f"{d.counts.members:,} + {d.counts.pending_invitations:,} pending / "
+                    f"{number(limits.get('maxMembers'))}",
+                ),
                 ("Connections", f"{d.counts.connections:,} / {number(limits.get('maxConnections'))}"),
                 ("Stripe customer", data["stripeCustomerId"] or "none"),
             ]
             if d.trial is not None:
-                rows.append(("Trial ends", f"{data['effectiveTrialEndsAt']}" + (" (expired)" if d.trial.expired else "")))
+                rows.append(
+                    ("Trial ends", f"{data['effectiveTrialEndsAt']}" + (" (expired)" if d.trial.expired else ""))
+                )
             if d.subscription is not None:
-                rows.append(("Subscription", f"{d.subscription.stripe_subscription_id}: {d.subscription.plan}, "
-                                             f"{d.subscription.status}"))
+                rows.append(
+                    (
+                        "Subscription",
+                        f"{d.subscription.stripe_subscription_id}: {d.subscription.plan}, {d.subscription.status}",
+                    )
+                )
             for row in rows:
                 t.add_row(*row)
             self.out.print(t)
@@ -529,16 +602,30 @@ class Renderer:
 
     def plan_list(self, plans: list[Plan], fmt: str) -> None:
         data = [plan_json(p) for p in plans]
-        header = ["tier", "displayName", "queriesPerMonth", "tokensPerMonth", "maxMembers", "maxConnections",
-                  "trialDays"]
+        header = [
+            "tier",
+            "displayName",
+            "queriesPerMonth",
+            "tokensPerMonth",
+            "maxMembers",
+            "maxConnections",
+            "trialDays",
+        ]
 
         def table() -> None:
-            t = self._table(None, "Tier", "Name", "Queries/month#", "Tokens/month#", "Members#", "Connections#",
-                            "Trial")
+            t = self._table(
+                None, "Tier", "Name", "Queries/month#", "Tokens/month#", "Members#", "Connections#", "Trial"
+            )
             for p in plans:
-                t.add_row(p.tier.value, p.display_name, number(p.queries_per_month), number(p.tokens_per_month),
-                          number(p.max_members), number(p.max_connections),
-                          f"{p.trial_days} days" if p.trial_days else "-")
+                t.add_row(
+                    p.tier.value,
+                    p.display_name,
+                    number(p.queries_per_month),
+                    number(p.tokens_per_month),
+                    number(p.max_members),
+                    number(p.max_connections),
+                    f"{p.trial_days} days" if p.trial_days else "-",
+                )
             self.out.print(t)
 
         self._emit(fmt, data, header, [[row[k] for k in header] for row in data], table)
@@ -561,7 +648,9 @@ class Renderer:
                 self.out.print(f"plan_tier constraint {locked} 'locked': {', '.join(s.tiers)}")
             for index in s.missing_indexes:
                 self.note(f"Missing index on {index}: queries will be slow (Atlas owns the table; atlas leaves it).")
-            self.out.print("Ready." if s.ready else "Not ready: run `atlas db upgrade` (or `atlas db init` on an empty database).")
+            self.out.print(
+                "Ready." if s.ready else "Not ready: run `atlas db upgrade` (or `atlas db init` on an empty database)."
+            )
 
         rows = [[t.name, t.owner, t.state, t.detail] for t in s.tables]
         self._emit(fmt, data, ["table", "owner", "state", "detail"], rows, table)
@@ -584,9 +673,17 @@ class Renderer:
     @staticmethod
     def change_json(r: Any) -> dict[str, Any]:
         """A write: `{"workspaceId", <the columns it sets>, "changed", "dryRun", "before", "after"}`."""
-        return {"workspaceId": r.workspace_id, **r.values, "action": r.action, "actor": r.actor,
-                "changed": r.changed, "dryRun": r.dry_run, "before": r.before, "after": r.after,
-                "auditId": r.audit_id}
+        return {
+            "workspaceId": r.workspace_id,
+            **r.values,
+            "action": r.action,
+            "actor": r.actor,
+            "changed": r.changed,
+            "dryRun": r.dry_run,
+            "before": r.before,
+            "after": r.after,
+            "auditId": r.audit_id,
+        }
 
     def change_result(self, r: Any, fmt: str) -> None:
         data = self.change_json(r)
@@ -609,14 +706,23 @@ class Renderer:
 
     @staticmethod
     def audit_json(e: Any) -> dict[str, Any]:
-        return {"id": e.id, "workspaceId": e.workspace_id, "createdAt": iso(e.created_at), "actor": e.actor,
-                "action": e.action, "before": e.before, "after": e.after}
+        return {
+            "id": e.id,
+            "workspaceId": e.workspace_id,
+            "createdAt": iso(e.created_at),
+            "actor": e.actor,
+            "action": e.action,
+            "before": e.before,
+            "after": e.after,
+        }
 
     def audit_list(self, entries: list[Any], fmt: str) -> None:
         data = [self.audit_json(e) for e in entries]
         header = ["createdAt", "workspaceId", "actor", "action", "before", "after"]
-        rows = [[d["createdAt"], d["workspaceId"], d["actor"], d["action"], json.dumps(d["before"]),
-                 json.dumps(d["after"])] for d in data]
+        rows = [
+            [d["createdAt"], d["workspaceId"], d["actor"], d["action"], json.dumps(d["before"]), json.dumps(d["after"])]
+            for d in data
+        ]
 
         def table() -> None:
             t = self._table(None, "When", "Workspace", "Actor", "Action", "Before", "After")
@@ -631,22 +737,42 @@ class Renderer:
 
     @staticmethod
     def sync_json(row: Any) -> dict[str, Any]:
-        return {"workspaceId": row.workspace_id, "customerId": row.customer_id,
-                "subscriptionId": row.subscription_id, "status": row.status, "outcome": row.outcome,
-                "changed": row.changed, "before": row.before, "after": row.after, "why": row.why}
+        return {
+            "workspaceId": row.workspace_id,
+            "customerId": row.customer_id,
+            "subscriptionId": row.subscription_id,
+            "status": row.status,
+            "outcome": row.outcome,
+            "changed": row.changed,
+            "before": row.before,
+            "after": row.after,
+            "why": row.why,
+        }
 
     def sync_report(self, r: Any, fmt: str) -> None:
         data = [{**self.sync_json(row), "dryRun": r.dry_run} for row in r.rows]
         header = ["workspaceId", "subscriptionId", "status", "outcome", "changed", "before", "after", "why"]
-        rows = [[d["workspaceId"], d["subscriptionId"], d["status"], d["outcome"], d["changed"],
-                 self._pairs(d["before"]), self._pairs(d["after"]), d["why"]] for d in data]
+        rows = [
+            [
+                d["workspaceId"],
+                d["subscriptionId"],
+                d["status"],
+                d["outcome"],
+                d["changed"],
+                self._pairs(d["before"]),
+                self._pairs(d["after"]),
+                d["why"],
+            ]
+            for d in data
+        ]
 
         def table() -> None:
             title = "Stripe sync (dry run: nothing written)" if r.dry_run else "Stripe sync"
             t = self._table(title, "Workspace", "Before", "After", "Why")
             for d, row in zip(data, rows, strict=True):
-                t.add_row(d["workspaceId"], row[5] if d["changed"] else "", row[6] if d["changed"] else "unchanged",
-                          d["why"])
+                t.add_row(
+                    d["workspaceId"], row[5] if d["changed"] else "", row[6] if d["changed"] else "unchanged", d["why"]
+                )
             self.out.print(t)
 
         self._emit(fmt, data, header, rows, table)
@@ -656,15 +782,28 @@ class Renderer:
 
     @staticmethod
     def webhook_json(r: Any) -> dict[str, Any]:
-        return {"eventId": r.event_id, "type": r.event_type, "outcome": r.outcome, "workspaceId": r.workspace_id,
-                "subscriptionId": r.subscription_id, "changed": r.changed, "before": r.before,
-                "after": r.after, "why": r.why}
+        return {
+            "eventId": r.event_id,
+            "type": r.event_type,
+            "outcome": r.outcome,
+            "workspaceId": r.workspace_id,
+            "subscriptionId": r.subscription_id,
+            "changed": r.changed,
+            "before": r.before,
+            "after": r.after,
+            "why": r.why,
+        }
 
     def webhook_result(self, r: Any, fmt: str) -> None:
         data = self.webhook_json(r)
         header = ["eventId", "type", "outcome", "workspaceId", "subscriptionId", "changed", "why"]
-        self._emit(fmt, data, header, [[data[k] for k in header]],
-                   lambda: self.out.print(f"{r.event_id} ({r.event_type}): {r.outcome}. {r.why}"))
+        self._emit(
+            fmt,
+            data,
+            header,
+            [[data[k] for k in header]],
+            lambda: self.out.print(f"{r.event_id} ({r.event_type}): {r.outcome}. {r.why}"),
+        )
 
     @staticmethod
     def setting_json(item: Any) -> dict[str, Any]:
@@ -702,6 +841,7 @@ class Renderer:
             self.out.print("All checks passed." if r.ok else "Some checks failed.")
 
         self._emit(fmt, data, ["check", "status", "detail", "fix"], rows, table)
+
     # === end of billing operations block ====================================================
 
     # === usage events: record, ingest, aggregate, verify, export =================
@@ -710,9 +850,16 @@ class Renderer:
     @staticmethod
     def record_json(r: Any) -> dict[str, Any]:
         """`usage record`: {"id", "workspaceId", "eventType", "quantity", "createdAt", "duplicate"}."""
-        return {"id": r.id, "workspaceId": r.workspace_id, "eventType": r.event_type, "quantity": r.quantity,
-                "createdAt": iso(r.created_at), "duplicate": r.duplicate, "userId": r.user_id,
-                "generatedId": r.generated_id}
+        return {
+            "id": r.id,
+            "workspaceId": r.workspace_id,
+            "eventType": r.event_type,
+            "quantity": r.quantity,
+            "createdAt": iso(r.created_at),
+            "duplicate": r.duplicate,
+            "userId": r.user_id,
+            "generatedId": r.generated_id,
+        }
 
     def record_result(self, r: Any, fmt: str) -> None:
         data = self.record_json(r)
@@ -731,12 +878,17 @@ class Renderer:
         import signal
 
         return {
-            "lines": r.lines, "accepted": r.accepted, "duplicates": r.duplicates, "rejected": r.rejected,
-            "generatedIds": r.generated_ids, "spooled": r.spooled,
+            "lines": r.lines,
+            "accepted": r.accepted,
+            "duplicates": r.duplicates,
+            "rejected": r.rejected,
+            "generatedIds": r.generated_ids,
+            "spooled": r.spooled,
             "spoolFile": str(r.spool_file) if r.spool_file else None,
             "rejectsFile": str(r.rejects_file) if r.rejects_file else None,
             "stoppedBy": signal.Signals(r.signal).name if r.signal else None,
-            "failure": r.failure, "exitCode": r.exit_code,
+            "failure": r.failure,
+            "exitCode": r.exit_code,
             "rejections": [{"line": x.line, "reason": x.reason} for x in r.rejections],
         }
 
@@ -753,8 +905,10 @@ class Renderer:
 
     def ingest_report(self, r: Any, as_json: bool) -> None:
         data = self.ingest_json(r)
-        self.note(f"Read {r.lines:,} event line(s): {r.accepted:,} accepted, {r.duplicates:,} duplicate(s), "
-                  f"{r.rejected:,} rejected; {r.generated_ids:,} given a new id (not recognisable if sent again).")
+        self.note(
+            f"Read {r.lines:,} event line(s): {r.accepted:,} accepted, {r.duplicates:,} duplicate(s), "
+            f"{r.rejected:,} rejected; {r.generated_ids:,} given a new id (not recognisable if sent again)."
+        )
         if r.rejected and r.rejects_file:
             self.note(f"Rejected lines, with reasons, are in {r.rejects_file}: fix them and ingest that file.")
         if data["stoppedBy"]:
@@ -762,16 +916,23 @@ class Renderer:
         if r.failure:
             self.error(f"database failed, writing stopped after {r.accepted + r.duplicates:,} event(s): {r.failure}")
         if r.spooled:
-            self.note(f"{r.spooled:,} unwritten event(s) kept in {r.spool_file}; "
-                      f"run `atlas usage ingest {r.spool_file}` when the database is back (nothing is counted twice).")
+            self.note(
+                f"{r.spooled:,} unwritten event(s) kept in {r.spool_file}; "
+                f"run `atlas usage ingest {r.spool_file}` when the database is back (nothing is counted twice)."
+            )
         if as_json:
             self.json(data)
 
     @staticmethod
     def aggregate_json(r: Any) -> dict[str, Any]:
-        return {"workspaceId": r.workspace_id, "all": r.workspace_id is None, "since": iso(r.since),
-                "until": iso(r.until), "rowsUpserted": r.rows,
-                "periods": [{"period": k.period, "periods": k.periods, "rowsUpserted": k.rows} for k in r.kinds]}
+        return {
+            "workspaceId": r.workspace_id,
+            "all": r.workspace_id is None,
+            "since": iso(r.since),
+            "until": iso(r.until),
+            "rowsUpserted": r.rows,
+            "periods": [{"period": k.period, "periods": k.periods, "rowsUpserted": k.rows} for k in r.kinds],
+        }
 
     def aggregate_report(self, r: Any, fmt: str) -> None:
         data = self.aggregate_json(r)
@@ -787,34 +948,73 @@ class Renderer:
     @staticmethod
     def mismatch_json(m: Any) -> dict[str, Any]:
         names = ("query_count", "token_count", "active_users")
-        return {"workspace_id": m.workspace_id, "period": m.period, "period_start": iso(m.period_start),
-                "stored": None if m.stored is None else dict(zip(names, m.stored, strict=True)),
-                "actual": dict(zip(names, m.actual, strict=True))}
+        return {
+            "workspace_id": m.workspace_id,
+            "period": m.period,
+            "period_start": iso(m.period_start),
+            "stored": None if m.stored is None else dict(zip(names, m.stored, strict=True)),
+            "actual": dict(zip(names, m.actual, strict=True)),
+        }
 
     @staticmethod
     def verify_json(r: Any) -> dict[str, Any]:
-        return {"workspaceId": r.workspace_id, "all": r.workspace_id is None, "since": iso(r.since),
-                "until": iso(r.until), "periods": list(r.periods), "ok": not r.mismatches,
-                "mismatches": [Renderer.mismatch_json(m) for m in r.mismatches]}
+        return {
+            "workspaceId": r.workspace_id,
+            "all": r.workspace_id is None,
+            "since": iso(r.since),
+            "until": iso(r.until),
+            "periods": list(r.periods),
+            "ok": not r.mismatches,
+            "mismatches": [Renderer.mismatch_json(m) for m in r.mismatches],
+        }
 
     def verify_report(self, r: Any, fmt: str) -> None:
-        header = ["workspace_id", "period", "period_start", "stored_query_count", "query_count",
-                  "stored_token_count", "token_count", "stored_active_users", "active_users"]
+        header = [
+            "workspace_id",
+            "period",
+            "period_start",
+            "stored_query_count",
+            "query_count",
+            "stored_token_count",
+            "token_count",
+            "stored_active_users",
+            "active_users",
+        ]
         rows = []
         for m in r.mismatches:
             stored = m.stored or (None, None, None)
-            rows.append([m.workspace_id, m.period, iso(m.period_start), stored[0], m.actual[0], stored[1],
-                         m.actual[1], stored[2], m.actual[2]])
+            rows.append(
+                [
+                    m.workspace_id,
+                    m.period,
+                    iso(m.period_start),
+                    stored[0],
+                    m.actual[0],
+                    stored[1],
+                    m.actual[1],
+                    stored[2],
+                    m.actual[2],
+                ]
+            )
 
         def table() -> None:
             if not r.mismatches:
                 self.out.print(f"Summaries match the raw events ({', '.join(r.periods)}, since {iso(r.since)}).")
                 return
-            t = self._table(f"{len(r.mismatches):,} mismatch(es): stored → actual", "Workspace", "Period",
-                            "Start", "Queries", "Tokens", "Active users")
+            t = self._table(
+                f"{len(r.mismatches):,} mismatch(es): stored → actual",
+                "Workspace",
+                "Period",
+                "Start",
+                "Queries",
+                "Tokens",
+                "Active users",
+            )
             for row in rows:
-                cells = [f"{'missing' if s is None else f'{s:,}'} → {a:,}" for s, a in
-                         ((row[3], row[4]), (row[5], row[6]), (row[7], row[8]))]
+                cells = [
+                    f"{'missing' if s is None else f'{s:,}'} → {a:,}"
+                    for s, a in ((row[3], row[4]), (row[5], row[6]), (row[7], row[8]))
+                ]
                 t.add_row(row[0], row[1], (row[2] or "")[:10], *cells)
             self.out.print(t)
 
@@ -845,4 +1045,5 @@ class Renderer:
 
         yield emit
         out.flush()
+
     # === end of usage events block ===========================================================

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 
     from atlas_cli.config import Settings
 
-SELF_HOSTED = ("STRIPE_SECRET_KEY is not set: atlas runs in self-hosted mode (no Stripe; every workspace "
-               "follows its plan tier, and self-hosted ones are on the unlimited free tier). Set "
-               "STRIPE_SECRET_KEY to the Atlas server's key to use the Stripe commands")
+SELF_HOSTED = (
+    "STRIPE_SECRET_KEY is not set: atlas runs in self-hosted mode (no Stripe; every workspace "
+    "follows its plan tier, and self-hosted ones are on the unlimited free tier). Set "
+    "STRIPE_SECRET_KEY to the Atlas server's key to use the Stripe commands"
+)
 MAX_RETRIES = 2
 
 
@@ -66,8 +68,10 @@ def stripe_errors() -> Iterator[None]:
     try:
         yield
     except stripe.AuthenticationError as exc:
-        raise StripeFailure(f"Stripe rejected the API key in STRIPE_SECRET_KEY: {_message(exc)}. Check the key "
-                            "(Stripe dashboard, Developers > API keys)") from None
+        raise StripeFailure(
+            f"Stripe rejected the API key in STRIPE_SECRET_KEY: {_message(exc)}. Check the key "
+            "(Stripe dashboard, Developers > API keys)"
+        ) from None
     except stripe.APIConnectionError as exc:
         raise StripeFailure(f"could not reach Stripe: {_network_reason(_message(exc))}") from None
     except stripe.StripeError as exc:
@@ -99,13 +103,18 @@ def verify_event(payload: bytes, signature: str, secret: str) -> StripeEvent:
     try:
         event = stripe.Webhook.construct_event(payload, signature, secret)
     except stripe.SignatureVerificationError as exc:
-        raise BadInput(f"the Stripe signature does not verify with STRIPE_WEBHOOK_SECRET: {_message(exc)}; "
-                       "nothing changed") from None
+        raise BadInput(
+            f"the Stripe signature does not verify with STRIPE_WEBHOOK_SECRET: {_message(exc)}; nothing changed"
+        ) from None
     except ValueError as exc:
         raise BadInput(f"the payload is not a Stripe event: {exc}") from None
     data = event.to_dict()
-    return StripeEvent(str(data["id"]), str(data["type"]), _time(data["created"]) or datetime.now(UTC),
-                       dict((data.get("data") or {}).get("object") or {}))
+    return StripeEvent(
+        str(data["id"]),
+        str(data["type"]),
+        _time(data["created"]) or datetime.now(UTC),
+        dict((data.get("data") or {}).get("object") or {}),
+    )
 
 
 class StripeGateway:
@@ -126,8 +135,9 @@ class StripeGateway:
         if key is None or not key.get_secret_value():
             raise NotConfigured(SELF_HOSTED)
         base = self._settings.atlas_stripe_api_base
-        return stripe.StripeClient(key.get_secret_value(), base_addresses={"api": base} if base else None,
-                                   max_network_retries=MAX_RETRIES)
+        return stripe.StripeClient(
+            key.get_secret_value(), base_addresses={"api": base} if base else None, max_network_retries=MAX_RETRIES
+        )
 
     def subscriptions(self, customer: str) -> list[StripeSubscription]:
         """Every subscription of `customer`, ended ones included."""

@@ -64,6 +64,7 @@ SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime on SQLite
 
 # -- generation ---------------------------------------------------------------------------------
 
+
 def _xor(engine: str, a: str, b: str) -> str:
     return f"(({a}) # ({b}))" if engine == "postgresql" else f"((({a}) | ({b})) - (({a}) & ({b})))"
 
@@ -86,16 +87,18 @@ def generate_sql(engine: str, n: int) -> str:
         series = f"SELECT i, {hashes} FROM generate_series(1::bigint, {n}::bigint) AS i"
         ws = f"(floor(power(1 + (r1::float8 / 2147483648) * {grow!r}, {1 / (1 - ZIPF_S)!r})) - 1)::int"
         hx = "lpad(to_hex({}), {}, '0')"
-        event_id = (f"({hx.format('i', 8)} || '-' || {hx.format('i >> 32', 4)} || '-7' || "
-                    f"{hx.format('r1 & 4095', 3)} || '-8' || {hx.format('r2 & 4095', 3)} || '-' || "
-                    f"{hx.format('r3', 12)})::uuid")
+        event_id = (
+            f"({hx.format('i', 8)} || '-' || {hx.format('i >> 32', 4)} || '-7' || "
+            f"{hx.format('r1 & 4095', 3)} || '-8' || {hx.format('r2 & 4095', 3)} || '-' || "
+            f"{hx.format('r3', 12)})::uuid"
+        )
         ws_id = "'ws_' || lpad(ws::text, 3, '0')"
         user_id = "'u_' || lpad(ws::text, 3, '0') || '_' || lpad((r2 % 20)::text, 2, '0')"
         meta = """CASE WHEN i % 10 = 0 THEN '{"source": "bench"}'::jsonb END"""
         at = f"timestamptz '{START.isoformat()}' + ((i - 1) * {SPAN_S} / {n}) * interval '1 second'"
         prefix = ""
     else:
-        series = (f"SELECT i, {hashes} FROM s")
+        series = f"SELECT i, {hashes} FROM s"
         ws = f"CAST(floor(pow(1 + (r1 / 2147483648.0) * {grow!r}, {1 / (1 - ZIPF_S)!r})) AS INTEGER) - 1"
         event_id = "printf('%08x-%04x-7%03x-8%03x-%012x', i, i >> 32, r1 & 4095, r2 & 4095, r3)"
         ws_id = "printf('ws_%03d', ws)"
@@ -109,8 +112,7 @@ def generate_sql(engine: str, n: int) -> str:
     return (
         f"{prefix}INSERT INTO usage_events (id, workspace_id, user_id, event_type, quantity, metadata, created_at) "
         f"SELECT {event_id}, {ws_id}, {user_id}, {kind}, {qty}, {meta}, {at} "
-        f"FROM (SELECT i, r1, r2, r3, {ws} AS ws FROM ({series}) AS h) AS w"
-        + ("" if pg else " WHERE true")
+        f"FROM (SELECT i, r1, r2, r3, {ws} AS ws FROM ({series}) AS h) AS w" + ("" if pg else " WHERE true")
     )
 
 
@@ -122,15 +124,37 @@ def seed_workspaces(db: Any) -> None:
 
     created = START - timedelta(days=30)
     with db.begin() as conn:
-        conn.execute(sa.insert(schema.organization), [
-            {"id": f"ws_{w:03d}", "name": f"Workspace {w}", "slug": f"w{w}", "createdAt": created,
-             "plan_tier": "team" if w == 0 else "free"} for w in range(WORKSPACES)])
+        conn.execute(
+            sa.insert(schema.organization),
+            [
+                {
+                    "id": f"ws_{w:03d}",
+                    "name": f"Workspace {w}",
+                    "slug": f"w{w}",
+                    "createdAt": created,
+                    "plan_tier": "team" if w == 0 else "free",
+                }
+                for w in range(WORKSPACES)
+            ],
+        )
         users = [(f"u_{w:03d}_{k:02d}", w, k) for w in range(WORKSPACES) for k in range(USERS)]
-        conn.execute(sa.insert(schema.user), [
-            {"id": u, "name": f"User {w}.{k}", "email": f"{u}@bench.test", "createdAt": created} for u, w, k in users])
-        conn.execute(sa.insert(schema.member), [
-            {"id": f"m_{u}", "organizationId": f"ws_{w:03d}", "userId": u, "role": "owner" if k == 0 else "member",
-             "createdAt": created} for u, w, k in users])
+        conn.execute(
+            sa.insert(schema.user),
+            [{"id": u, "name": f"User {w}.{k}", "email": f"{u}@bench.test", "createdAt": created} for u, w, k in users],
+        )
+        conn.execute(
+            sa.insert(schema.member),
+            [
+                {
+                    "id": f"m_{u}",
+                    "organizationId": f"ws_{w:03d}",
+                    "userId": u,
+                    "role": "owner" if k == 0 else "member",
+                    "createdAt": created,
+                }
+                for u, w, k in users
+            ],
+        )
 
 
 def load_postgres(url: str, n: int) -> None:
@@ -142,7 +166,8 @@ def load_postgres(url: str, n: int) -> None:
         before = index_defs_pg(conn)
         pkey = conn.execute(
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE conrelid = 'usage_events'::regclass AND contype = 'p'").fetchone()
+            " WHERE conrelid = 'usage_events'::regclass AND contype = 'p'"
+        ).fetchone()
         assert pkey is not None
         conn.execute(f'ALTER TABLE usage_events DROP CONSTRAINT "{pkey[0]}"')
         for name, _ in before:
@@ -161,7 +186,8 @@ def load_postgres(url: str, n: int) -> None:
 def index_defs_pg(conn: Any) -> list[tuple[str, str]]:
     return conn.execute(
         "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'usage_events'"
-        " AND schemaname = current_schema() ORDER BY indexname").fetchall()
+        " AND schemaname = current_schema() ORDER BY indexname"
+    ).fetchall()
 
 
 def load_sqlite(path: str, n: int) -> None:
@@ -170,8 +196,10 @@ def load_sqlite(path: str, n: int) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA cache_size = -1000000")
     conn.execute("PRAGMA synchronous = OFF")
-    indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_events'"
-                           " AND sql IS NOT NULL ORDER BY name").fetchall()
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_events'"
+        " AND sql IS NOT NULL ORDER BY name"
+    ).fetchall()
     for name, _ in indexes:
         conn.execute(f'DROP INDEX "{name}"')
     conn.execute("BEGIN")
@@ -188,8 +216,10 @@ def load_sqlite(path: str, n: int) -> None:
 QUERIES = "coalesce(sum(CASE WHEN event_type = 'query' THEN quantity ELSE 0 END), 0)"
 TOKENS = "coalesce(sum(CASE WHEN event_type = 'token' THEN quantity ELSE 0 END), 0)"
 SUMS = f"{QUERIES}, {TOKENS}"
-RAW_TOTALS = (f"SELECT {SUMS}, count(DISTINCT CASE WHEN event_type = 'login' THEN user_id END) "
-              "FROM usage_events WHERE workspace_id = %s AND created_at >= %s AND created_at < %s")
+RAW_TOTALS = (
+    f"SELECT {SUMS}, count(DISTINCT CASE WHEN event_type = 'login' THEN user_id END) "
+    "FROM usage_events WHERE workspace_id = %s AND created_at >= %s AND created_at < %s"
+)
 RAW_HISTORY = (
     "INSERT INTO usage_summaries (id, workspace_id, period, period_start, query_count, token_count, "
     "active_users, storage_bytes, updated_at) "
@@ -198,13 +228,15 @@ RAW_HISTORY = (
     "FROM usage_events WHERE workspace_id = %s AND created_at >= %s AND created_at < %s GROUP BY day "
     "ON CONFLICT (workspace_id, period, period_start) DO UPDATE SET query_count = excluded.query_count, "
     "token_count = excluded.token_count, active_users = excluded.active_users, updated_at = excluded.updated_at "
-    "RETURNING period_start, query_count, token_count, active_users")
+    "RETURNING period_start, query_count, token_count, active_users"
+)
 RAW_BREAKDOWN = (
     "SELECT p.user_id, p.query_count, p.token_count, p.login_count, u.email, u.name FROM ("
     f"SELECT user_id, {QUERIES} AS query_count, {TOKENS} AS token_count, "
     "count(CASE WHEN event_type = 'login' THEN 1 END) AS login_count "
     "FROM usage_events WHERE workspace_id = %s AND created_at >= %s AND created_at < %s GROUP BY user_id) AS p "
-    'LEFT JOIN "user" AS u ON u.id = p.user_id ORDER BY p.query_count DESC, p.user_id LIMIT 100')
+    'LEFT JOIN "user" AS u ON u.id = p.user_id ORDER BY p.query_count DESC, p.user_id LIMIT 100'
+)
 
 
 class Raw:
@@ -222,14 +254,16 @@ class Raw:
 
             self.conn = sqlite3.connect(url.split(":///", 1)[1], isolation_level=None)
             self.history_sql = RAW_HISTORY.format(
-                uuid="lower(hex(randomblob(16)))", day="substr(created_at, 1, 10) || ' 00:00:00.000000'")
+                uuid="lower(hex(randomblob(16)))", day="substr(created_at, 1, 10) || ' 00:00:00.000000'"
+            )
 
     def run(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         if self.engine == "postgresql":
             return self.conn.execute(sql, params).fetchall()
         sql = sql.replace("%s", "?")
-        values = [p.astimezone(UTC).replace(tzinfo=None).strftime(SQLITE_TS) if isinstance(p, datetime) else p
-                  for p in params]
+        values = [
+            p.astimezone(UTC).replace(tzinfo=None).strftime(SQLITE_TS) if isinstance(p, datetime) else p for p in params
+        ]
         return self.conn.execute(sql, values).fetchall()
 
     def close(self) -> None:
@@ -264,6 +298,7 @@ def cases(db: Any, raw: Raw) -> list[Case]:
         def call() -> Any:
             with db.begin() if write else db.connect() as conn:
                 return fn(conn)
+
         return call
 
     def history_rows(rows: Any) -> set[tuple[Any, ...]]:
@@ -282,16 +317,21 @@ def cases(db: Any, raw: Raw) -> list[Case]:
             lambda: svc.usage.history(WS, period="daily", limit=HISTORY_DAYS),
             sql_fn(lambda c: queries.refresh_summaries(c, WS, "daily", buckets, NOW), write=True),
             lambda: raw.run(raw.history_sql, WS, NOW, WS, *span),
-            lambda ours, bare: len(ours.rows) == HISTORY_DAYS and history_rows(
-                (r.period_start, r.query_count, r.token_count, r.active_users) for r in ours.rows) == history_rows(bare),
+            lambda ours, bare: (
+                len(ours.rows) == HISTORY_DAYS
+                and history_rows((r.period_start, r.query_count, r.token_count, r.active_users) for r in ours.rows)
+                == history_rows(bare)
+            ),
         ),
         Case(
             "breakdown month",
             lambda: svc.usage.breakdown(WS),
             sql_fn(lambda c: queries.user_breakdown(c, WS, month, sort="queries", limit=BREAKDOWN_LIMIT)),
             lambda: raw.run(RAW_BREAKDOWN, WS, month.start, month.end),
-            lambda ours, bare: [(u.user_id, u.query_count, u.token_count, u.login_count) for u in ours.users]
-            == [(r[0], int(r[1]), int(r[2]), int(r[3])) for r in bare],
+            lambda ours, bare: (
+                [(u.user_id, u.query_count, u.token_count, u.login_count) for u in ours.users]
+                == [(r[0], int(r[1]), int(r[2]), int(r[3])) for r in bare]
+            ),
         ),
     ]
 
@@ -320,17 +360,22 @@ def measure(case: Case, runs: int, warmup: int = 5) -> dict[str, list[float]]:
     return found
 
 
-HEADER = (f"{'engine':<10} {'events':>11} {'query':<18} {'atlas med/best ms':>18} {'sql fn med ms':>14} "
-          f"{'raw med/best ms':>16} {'atlas/raw':>9}")
+HEADER = (
+    f"{'engine':<10} {'events':>11} {'query':<18} {'atlas med/best ms':>18} {'sql fn med ms':>14} "
+    f"{'raw med/best ms':>16} {'atlas/raw':>9}"
+)
 
 
 def row(engine: str, n: int, name: str, t: dict[str, list[float]]) -> str:
     med = {k: statistics.median(v) for k, v in t.items()}
-    return (f"{engine:<10} {n:>11,} {name:<18} {med['atlas']:>9.2f}/{min(t['atlas']):<8.2f} {med['sql fn']:>14.2f} "
-            f"{med['raw']:>8.2f}/{min(t['raw']):<7.2f} {med['atlas'] / med['raw']:>9.2f}")
+    return (
+        f"{engine:<10} {n:>11,} {name:<18} {med['atlas']:>9.2f}/{min(t['atlas']):<8.2f} {med['sql fn']:>14.2f} "
+        f"{med['raw']:>8.2f}/{min(t['raw']):<7.2f} {med['atlas'] / med['raw']:>9.2f}"
+    )
 
 
 # -- EXPLAIN ------------------------------------------------------------------------------------
+
 
 @contextmanager
 def captured(db: Any) -> Iterator[list[tuple[str, Any]]]:
@@ -439,15 +484,31 @@ def export_memory(engine: str, url: str, n: int) -> None:
     py = sys.executable
     runs: list[tuple[str, list[str], bool]] = [
         ('python -c "import atlas_cli.cli.main"', [py, "-c", "import atlas_cli.cli.main"], False),
-        ("atlas usage export --format ndjson", [py, "-m", "atlas_cli", "--database-url", url, "usage", "export",
-                                                "--format", "ndjson"], True),
+        (
+            "atlas usage export --format ndjson",
+            [py, "-m", "atlas_cli", "--database-url", url, "usage", "export", "--format", "ndjson"],
+            True,
+        ),
     ]
     if engine == "postgresql":
         runs.append(("psycopg COPY TO STDOUT", [py, "-c", PSYCOPG_COPY, plain_url(url)], True))
         psql = find_pg_bin("psql")
         if psql:
-            runs.append(("psql -c 'COPY ... TO STDOUT'", [psql, "-X", "-q", "-d", plain_url(url), "-c",
-                         f"COPY (SELECT {RAW_COLUMNS} FROM usage_events ORDER BY created_at, id) TO STDOUT"], True))
+            runs.append(
+                (
+                    "psql -c 'COPY ... TO STDOUT'",
+                    [
+                        psql,
+                        "-X",
+                        "-q",
+                        "-d",
+                        plain_url(url),
+                        "-c",
+                        f"COPY (SELECT {RAW_COLUMNS} FROM usage_events ORDER BY created_at, id) TO STDOUT",
+                    ],
+                    True,
+                )
+            )
     else:
         runs.append(("sqlite3 cursor loop", [py, "-c", SQLITE_LOOP, url.split(":///", 1)[1]], True))
     for name, argv, streams in runs:
@@ -457,6 +518,7 @@ def export_memory(engine: str, url: str, n: int) -> None:
 
 
 # -- driving ------------------------------------------------------------------------------------
+
 
 @contextmanager
 def postgres_database(given: str | None) -> Iterator[str]:
@@ -515,8 +577,10 @@ def prepare(engine: str, url: str, n: int) -> float:
 
 def share(url: str, engine: str) -> float:
     raw = Raw(engine, url)
-    total, mine = (raw.run("SELECT count(*) FROM usage_events")[0][0],
-                   raw.run("SELECT count(*) FROM usage_events WHERE workspace_id = %s", WS)[0][0])
+    total, mine = (
+        raw.run("SELECT count(*) FROM usage_events")[0][0],
+        raw.run("SELECT count(*) FROM usage_events WHERE workspace_id = %s", WS)[0][0],
+    )
     raw.close()
     return mine / total
 
@@ -525,8 +589,11 @@ def bench(engine: str, url: str, n: int, args: argparse.Namespace, table: list[s
     from atlas_cli.db.database import Database
 
     load_s = prepare(engine, url, n)
-    print(f"# {engine}: loaded {n:,} events in {load_s:.1f} s (indexes, ANALYZE included); "
-          f"{WS} holds {share(url, engine):.1%}", flush=True)
+    print(
+        f"# {engine}: loaded {n:,} events in {load_s:.1f} s (indexes, ANALYZE included); "
+        f"{WS} holds {share(url, engine):.1%}",
+        flush=True,
+    )
     db, raw = Database(url), Raw(engine, url)
     try:
         for case in cases(db, raw):

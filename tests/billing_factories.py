@@ -13,8 +13,8 @@ from typer.testing import CliRunner, Result
 from atlas_cli.cli.main import app
 from atlas_cli.cli.runtime import Runtime
 from atlas_cli.db import migrate, schema
-from atlas_cli.db.schema import stripe_events
 from atlas_cli.db.database import Database
+from atlas_cli.db.schema import stripe_events
 from tests import factories
 
 LEGACY_ORGANIZATION = """
@@ -39,8 +39,18 @@ def legacy(url: str) -> Database:
 
 
 def member(conn: Any, ws_id: str, user_id: str, role: str) -> None:
-    conn.execute(schema.member.insert(), [{"id": f"m_{ws_id}_{user_id}", "organizationId": ws_id,
-                                            "userId": user_id, "role": role, "createdAt": factories.NOW}])
+    conn.execute(
+        schema.member.insert(),
+        [
+            {
+                "id": f"m_{ws_id}_{user_id}",
+                "organizationId": ws_id,
+                "userId": user_id,
+                "role": role,
+                "createdAt": factories.NOW,
+            }
+        ],
+    )
 
 
 def people(db: Database, ws_id: str = "acme", **ws_columns: Any) -> None:
@@ -64,22 +74,21 @@ def org(db: Database, ws_id: str) -> dict[str, Any]:
 def audit(db: Database) -> list[dict[str, Any]]:
     a = schema.audit_log.c
     with db.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.select(schema.audit_log).order_by(a.created_at, a.action))
-                .mappings()]
+        return [dict(r) for r in conn.execute(sa.select(schema.audit_log).order_by(a.created_at, a.action)).mappings()]
 
 
 def subscriptions(db: Database) -> list[dict[str, Any]]:
     s = schema.subscription.c
     with db.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.select(schema.subscription).order_by(s.referenceId, s.id))
-                .mappings()]
+        return [dict(r) for r in conn.execute(sa.select(schema.subscription).order_by(s.referenceId, s.id)).mappings()]
 
 
 def ledger(db: Database) -> list[dict[str, Any]]:
     e = stripe_events.c
     with db.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.select(stripe_events).order_by(e.event_created, e.event_id))
-                .mappings()]
+        return [
+            dict(r) for r in conn.execute(sa.select(stripe_events).order_by(e.event_created, e.event_id)).mappings()
+        ]
 
 
 class Cli:
@@ -90,8 +99,7 @@ class Cli:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, stdin: str | bytes | None = None) -> Result:
-        return self.runner.invoke(app, ["--database-url", self.url, *args], obj=Runtime(clock=self.clock),
-                                  input=stdin)
+        return self.runner.invoke(app, ["--database-url", self.url, *args], obj=Runtime(clock=self.clock), input=stdin)
 
     def json(self, *args: str, code: int = 0) -> Any:
         result = self(*args, "--json")

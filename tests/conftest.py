@@ -32,7 +32,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.stripe_server import _stripe_server_session, stripe_server  # noqa: F401
 from tests.pgcluster import (
     EXTERNAL_URL_ENV,
     REQUIRE_POSTGRES_ENV,
@@ -41,14 +40,13 @@ from tests.pgcluster import (
     ci_guard_message,
     unavailable_action,
 )
+from tests.stripe_server import _stripe_server_session, stripe_server
 
 pytest_plugins = ["pytester"]
 
 # Read once, before any test clears ATLAS_* from the environment.
 _STARTUP_ENV: dict[str, str] = {
-    name: os.environ[name]
-    for name in ("CI", REQUIRE_POSTGRES_ENV, EXTERNAL_URL_ENV)
-    if name in os.environ
+    name: os.environ[name] for name in ("CI", REQUIRE_POSTGRES_ENV, EXTERNAL_URL_ENV) if name in os.environ
 }
 
 # Tests using these fixtures need PostgreSQL: they get the `postgres` marker.

@@ -28,8 +28,10 @@ def prepare(url: str, workspaces: Sequence[tuple[str, str]] = WORKSPACES) -> Dat
         migrate.upgrade(conn)
         conn.execute(
             sa.insert(schema.organization),
-            [{"id": ws, "name": slug.title(), "slug": slug, "createdAt": CREATED, "plan_tier": "team"}
-             for ws, slug in workspaces],
+            [
+                {"id": ws, "name": slug.title(), "slug": slug, "createdAt": CREATED, "plan_tier": "team"}
+                for ws, slug in workspaces
+            ],
         )
     return db
 
@@ -54,8 +56,9 @@ def totals(db: Database) -> dict[tuple[str, str], int]:
     """Sum of quantity per (workspace, type)."""
     e = schema.usage_events.c
     with db.connect() as conn:
-        rows = conn.execute(sa.select(e.workspace_id, e.event_type, sa.func.sum(e.quantity))
-                            .group_by(e.workspace_id, e.event_type)).all()
+        rows = conn.execute(
+            sa.select(e.workspace_id, e.event_type, sa.func.sum(e.quantity)).group_by(e.workspace_id, e.event_type)
+        ).all()
     return {(ws, kind): int(total) for ws, kind, total in rows}
 
 
@@ -64,8 +67,7 @@ def event_ids(db: Database) -> set[str]:
         return {str(v) for v in conn.execute(sa.select(schema.usage_events.c.id)).scalars()}
 
 
-def line(event_type: str = "query", *, id: str | None = None, ws: str | None = "ws_acme",
-         **fields: Any) -> str:
+def line(event_type: str = "query", *, id: str | None = None, ws: str | None = "ws_acme", **fields: Any) -> str:
     data: dict[str, Any] = {"event_type": event_type, **fields}
     if id is not None:
         data["id"] = id

@@ -26,16 +26,32 @@ def migrated(url: str) -> Database:
 
 def workspace(conn: Any, ws_id: str, *, tier: str = "team", slug: str | None = None, **columns: Any) -> str:
     row = {
-        "id": ws_id, "name": ws_id.title(), "slug": slug or ws_id, "createdAt": NOW - timedelta(days=400),
-        "workspace_status": "active", "plan_tier": tier, "byot": False, **columns,
+        "id": ws_id,
+        "name": ws_id.title(),
+        "slug": slug or ws_id,
+        "createdAt": NOW - timedelta(days=400),
+        "workspace_status": "active",
+        "plan_tier": tier,
+        "byot": False,
+        **columns,
     }
     conn.execute(schema.organization.insert(), [row])
     return ws_id
 
 
 def user(conn: Any, user_id: str, *, email: str | None = None, role: str | None = "user") -> str:
-    conn.execute(schema.user.insert(), [{"id": user_id, "name": user_id.title(), "email": email or f"{user_id}@x.test",
-                                         "role": role, "createdAt": NOW - timedelta(days=100)}])
+    conn.execute(
+        schema.user.insert(),
+        [
+            {
+                "id": user_id,
+                "name": user_id.title(),
+                "email": email or f"{user_id}@x.test",
+                "role": role,
+                "createdAt": NOW - timedelta(days=100),
+            }
+        ],
+    )
     return user_id
 
 
@@ -45,14 +61,37 @@ def events(conn: Any, ws_id: str, rows: list[tuple[str, int, datetime, str | Non
         return
     conn.execute(
         schema.usage_events.insert(),
-        [{"id": str(uuid.uuid4()), "workspace_id": ws_id, "event_type": t, "quantity": q, "created_at": at,
-          "user_id": u, "metadata": {}} for t, q, at, u in rows],
+        [
+            {
+                "id": str(uuid.uuid4()),
+                "workspace_id": ws_id,
+                "event_type": t,
+                "quantity": q,
+                "created_at": at,
+                "user_id": u,
+                "metadata": {},
+            }
+            for t, q, at, u in rows
+        ],
     )
 
 
 def subscription(conn: Any, ws_id: str, *, status: str, start: datetime, end: datetime, **columns: Any) -> None:
-    conn.execute(schema.subscription.insert(), [{
-        "id": f"sub_row_{ws_id}_{status}_{start:%Y%m%d}", "plan": "team", "referenceId": ws_id,
-        "stripeCustomerId": f"cus_{ws_id}", "stripeSubscriptionId": f"sub_{ws_id}", "status": status,
-        "periodStart": start, "periodEnd": end, "cancelAtPeriodEnd": False, "billingInterval": "month", **columns,
-    }])
+    conn.execute(
+        schema.subscription.insert(),
+        [
+            {
+                "id": f"sub_row_{ws_id}_{status}_{start:%Y%m%d}",
+                "plan": "team",
+                "referenceId": ws_id,
+                "stripeCustomerId": f"cus_{ws_id}",
+                "stripeSubscriptionId": f"sub_{ws_id}",
+                "status": status,
+                "periodStart": start,
+                "periodEnd": end,
+                "cancelAtPeriodEnd": False,
+                "billingInterval": "month",
+                **columns,
+            }
+        ],
+    )

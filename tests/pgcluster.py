@@ -19,6 +19,7 @@ PostgreSQL is unavailable (skip locally, fail in CI).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import glob
 import os
 import pwd
@@ -115,8 +116,7 @@ def _unprivileged_account() -> pwd.struct_passwd:
         except KeyError:
             continue
     subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-         FALLBACK_USER],
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", FALLBACK_USER],
         check=True,
         capture_output=True,
     )
@@ -197,17 +197,14 @@ class PostgresCluster:
         """Close the admin connection; stop and delete a private cluster.
         Safe to call more than once."""
         if self._admin is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._admin.close()
-            except Exception:  # noqa: BLE001 - best effort at teardown
-                pass
             self._admin = None
         if self.base_dir is not None:
             data = self.base_dir / "data"
             if self._pg_ctl and (data / "postmaster.pid").exists():
                 try:
-                    self._run([self._pg_ctl, "-D", str(data), "stop", "-m", "immediate", "-w"],
-                              timeout=30)
+                    self._run([self._pg_ctl, "-D", str(data), "stop", "-m", "immediate", "-w"], timeout=30)
                 except (subprocess.SubprocessError, OSError):
                     self._kill_postmaster(data)
             shutil.rmtree(self.base_dir, ignore_errors=True)
@@ -240,8 +237,10 @@ class PostgresCluster:
         data = base / "data"
         try:
             t0 = time.perf_counter()
-            self._run([initdb, "-D", str(data), "-U", "postgres", "--auth=trust",
-                       "-E", "UTF8", "--locale=C", "--no-sync"], timeout=120)
+            self._run(
+                [initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+                timeout=120,
+            )
             self.timings["initdb"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             self._start_server(data)
@@ -255,18 +254,22 @@ class PostgresCluster:
         last_error = ""
         for _attempt in range(3):  # the free port may be taken in between: retry
             port = _free_port()
-            options = " ".join([
-                f"-p {port}",
-                "-c listen_addresses=127.0.0.1",
-                f"-k {shlex.quote(str(self.base_dir))}",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
-                "-c max_connections=100",
-            ])
+            options = " ".join(
+                [
+                    f"-p {port}",
+                    "-c listen_addresses=127.0.0.1",
+                    f"-k {shlex.quote(str(self.base_dir))}",
+                    "-c fsync=off",
+                    "-c synchronous_commit=off",
+                    "-c full_page_writes=off",
+                    "-c max_connections=100",
+                ]
+            )
             try:
-                self._run([self._pg_ctl, "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                           "-o", options, "start"], timeout=90)
+                self._run(
+                    [self._pg_ctl, "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options, "start"],
+                    timeout=90,
+                )
             except PostgresStartError as exc:
                 last_error = f"{exc}\n--- {log} ---\n{_tail(log)}"
                 if "could not bind" in last_error or "already in use" in last_error:
@@ -280,8 +283,7 @@ class PostgresCluster:
     def _run(self, cmd: list[str], timeout: float) -> None:
         kwargs: dict[str, object] = {}
         if self._run_as is not None:
-            kwargs = {"user": self._run_as.pw_uid, "group": self._run_as.pw_gid,
-                      "extra_groups": []}
+            kwargs = {"user": self._run_as.pw_uid, "group": self._run_as.pw_gid, "extra_groups": []}
         proc = subprocess.run(
             cmd,
             env=_clean_env(),
@@ -293,9 +295,7 @@ class PostgresCluster:
             **kwargs,  # type: ignore[arg-type]
         )
         if proc.returncode != 0:
-            raise PostgresStartError(
-                f"{shlex.join(cmd)} exited with {proc.returncode}:\n{proc.stdout}{proc.stderr}"
-            )
+            raise PostgresStartError(f"{shlex.join(cmd)} exited with {proc.returncode}:\n{proc.stdout}{proc.stderr}")
 
     @staticmethod
     def _kill_postmaster(data: Path) -> None:
@@ -328,8 +328,7 @@ class PostgresCluster:
 
     def terminate_connections(self, name: str) -> None:
         self.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (name,),
         )
 
@@ -343,9 +342,7 @@ class PostgresCluster:
         """
         self._admin_conn()  # also learns the server version
         source = template or "template0"
-        query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(source)
-        )
+        query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(source))
         if not self.is_external and self._server_version >= 150000:
             # Copying files (plus a checkpoint) beats WAL-logging every block for
             # these small databases; not forced on a shared external server.
@@ -376,9 +373,7 @@ class PostgresCluster:
 
     def seal_template(self, name: str) -> None:
         """Make ``name`` safe to clone from: no new connections, none open."""
-        self.execute(
-            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(name))
-        )
+        self.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
         self.terminate_connections(name)
 
 

@@ -32,10 +32,10 @@ Json = dict[str, Any]
 
 DEFAULT_API_KEY = "sk_test_atlas"
 API_VERSION = "2026-10-28.endive"  # the Stripe-Version stripe-python 16.x sends
-SUBSCRIPTION_STATUSES = frozenset({"active", "trialing", "past_due", "canceled", "unpaid",
-                                   "incomplete", "incomplete_expired", "paused"})
-RATE_LIMIT_MESSAGE = ("Too many requests hit the API too quickly. "
-                      "We recommend an exponential backoff of your requests.")
+SUBSCRIPTION_STATUSES = frozenset(
+    {"active", "trialing", "past_due", "canceled", "unpaid", "incomplete", "incomplete_expired", "paused"}
+)
+RATE_LIMIT_MESSAGE = "Too many requests hit the API too quickly. We recommend an exponential backoff of your requests."
 # status -> (error type, message, code) used by fail_next() unless overridden
 _FAULT_DEFAULTS: dict[int, tuple[str, str, str | None]] = {
     400: ("invalid_request_error", "Invalid request.", None),
@@ -45,15 +45,21 @@ _FAULT_DEFAULTS: dict[int, tuple[str, str, str | None]] = {
 }
 _SERVER_ERROR = ("api_error", "An unknown error occurred on Stripe's end.", None)
 _STATE = ("customers", "products", "prices", "subscriptions", "portal_sessions", "_counters")
-_STORE_BY_PREFIX = {"cus": "customers", "prod": "products", "price": "prices",
-                    "sub": "subscriptions"}
+_STORE_BY_PREFIX = {"cus": "customers", "prod": "products", "price": "prices", "sub": "subscriptions"}
 
 
 class StripeError(Exception):
     """An error answered with Stripe's ``{"error": {...}}`` body."""
 
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
-                 code: str | None = None, param: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.type = status, message, type
         self.code, self.param = code, param
@@ -97,18 +103,20 @@ class Fault:
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
-        return ((self.method is None or self.method.upper() == method)
-                and (self.path_prefix is None or path.startswith(self.path_prefix)))
+        return (self.method is None or self.method.upper() == method) and (
+            self.path_prefix is None or path.startswith(self.path_prefix)
+        )
 
 
 # ------------------------------------------------------------------------------------ helpers
+
 
 def parse_form(pairs: list[tuple[str, str]]) -> Json:
     """Nest Stripe bracket notation: ``items[0][price]``, ``metadata[k]``, ``expand[]``."""
     root: Json = {}
     for key, value in pairs:
         head = key.split("[", 1)[0]
-        names = [head] + re.findall(r"\[([^\]]*)\]", key[len(head):])
+        names = [head, *re.findall(r"\[([^\]]*)\]", key[len(head) :])]
         node = root
         for name in names[:-1]:
             name = name or str(len(node))  # "[]" appends
@@ -139,21 +147,26 @@ def sign_payload(payload: str | bytes, secret: str, timestamp: int | None = None
     """The ``Stripe-Signature`` header Stripe would send with ``payload``."""
     text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
     ts = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode("utf-8"), f"{ts}.{text}".encode("utf-8"), hashlib.sha256)
+    mac = hmac.new(secret.encode("utf-8"), f"{ts}.{text}".encode(), hashlib.sha256)
     return f"t={ts},v1={mac.hexdigest()}"
 
 
 _event_ids = iter(range(1, 10**9))
 
 
-def make_event(event_type: str, data_object: Json, *, event_id: str | None = None,
-               created: int | None = None) -> Json:
+def make_event(event_type: str, data_object: Json, *, event_id: str | None = None, created: int | None = None) -> Json:
     """A Stripe v1 snapshot event wrapping ``data_object``."""
-    return {"id": event_id or f"evt_{next(_event_ids):04d}", "object": "event",
-            "api_version": API_VERSION, "livemode": False, "pending_webhooks": 0,
-            "created": int(time.time()) if created is None else created,
-            "data": {"object": data_object}, "request": {"id": None, "idempotency_key": None},
-            "type": event_type}
+    return {
+        "id": event_id or f"evt_{next(_event_ids):04d}",
+        "object": "event",
+        "api_version": API_VERSION,
+        "livemode": False,
+        "pending_webhooks": 0,
+        "created": int(time.time()) if created is None else created,
+        "data": {"object": data_object},
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+    }
 
 
 def _bool(params: Json, name: str) -> bool | None:
@@ -178,8 +191,7 @@ def _int(params: Json, name: str, default: int | None = None) -> int | None:
 
 def _require(params: Json, name: str) -> Any:
     if params.get(name) in (None, ""):
-        raise StripeError(400, f"Missing required param: {name}.", code="parameter_missing",
-                          param=name)
+        raise StripeError(400, f"Missing required param: {name}.", code="parameter_missing", param=name)
     return params[name]
 
 
@@ -202,7 +214,7 @@ def _apply_metadata(target: Json, metadata: Any) -> None:
 def _add_interval(ts: int, interval: str, count: int) -> int:
     if interval in ("day", "week"):
         return ts + count * 86400 * (1 if interval == "day" else 7)
-    start = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+    start = dt.datetime.fromtimestamp(ts, dt.UTC)
     years, month0 = divmod(start.month - 1 + count * (12 if interval == "year" else 1), 12)
     year, month = start.year + years, month0 + 1
     day = min(start.day, calendar.monthrange(year, month)[1])
@@ -211,11 +223,11 @@ def _add_interval(ts: int, interval: str, count: int) -> int:
 
 # ------------------------------------------------------------------------------------- server
 
+
 class StripeServer:
     """In-memory Stripe v1 API on 127.0.0.1.  ``start()``/``stop()`` or use it with ``with``."""
 
-    def __init__(self, api_key: str = DEFAULT_API_KEY, *,
-                 extra_api_keys: tuple[str, ...] = ()) -> None:
+    def __init__(self, api_key: str = DEFAULT_API_KEY, *, extra_api_keys: tuple[str, ...] = ()) -> None:
         self.api_key = api_key
         self.api_keys = {api_key, *extra_api_keys}
         self._lock = threading.RLock()
@@ -253,8 +265,9 @@ class StripeServer:
             self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
             self._httpd.daemon_threads = True
             self._httpd.stripe = self  # type: ignore[attr-defined]
-            self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
-                                            name="stripe-server", daemon=True)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, args=(0.05,), name="stripe-server", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -286,10 +299,19 @@ class StripeServer:
             self._counters: dict[str, int] = {}
             self._idempotent: dict[str, tuple[tuple[str, str, Json], Json]] = {}
 
-    def fail_next(self, status: int, *, times: int = 1, method: str | None = None,
-                  path_prefix: str | None = None, error_type: str | None = None,
-                  message: str | None = None, code: str | None = None,
-                  param: str | None = None, should_retry: bool | None = None) -> Fault:
+    def fail_next(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        path_prefix: str | None = None,
+        error_type: str | None = None,
+        message: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        should_retry: bool | None = None,
+    ) -> Fault:
         """Answer the next ``times`` matching requests with a Stripe error of ``status``.
 
         Faults apply before authentication.  The SDK retries 409 and 5xx answers and never
@@ -297,63 +319,102 @@ class StripeServer:
         obeys over the status code (e.g. ``fail_next(429, should_retry=True)`` is retried).
         """
         d_type, d_message, d_code = _FAULT_DEFAULTS.get(
-            status, _SERVER_ERROR if status >= 500 else ("invalid_request_error", "Error.", None))
+            status, _SERVER_ERROR if status >= 500 else ("invalid_request_error", "Error.", None)
+        )
         if status == 401:
             d_message = f"Invalid API Key provided: {mask_key(self.api_key)}"
-        error = StripeError(status, message or d_message, type=error_type or d_type,
-                            code=code or d_code, param=param)
+        error = StripeError(status, message or d_message, type=error_type or d_type, code=code or d_code, param=param)
         fault = Fault(status, times, error, method, path_prefix, should_retry)
         with self._lock:
             self.faults.append(fault)
         return fault
 
-    def requests_to(self, method: str | None = None,
-                    path_prefix: str = "") -> list[RecordedRequest]:
+    def requests_to(self, method: str | None = None, path_prefix: str = "") -> list[RecordedRequest]:
         """Recorded requests filtered by method and path prefix."""
         with self._lock:
-            return [r for r in self.requests if r.path.startswith(path_prefix)
-                    and (method is None or r.method == method.upper())]
+            return [
+                r
+                for r in self.requests
+                if r.path.startswith(path_prefix) and (method is None or r.method == method.upper())
+            ]
 
     # ------------------------------------------------------- direct state helpers (no HTTP)
-    def add_customer(self, *, email: str | None = None, name: str | None = None,
-                     metadata: dict[str, str] | None = None, **fields: Any) -> Json:
+    def add_customer(
+        self,
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        metadata: dict[str, str] | None = None,
+        **fields: Any,
+    ) -> Json:
         with self._lock:
-            return copy.deepcopy(self._create_customer(
-                {"email": email, "name": name, "metadata": metadata, **fields}))
+            return copy.deepcopy(self._create_customer({"email": email, "name": name, "metadata": metadata, **fields}))
 
-    def add_price(self, *, unit_amount: int = 1000, currency: str = "usd",
-                  interval: str | None = "month", product: str | None = None,
-                  product_name: str = "Atlas", lookup_key: str | None = None,
-                  nickname: str | None = None, active: bool = True,
-                  metadata: dict[str, str] | None = None) -> Json:
+    def add_price(
+        self,
+        *,
+        unit_amount: int = 1000,
+        currency: str = "usd",
+        interval: str | None = "month",
+        product: str | None = None,
+        product_name: str = "Atlas",
+        lookup_key: str | None = None,
+        nickname: str | None = None,
+        active: bool = True,
+        metadata: dict[str, str] | None = None,
+    ) -> Json:
         """A price (recurring unless ``interval=None``); an unknown ``product`` id is created."""
         with self._lock:
             if product is not None and product not in self.products:
                 self.products[product] = self._product(product, product_name)
-            params: Json = {"unit_amount": unit_amount, "currency": currency, "active": active,
-                            "lookup_key": lookup_key, "nickname": nickname, "metadata": metadata,
-                            "product": product, "product_data": {"name": product_name}}
+            params: Json = {
+                "unit_amount": unit_amount,
+                "currency": currency,
+                "active": active,
+                "lookup_key": lookup_key,
+                "nickname": nickname,
+                "metadata": metadata,
+                "product": product,
+                "product_data": {"name": product_name},
+            }
             if interval:
                 params["recurring"] = {"interval": interval}
             return copy.deepcopy(self._create_price(params))
 
-    def add_subscription(self, customer: str | Json, price: str | Json, *, status: str = "active",
-                         period_start: int | None = None, period_end: int | None = None,
-                         cancel_at_period_end: bool = False,
-                         metadata: dict[str, str] | None = None, quantity: int = 1) -> Json:
+    def add_subscription(
+        self,
+        customer: str | Json,
+        price: str | Json,
+        *,
+        status: str = "active",
+        period_start: int | None = None,
+        period_end: int | None = None,
+        cancel_at_period_end: bool = False,
+        metadata: dict[str, str] | None = None,
+        quantity: int = 1,
+    ) -> Json:
         """A subscription with one item; ``customer``/``price`` are ids or objects."""
         customer_id = customer if isinstance(customer, str) else customer["id"]
         price_id = price if isinstance(price, str) else price["id"]
         with self._lock:
-            return copy.deepcopy(self._create_subscription({
-                "customer": customer_id, "items": [{"price": price_id, "quantity": quantity}],
-                "metadata": metadata, "cancel_at_period_end": cancel_at_period_end,
-                "test_status": status, "test_current_period_start": period_start,
-                "test_current_period_end": period_end}))
+            return copy.deepcopy(
+                self._create_subscription(
+                    {
+                        "customer": customer_id,
+                        "items": [{"price": price_id, "quantity": quantity}],
+                        "metadata": metadata,
+                        "cancel_at_period_end": cancel_at_period_end,
+                        "test_status": status,
+                        "test_current_period_start": period_start,
+                        "test_current_period_end": period_end,
+                    }
+                )
+            )
 
     # ----------------------------------------------------------------------- HTTP handling
-    def handle(self, method: str, target: str, headers: dict[str, str],
-               body: bytes) -> tuple[int, Json, dict[str, str]]:
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Json, dict[str, str]]:
         """Answer one request: (status, JSON body, extra response headers).  Thread-safe."""
         split = urlsplit(target)
         path = split.path.rstrip("/") or "/"
@@ -368,8 +429,9 @@ class StripeServer:
             record.status, payload = self._dispatch(method, path, params, headers, out_headers)
             return record.status, copy.deepcopy(payload), out_headers
 
-    def _dispatch(self, method: str, path: str, params: Json, headers: dict[str, str],
-                  out_headers: dict[str, str]) -> tuple[int, Json]:
+    def _dispatch(
+        self, method: str, path: str, params: Json, headers: dict[str, str], out_headers: dict[str, str]
+    ) -> tuple[int, Json]:
         fault = next((f for f in self.faults if f.matches(method, path)), None)
         if fault is not None:
             fault.hits += 1
@@ -383,9 +445,12 @@ class StripeServer:
         auth = headers.get("authorization", "")
         key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
         if not key:
-            return 401, StripeError(401, "You did not provide an API key. You need to provide "
-                                    "your API key in the Authorization header, using Bearer "
-                                    "auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').").body()
+            return 401, StripeError(
+                401,
+                "You did not provide an API key. You need to provide "
+                "your API key in the Authorization header, using Bearer "
+                "auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+            ).body()
         if key not in self.api_keys:
             return 401, StripeError(401, f"Invalid API Key provided: {mask_key(key)}").body()
 
@@ -395,9 +460,11 @@ class StripeServer:
         if idem_key and idem_key in self._idempotent:
             request, answer = self._idempotent[idem_key]
             if request != (method, path, params):
-                return 400, StripeError(400, "Keys for idempotent requests can only be used with "
-                                        "the same parameters they were first used with.",
-                                        type="idempotency_error").body()
+                return 400, StripeError(
+                    400,
+                    "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                    type="idempotency_error",
+                ).body()
             out_headers["Idempotent-Replayed"] = "true"
             return 200, answer
 
@@ -419,9 +486,12 @@ class StripeServer:
             if idem_key:
                 self._idempotent[idem_key] = ((method, path, params), result)
             return 200, result
-        return 404, StripeError(404, f"Unrecognized request URL ({method}: {path}). Please see "
-                                "https://stripe.com/docs or we can help at "
-                                "https://support.stripe.com/.").body()
+        return 404, StripeError(
+            404,
+            f"Unrecognized request URL ({method}: {path}). Please see "
+            "https://stripe.com/docs or we can help at "
+            "https://support.stripe.com/.",
+        ).body()
 
     # ---------------------------------------------------------------------- shared pieces
     def _new_id(self, prefix: str) -> str:
@@ -429,14 +499,18 @@ class StripeServer:
         return f"{prefix}_{self._counters[prefix]:04d}"
 
     def _new_object(self, prefix: str, obj: str, params: Json) -> Json:
-        new: Json = {"id": self._new_id(prefix), "object": obj, "created": int(time.time()),
-                     "livemode": False, "metadata": {}}
+        new: Json = {
+            "id": self._new_id(prefix),
+            "object": obj,
+            "created": int(time.time()),
+            "livemode": False,
+            "metadata": {},
+        }
         _apply_metadata(new, params.get("metadata"))
         return new
 
     @staticmethod
-    def _lookup(store: dict[str, Json], kind: str, obj_id: str, param: str = "id",
-                status: int = 404) -> Json:
+    def _lookup(store: dict[str, Json], kind: str, obj_id: str, param: str = "id", status: int = 404) -> Json:
         if obj_id not in store:
             raise _missing(kind, obj_id, param, status)
         return store[obj_id]
@@ -446,18 +520,17 @@ class StripeServer:
         """A Stripe list over ``items`` (oldest first), answered newest first."""
         limit = _int(params, "limit", 10) or 0
         if not 1 <= limit <= 100:
-            raise StripeError(400, "This value must be between 1 and 100 (inclusive).",
-                              param="limit")
+            raise StripeError(400, "This value must be between 1 and 100 (inclusive).", param="limit")
         ordered = items[::-1]
         ids = [obj["id"] for obj in ordered]
         for cursor in ("starting_after", "ending_before"):
             if params.get(cursor) and params[cursor] not in ids:
                 raise _missing("object", params[cursor], cursor, 400)
         if params.get("starting_after"):
-            rest = ordered[ids.index(params["starting_after"]) + 1:]
+            rest = ordered[ids.index(params["starting_after"]) + 1 :]
             page, has_more = rest[:limit], len(rest) > limit
         elif params.get("ending_before"):
-            newer = ordered[:ids.index(params["ending_before"])]
+            newer = ordered[: ids.index(params["ending_before"])]
             page, has_more = newer[-limit:], len(newer) > limit
         else:
             page, has_more = ordered[:limit], len(ordered) > limit
@@ -481,15 +554,24 @@ class StripeServer:
     # --------------------------------------------------------------- balance and customers
     def _balance(self, params: Json) -> Json:
         funds = [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}]
-        return {"object": "balance", "available": funds, "pending": copy.deepcopy(funds),
-                "livemode": False}
+        return {"object": "balance", "available": funds, "pending": copy.deepcopy(funds), "livemode": False}
 
     def _create_customer(self, params: Json) -> Json:
         customer = self._new_object("cus", "customer", params)
-        customer.update({"balance": 0, "currency": None, "default_source": None,
-                         "delinquent": False, "description": None, "email": None, "name": None,
-                         "phone": None, "invoice_settings": {"default_payment_method": None},
-                         "tax_exempt": "none"})
+        customer.update(
+            {
+                "balance": 0,
+                "currency": None,
+                "default_source": None,
+                "delinquent": False,
+                "description": None,
+                "email": None,
+                "name": None,
+                "phone": None,
+                "invoice_settings": {"default_payment_method": None},
+                "tax_exempt": "none",
+            }
+        )
         self.customers[customer["id"]] = customer
         return self._edit_customer(customer, params)
 
@@ -516,46 +598,64 @@ class StripeServer:
     # ---------------------------------------------------------------------------- prices
     @staticmethod
     def _product(product_id: str, name: str) -> Json:
-        return {"id": product_id, "object": "product", "active": True, "created": int(time.time()),
-                "description": None, "livemode": False, "metadata": {}, "name": name}
+        return {
+            "id": product_id,
+            "object": "product",
+            "active": True,
+            "created": int(time.time()),
+            "description": None,
+            "livemode": False,
+            "metadata": {},
+            "name": name,
+        }
 
     def _create_price(self, params: Json) -> Json:
         currency = str(_require(params, "currency")).lower()
         unit_amount = _int(params, "unit_amount")
         if unit_amount is None:
-            raise StripeError(400, "Missing required param: unit_amount.",
-                              code="parameter_missing", param="unit_amount")
+            raise StripeError(
+                400, "Missing required param: unit_amount.", code="parameter_missing", param="unit_amount"
+            )
         if params.get("product"):
-            product_id = self._lookup(self.products, "product", params["product"], "product",
-                                      400)["id"]
+            product_id = self._lookup(self.products, "product", params["product"], "product", 400)["id"]
         elif isinstance(params.get("product_data"), dict):
             product_id = self._new_id("prod")
             name = _require(params["product_data"], "name")
             self.products[product_id] = self._product(product_id, name)
         else:
-            raise StripeError(400, "Missing required param: product.", code="parameter_missing",
-                              param="product")
+            raise StripeError(400, "Missing required param: product.", code="parameter_missing", param="product")
         recurring = None
         if isinstance(params.get("recurring"), dict):
             interval = params["recurring"].get("interval")
             if interval not in ("day", "week", "month", "year"):
-                raise StripeError(400, f"Invalid recurring[interval]: {interval}",
-                                  param="recurring[interval]")
-            recurring = {"interval": interval, "meter": None, "trial_period_days": None,
-                         "interval_count": _int(params["recurring"], "interval_count", 1),
-                         "usage_type": "licensed"}
+                raise StripeError(400, f"Invalid recurring[interval]: {interval}", param="recurring[interval]")
+            recurring = {
+                "interval": interval,
+                "meter": None,
+                "trial_period_days": None,
+                "interval_count": _int(params["recurring"], "interval_count", 1),
+                "usage_type": "licensed",
+            }
         price = self._new_object("price", "price", params)
-        price.update({"active": _bool(params, "active") is not False, "billing_scheme": "per_unit",
-                      "currency": currency, "lookup_key": None, "nickname": params.get("nickname"),
-                      "product": product_id, "recurring": recurring, "tax_behavior": "unspecified",
-                      "type": "recurring" if recurring else "one_time",
-                      "unit_amount": unit_amount, "unit_amount_decimal": str(unit_amount)})
+        price.update(
+            {
+                "active": _bool(params, "active") is not False,
+                "billing_scheme": "per_unit",
+                "currency": currency,
+                "lookup_key": None,
+                "nickname": params.get("nickname"),
+                "product": product_id,
+                "recurring": recurring,
+                "tax_behavior": "unspecified",
+                "type": "recurring" if recurring else "one_time",
+                "unit_amount": unit_amount,
+                "unit_amount_decimal": str(unit_amount),
+            }
+        )
         if params.get("lookup_key"):
-            holder = next((p for p in self.prices.values()
-                           if p["lookup_key"] == params["lookup_key"]), None)
+            holder = next((p for p in self.prices.values() if p["lookup_key"] == params["lookup_key"]), None)
             if holder is not None and not _bool(params, "transfer_lookup_key"):
-                raise StripeError(400, f"A price (`{holder['id']}`) already uses that lookup key.",
-                                  param="lookup_key")
+                raise StripeError(400, f"A price (`{holder['id']}`) already uses that lookup key.", param="lookup_key")
             if holder is not None:
                 holder["lookup_key"] = None
             price["lookup_key"] = params["lookup_key"]
@@ -568,10 +668,13 @@ class StripeServer:
     def _list_prices(self, params: Json) -> Json:
         active, keys = _bool(params, "active"), params.get("lookup_keys")
         product = params.get("product")
-        found = [p for p in self.prices.values()
-                 if (active is None or p["active"] == active)
-                 and (not keys or p["lookup_key"] in keys)
-                 and (not product or p["product"] == product)]
+        found = [
+            p
+            for p in self.prices.values()
+            if (active is None or p["active"] == active)
+            and (not keys or p["lookup_key"] in keys)
+            and (not product or p["product"] == product)
+        ]
         return self._paginate(found, params, "/v1/prices")
 
     # --------------------------------------------------------------------- subscriptions
@@ -579,19 +682,39 @@ class StripeServer:
         param = f"items[{index}][price]"
         price = self._lookup(self.prices, "price", str(_require(spec, "price")), param, 400)
         if price["recurring"] is None:
-            raise StripeError(400, "The price specified is set to `type=one_time` but this field "
-                              "only accepts prices with `type=recurring`.", param=param)
+            raise StripeError(
+                400,
+                "The price specified is set to `type=one_time` but this field "
+                "only accepts prices with `type=recurring`.",
+                param=param,
+            )
         recurring = price["recurring"]
-        plan = {"id": price["id"], "object": "plan", "active": price["active"],
-                "amount": price["unit_amount"], "currency": price["currency"],
-                "interval": recurring["interval"], "interval_count": recurring["interval_count"],
-                "nickname": price["nickname"], "product": price["product"],
-                "usage_type": recurring["usage_type"]}
-        return {"id": self._new_id("si"), "object": "subscription_item",
-                "created": int(time.time()), "current_period_start": sub["current_period_start"],
-                "current_period_end": sub["current_period_end"], "discounts": [], "metadata": {},
-                "plan": plan, "price": copy.deepcopy(price), "quantity": _int(spec, "quantity", 1),
-                "subscription": sub["id"], "tax_rates": []}
+        plan = {
+            "id": price["id"],
+            "object": "plan",
+            "active": price["active"],
+            "amount": price["unit_amount"],
+            "currency": price["currency"],
+            "interval": recurring["interval"],
+            "interval_count": recurring["interval_count"],
+            "nickname": price["nickname"],
+            "product": price["product"],
+            "usage_type": recurring["usage_type"],
+        }
+        return {
+            "id": self._new_id("si"),
+            "object": "subscription_item",
+            "created": int(time.time()),
+            "current_period_start": sub["current_period_start"],
+            "current_period_end": sub["current_period_end"],
+            "discounts": [],
+            "metadata": {},
+            "plan": plan,
+            "price": copy.deepcopy(price),
+            "quantity": _int(spec, "quantity", 1),
+            "subscription": sub["id"],
+            "tax_rates": [],
+        }
 
     def _apply_items(self, sub: Json, specs: Any) -> None:
         """``items[i][price]`` adds; with ``[id]`` it changes or (``[deleted]``) removes."""
@@ -608,13 +731,11 @@ class StripeServer:
             if _bool(spec, "deleted"):
                 items.remove(old)
             else:
-                new = self._new_item(sub, {"price": old["price"]["id"],
-                                           "quantity": old["quantity"], **spec}, index)
+                new = self._new_item(sub, {"price": old["price"]["id"], "quantity": old["quantity"], **spec}, index)
                 new["id"] = old["id"]
                 items[items.index(old)] = new
         if not items:
-            raise StripeError(400, "A subscription must have at least one active plan.",
-                              param="items")
+            raise StripeError(400, "A subscription must have at least one active plan.", param="items")
         sub["currency"] = items[0]["price"]["currency"]
 
     @staticmethod
@@ -642,17 +763,36 @@ class StripeServer:
         now = int(time.time())
         start = _int(params, "test_current_period_start", now) or now
         sub = self._new_object("sub", "subscription", params)
-        sub.update({
-            "billing_cycle_anchor": start, "cancel_at": None, "cancel_at_period_end": False,
-            "canceled_at": None, "cancellation_details": {"comment": None, "feedback": None,
-                                                          "reason": None},
-            "collection_method": "charge_automatically", "currency": None,
-            "customer": customer_id, "current_period_start": start, "current_period_end": start,
-            "default_payment_method": None, "description": params.get("description"),
-            "discounts": [], "ended_at": None, "latest_invoice": None, "start_date": start,
-            "status": status, "test_clock": None, "trial_end": None, "trial_start": None,
-            "items": {"object": "list", "data": [], "has_more": False,
-                      "url": f"/v1/subscription_items?subscription={sub['id']}"}})
+        sub.update(
+            {
+                "billing_cycle_anchor": start,
+                "cancel_at": None,
+                "cancel_at_period_end": False,
+                "canceled_at": None,
+                "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+                "collection_method": "charge_automatically",
+                "currency": None,
+                "customer": customer_id,
+                "current_period_start": start,
+                "current_period_end": start,
+                "default_payment_method": None,
+                "description": params.get("description"),
+                "discounts": [],
+                "ended_at": None,
+                "latest_invoice": None,
+                "start_date": start,
+                "status": status,
+                "test_clock": None,
+                "trial_end": None,
+                "trial_start": None,
+                "items": {
+                    "object": "list",
+                    "data": [],
+                    "has_more": False,
+                    "url": f"/v1/subscription_items?subscription={sub['id']}",
+                },
+            }
+        )
         self._apply_items(sub, specs)
         recurring = sub["items"]["data"][0]["price"]["recurring"]
         end = _add_interval(start, recurring["interval"], recurring["interval_count"])
@@ -678,17 +818,19 @@ class StripeServer:
                 return status == "all" or sub["status"] == status
             return sub["status"] != "canceled"
 
-        found = [s for s in self.subscriptions.values()
-                 if wanted(s) and (not customer or s["customer"] == customer)
-                 and (not price or any(i["price"]["id"] == price for i in s["items"]["data"]))]
+        found = [
+            s
+            for s in self.subscriptions.values()
+            if wanted(s)
+            and (not customer or s["customer"] == customer)
+            and (not price or any(i["price"]["id"] == price for i in s["items"]["data"]))
+        ]
         return self._paginate(found, params, "/v1/subscriptions")
 
     def _update_subscription(self, params: Json, obj_id: str) -> Json:
         sub = self._lookup(self.subscriptions, "subscription", obj_id)
-        if sub["status"] == "canceled" and set(params) - {"metadata", "cancellation_details",
-                                                          "expand"}:
-            raise StripeError(400, "A canceled subscription can only update its "
-                              "cancellation_details and metadata.")
+        if sub["status"] == "canceled" and set(params) - {"metadata", "cancellation_details", "expand"}:
+            raise StripeError(400, "A canceled subscription can only update its cancellation_details and metadata.")
         if "items" in params:
             self._apply_items(sub, params["items"])
             self._set_period(sub, sub["current_period_start"], sub["current_period_end"])
@@ -701,8 +843,15 @@ class StripeServer:
         if sub["status"] == "canceled":  # Stripe answers as if the subscription were gone
             raise _missing("subscription", obj_id)
         now = int(time.time())
-        sub.update({"status": "canceled", "canceled_at": now, "ended_at": now, "cancel_at": None,
-                    "cancel_at_period_end": False})
+        sub.update(
+            {
+                "status": "canceled",
+                "canceled_at": now,
+                "ended_at": now,
+                "cancel_at": None,
+                "cancel_at_period_end": False,
+            }
+        )
         sub["cancellation_details"]["reason"] = "cancellation_requested"
         return sub
 
@@ -711,12 +860,19 @@ class StripeServer:
         customer_id = str(_require(params, "customer"))
         self._lookup(self.customers, "customer", customer_id, "customer", 400)
         session_id = self._new_id("bps")
-        session = {"id": session_id, "object": "billing_portal.session",
-                   "configuration": "bpc_default", "created": int(time.time()),
-                   "customer": customer_id, "flow": None, "livemode": False,
-                   "locale": params.get("locale"), "on_behalf_of": None,
-                   "return_url": params.get("return_url"),
-                   "url": f"{self.url}/p/session/{session_id}"}
+        session = {
+            "id": session_id,
+            "object": "billing_portal.session",
+            "configuration": "bpc_default",
+            "created": int(time.time()),
+            "customer": customer_id,
+            "flow": None,
+            "livemode": False,
+            "locale": params.get("locale"),
+            "on_behalf_of": None,
+            "return_url": params.get("return_url"),
+            "url": f"{self.url}/p/session/{session_id}",
+        }
         self.portal_sessions[session_id] = session
         return session
 
@@ -756,6 +912,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # ----------------------------------------------------------------------------- pytest fixtures
+
 
 @pytest.fixture(scope="session")
 def _stripe_server_session() -> Iterator[StripeServer]:

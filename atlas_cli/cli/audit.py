@@ -16,8 +16,9 @@ app = typer.Typer(help="The audit log of changes made with atlas.", no_args_is_h
 def list_(
     ctx: typer.Context,
     workspace: WorkspaceOpt = None,
-    since: Annotated[str | None, typer.Option("--since", help="From this day on, YYYY-MM-DD (UTC).",
-                                              show_default=False)] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="From this day on, YYYY-MM-DD (UTC).", show_default=False)
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many rows (1-1000).")] = 50,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
@@ -33,6 +34,9 @@ def list_(
     from atlas_cli.services import inputs
 
     with rt.services() as svc:
-        entries = svc.admin.audit(rt.workspace(workspace), since=inputs.parse_date(since, "--since"),
-                                  limit=inputs.bounded(limit, "--limit", high=1000))
+        entries = svc.admin.audit(
+            rt.workspace(workspace),
+            since=inputs.parse_date(since, "--since"),
+            limit=inputs.bounded(limit, "--limit", high=1000),
+        )
     rt.render.audit_list(entries, rt.output_format(fmt, as_json))

@@ -27,13 +27,15 @@ def check(
     workspace: WorkspaceOpt = None,
     fail_on: Annotated[
         str | None,
-        typer.Option("--fail-on", help="Also exit non-zero at this tier: warning (10) or soft (11).",
-                     show_default=False),
+        typer.Option(
+            "--fail-on", help="Also exit non-zero at this tier: warning (10) or soft (11).", show_default=False
+        ),
     ] = None,
     resource: Annotated[
         str | None,
-        typer.Option("--resource", help="Instead: may one more of members or connections be added?",
-                     show_default=False),
+        typer.Option(
+            "--resource", help="Instead: may one more of members or connections be added?", show_default=False
+        ),
     ] = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
@@ -64,8 +66,9 @@ from atlas_cli.cli.admin_options import ActorOpt, DryRunOpt, actor_of  # noqa: E
 @app.command("byot")
 def byot(
     ctx: typer.Context,
-    enable: Annotated[bool | None, typer.Option("--enable/--disable", help="Turn bring-your-own-token on or off.",
-                                                show_default=False)] = None,
+    enable: Annotated[
+        bool | None, typer.Option("--enable/--disable", help="Turn bring-your-own-token on or off.", show_default=False)
+    ] = None,
     workspace: WorkspaceOpt = None,
     actor: ActorOpt = None,
     dry_run: DryRunOpt = False,
@@ -85,8 +88,9 @@ def byot(
 
         rt.fail(BadInput("say --enable or --disable"))
     with rt.services() as svc:
-        result = svc.billing_ops.byot(rt.workspace(workspace), enable=enable, actor=actor_of(rt, actor),
-                                      dry_run=dry_run)
+        result = svc.billing_ops.byot(
+            rt.workspace(workspace), enable=enable, actor=actor_of(rt, actor), dry_run=dry_run
+        )
     rt.render.change_result(result, rt.output_format(fmt, as_json))
 
 
@@ -94,8 +98,9 @@ def byot(
 def portal(
     ctx: typer.Context,
     workspace: WorkspaceOpt = None,
-    return_url: Annotated[str | None, typer.Option("--return-url", help="Where Stripe sends the customer back.",
-                                                   show_default=False)] = None,
+    return_url: Annotated[
+        str | None, typer.Option("--return-url", help="Where Stripe sends the customer back.", show_default=False)
+    ] = None,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the portal in a web browser.")] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
@@ -121,8 +126,9 @@ def portal(
 def sync(
     ctx: typer.Context,
     workspace: WorkspaceOpt = None,
-    all_workspaces: Annotated[bool, typer.Option("--all", help="Every workspace with a Stripe customer "
-                                                               "(needs a global admin).")] = False,
+    all_workspaces: Annotated[
+        bool, typer.Option("--all", help="Every workspace with a Stripe customer (needs a global admin).")
+    ] = False,
     actor: ActorOpt = None,
     dry_run: DryRunOpt = False,
     fmt: FormatOpt = None,
@@ -137,9 +143,13 @@ def sync(
     """
     rt: Runtime = ctx.obj
     with rt.services() as svc, rt.render.progress("Reading Stripe") as advance:
-        report = svc.stripe_sync.sync(workspace if all_workspaces else rt.workspace(workspace),
-                                      all_workspaces=all_workspaces, actor=actor_of(rt, actor),
-                                      dry_run=dry_run, progress=advance)
+        report = svc.stripe_sync.sync(
+            workspace if all_workspaces else rt.workspace(workspace),
+            all_workspaces=all_workspaces,
+            actor=actor_of(rt, actor),
+            dry_run=dry_run,
+            progress=advance,
+        )
     rt.render.sync_report(report, rt.output_format(fmt, as_json))
 
 

@@ -47,8 +47,8 @@ def record(
     user: Annotated[str | None, typer.Option("--user", "-u", help="User id.", show_default=False)] = None,
     metadata: Annotated[str | None, typer.Option("--metadata", help="A JSON object.", show_default=False)] = None,
     event_id: Annotated[
-        str | None, typer.Option("--id", help="The event's UUID (idempotency key); default: a new one.",
-                                 show_default=False)
+        str | None,
+        typer.Option("--id", help="The event's UUID (idempotency key); default: a new one.", show_default=False),
     ] = None,
     at: Annotated[str | None, typer.Option("--at", help="ISO 8601 time; default: now.", show_default=False)] = None,
     workspace: WorkspaceOpt = None,
@@ -65,8 +65,15 @@ def record(
     """
     rt: Runtime = ctx.obj
     with rt.services() as svc:
-        result = _events(svc).record(rt.workspace(workspace), event_type=event_type, quantity=quantity,
-                                     user_id=user, metadata=metadata, event_id=event_id, at=at)
+        result = _events(svc).record(
+            rt.workspace(workspace),
+            event_type=event_type,
+            quantity=quantity,
+            user_id=user,
+            metadata=metadata,
+            event_id=event_id,
+            at=at,
+        )
     rt.render.record_result(result, rt.output_format(fmt, as_json))
 
 
@@ -75,8 +82,10 @@ def ingest(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="A file of events, or - for standard input.", metavar="FILE|-")],
     input_format: Annotated[
-        str | None, typer.Option("--input-format", help="jsonl or csv; default: from the file name (stdin: jsonl).",
-                                 show_default=False)
+        str | None,
+        typer.Option(
+            "--input-format", help="jsonl or csv; default: from the file name (stdin: jsonl).", show_default=False
+        ),
     ] = None,
     workspace: WorkspaceOpt = None,
     flush_at: Annotated[int, typer.Option("--flush-at", help="Write a batch when this many events wait.")] = 1000,
@@ -84,12 +93,22 @@ def ingest(
         int, typer.Option("--flush-interval", help="...or when the first has waited this many milliseconds.")
     ] = 1000,
     rejects: Annotated[
-        Path | None, typer.Option("--rejects", help="Write rejected lines here, each after a '# line N: reason' "
-                                  "comment; fix them and ingest the file again.", show_default=False)
+        Path | None,
+        typer.Option(
+            "--rejects",
+            help="Write rejected lines here, each after a '# line N: reason' "
+            "comment; fix them and ingest the file again.",
+            show_default=False,
+        ),
     ] = None,
     spool: Annotated[
-        Path | None, typer.Option("--spool", help="Where events go if the database keeps failing; default: beside "
-                                  "FILE, or in the data directory for stdin.", show_default=False)
+        Path | None,
+        typer.Option(
+            "--spool",
+            help="Where events go if the database keeps failing; default: beside "
+            "FILE, or in the data directory for stdin.",
+            show_default=False,
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -113,18 +132,32 @@ def ingest(
       tail -f events.jsonl | atlas usage ingest - --flush-interval 500
     """
     rt: Runtime = ctx.obj
-    with rt.services() as svc, _input(source) as stream, _stop_on_signals() as stop, \
-            rt.render.progress("Ingesting") as progress:
-        opts = _ingest_options(rt, source, input_format, rt.workspace(workspace), flush_at, flush_interval,
-                               rejects, spool)
-        report = _events(svc).ingest(stream, opts, stop=stop, progress=progress,
-                                     on_reject=rt.render.rejection_printer(rejects))
+    with (
+        rt.services() as svc,
+        _input(source) as stream,
+        _stop_on_signals() as stop,
+        rt.render.progress("Ingesting") as progress,
+    ):
+        opts = _ingest_options(
+            rt, source, input_format, rt.workspace(workspace), flush_at, flush_interval, rejects, spool
+        )
+        report = _events(svc).ingest(
+            stream, opts, stop=stop, progress=progress, on_reject=rt.render.rejection_printer(rejects)
+        )
     rt.render.ingest_report(report, as_json or rt.fmt == "json")
     rt.exit(report.exit_code)
 
 
-def _ingest_options(rt: Runtime, source: str, input_format: str | None, workspace: str | None, flush_at: int,
-                    flush_interval: int, rejects: Path | None, spool: Path | None) -> IngestOptions:
+def _ingest_options(
+    rt: Runtime,
+    source: str,
+    input_format: str | None,
+    workspace: str | None,
+    flush_at: int,
+    flush_interval: int,
+    rejects: Path | None,
+    spool: Path | None,
+) -> IngestOptions:
     from atlas_cli.services.ingest import IngestOptions, format_for
 
     spool = spool or _default_spool(rt, source)
@@ -132,9 +165,15 @@ def _ingest_options(rt: Runtime, source: str, input_format: str | None, workspac
         for path, option in ((rejects, "--rejects"), (spool, "--spool")):
             if path is not None and path.resolve() == Path(source).resolve():
                 raise BadInput(f"{option} must not be the input file")
-    return IngestOptions(input_format=format_for(source, input_format), workspace=workspace, flush_at=flush_at,
-                         flush_interval=flush_interval / 1000, rejects=rejects, spool=spool,
-                         read_rest=source != "-")
+    return IngestOptions(
+        input_format=format_for(source, input_format),
+        workspace=workspace,
+        flush_at=flush_at,
+        flush_interval=flush_interval / 1000,
+        rejects=rejects,
+        spool=spool,
+        read_rest=source != "-",
+    )
 
 
 def _default_spool(rt: Runtime, source: str) -> Path:
@@ -201,8 +240,9 @@ def aggregate(
     """
     rt: Runtime = ctx.obj
     with rt.services() as svc:
-        report = _events(svc).aggregate(workspace if every else rt.workspace(workspace), every=every, since=since,
-                                        period=period)
+        report = _events(svc).aggregate(
+            workspace if every else rt.workspace(workspace), every=every, since=since, period=period
+        )
     rt.render.aggregate_report(report, rt.output_format(fmt, as_json))
 
 
@@ -228,8 +268,9 @@ def verify(
     """
     rt: Runtime = ctx.obj
     with rt.services() as svc:
-        report = _events(svc).verify(workspace if every else rt.workspace(workspace), every=every, since=since,
-                                     period=period)
+        report = _events(svc).verify(
+            workspace if every else rt.workspace(workspace), every=every, since=since, period=period
+        )
     rt.render.verify_report(report, rt.output_format(fmt, as_json))
     rt.exit(4 if report.mismatches else 0)
 
@@ -239,8 +280,9 @@ def export(
     ctx: typer.Context,
     workspace: WorkspaceOpt = None,
     start: Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD.", show_default=False)] = None,
-    end: Annotated[str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (inclusive).",
-                                            show_default=False)] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (inclusive).", show_default=False)
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="ndjson or csv.")] = "ndjson",
     fetch_size: Annotated[int, typer.Option("--fetch-size", help="Rows per round trip.")] = 2000,
 ) -> None:

@@ -7,9 +7,19 @@ from typing import Annotated
 import typer
 
 from atlas_cli import __version__
-from atlas_cli.cli import billing, db, demo, plans, trial, usage, workspace
-from atlas_cli.cli import audit, config, doctor
-from atlas_cli.cli import events  # noqa: F401
+from atlas_cli.cli import (
+    audit,
+    billing,
+    config,
+    db,
+    demo,
+    doctor,
+    events,  # noqa: F401
+    plans,
+    trial,
+    usage,
+    workspace,
+)
 from atlas_cli.cli.runtime import Runtime
 
 app = typer.Typer(
@@ -43,8 +53,11 @@ def main(
     ctx: typer.Context,
     database_url: Annotated[
         str | None,
-        typer.Option("--database-url", help="Atlas database URL [env: DATABASE_URL]; default: embedded SQLite.",
-                     show_default=False),
+        typer.Option(
+            "--database-url",
+            help="Atlas database URL [env: DATABASE_URL]; default: embedded SQLite.",
+            show_default=False,
+        ),
     ] = None,
     workspace_key: Annotated[
         str | None,
@@ -52,8 +65,9 @@ def main(
     ] = None,
     fmt: Annotated[
         str | None,
-        typer.Option("--format", "-f", help="Output format: table, json or csv [env: ATLAS_FORMAT].",
-                     show_default=False),
+        typer.Option(
+            "--format", "-f", help="Output format: table, json or csv [env: ATLAS_FORMAT].", show_default=False
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output without colour [env: NO_COLOR].")] = False,

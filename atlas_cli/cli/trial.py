@@ -31,8 +31,15 @@ DaysOpt = Annotated[int, typer.Option("--days", help="Length in days (1-365).")]
 
 
 @app.command("start")
-def start(ctx: typer.Context, days: DaysOpt = 14, workspace: WorkspaceOpt = None, actor: ActorOpt = None,
-          dry_run: DryRunOpt = False, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+def start(
+    ctx: typer.Context,
+    days: DaysOpt = 14,
+    workspace: WorkspaceOpt = None,
+    actor: ActorOpt = None,
+    dry_run: DryRunOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Put the workspace on a trial ending DAYS from now (refused on a running trial or a paid tier).
 
     Examples:
@@ -42,26 +49,40 @@ def start(ctx: typer.Context, days: DaysOpt = 14, workspace: WorkspaceOpt = None
     """
     rt: Runtime = ctx.obj
     with rt.services() as svc:
-        result = svc.billing_ops.trial_start(rt.workspace(workspace), days=days, actor=actor_of(rt, actor),
-                                             dry_run=dry_run)
+        result = svc.billing_ops.trial_start(
+            rt.workspace(workspace), days=days, actor=actor_of(rt, actor), dry_run=dry_run
+        )
     rt.render.change_result(result, rt.output_format(fmt, as_json))
 
 
 @app.command("extend")
-def extend(ctx: typer.Context, days: Annotated[int, typer.Option("--days", help="Days to add (1-365).")],
-           workspace: WorkspaceOpt = None, actor: ActorOpt = None, dry_run: DryRunOpt = False,
-           fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+def extend(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option("--days", help="Days to add (1-365).")],
+    workspace: WorkspaceOpt = None,
+    actor: ActorOpt = None,
+    dry_run: DryRunOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Move the trial's end DAYS later, counted from the later of now and the current end."""
     rt: Runtime = ctx.obj
     with rt.services() as svc:
-        result = svc.billing_ops.trial_extend(rt.workspace(workspace), days=days, actor=actor_of(rt, actor),
-                                              dry_run=dry_run)
+        result = svc.billing_ops.trial_extend(
+            rt.workspace(workspace), days=days, actor=actor_of(rt, actor), dry_run=dry_run
+        )
     rt.render.change_result(result, rt.output_format(fmt, as_json))
 
 
 @app.command("end")
-def end(ctx: typer.Context, workspace: WorkspaceOpt = None, actor: ActorOpt = None, dry_run: DryRunOpt = False,
-        fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+def end(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    actor: ActorOpt = None,
+    dry_run: DryRunOpt = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """End the trial now: the tier stays trial, so Atlas blocks the workspace as an expired trial."""
     rt: Runtime = ctx.obj
     with rt.services() as svc:

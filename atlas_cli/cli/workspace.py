@@ -44,8 +44,13 @@ from atlas_cli.cli.admin_options import ActorOpt, DryRunOpt, actor_of  # noqa: E
 @app.command("set-plan")
 def set_plan(
     ctx: typer.Context,
-    tier: Annotated[str, typer.Argument(metavar="TIER", help="free, trial, team, enterprise, or locked where the "
-                                                             "database's plan_tier constraint has it.")],
+    tier: Annotated[
+        str,
+        typer.Argument(
+            metavar="TIER",
+            help="free, trial, team, enterprise, or locked where the database's plan_tier constraint has it.",
+        ),
+    ],
     workspace: WorkspaceOpt = None,
     actor: ActorOpt = None,
     dry_run: DryRunOpt = False,

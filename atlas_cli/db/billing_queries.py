@@ -22,17 +22,24 @@ def lock_workspace(conn: Connection, workspace_id: str) -> RowMapping:
 
 def user_by_key(conn: Connection, key: str) -> RowMapping | None:
     """The user whose id is `key`, else whose email is `key` (case-insensitive)."""
-    rows = conn.execute(
-        sa.select(user.c.id, user.c.email, user.c.role)
-        .where(sa.or_(user.c.id == key, sa.func.lower(user.c.email) == key.lower()))
-    ).mappings().all()
+    rows = (
+        conn.execute(
+            sa.select(user.c.id, user.c.email, user.c.role).where(
+                sa.or_(user.c.id == key, sa.func.lower(user.c.email) == key.lower())
+            )
+        )
+        .mappings()
+        .all()
+    )
     return next((r for r in rows if r["id"] == key), rows[0] if rows else None)
 
 
 def member_role(conn: Connection, workspace_id: str, user_id: str) -> str | None:
     return conn.execute(
-        sa.select(member.c.role).where(member.c.organizationId == workspace_id, member.c.userId == user_id)
-        .order_by(member.c.id).limit(1)
+        sa.select(member.c.role)
+        .where(member.c.organizationId == workspace_id, member.c.userId == user_id)
+        .order_by(member.c.id)
+        .limit(1)
     ).scalar_one_or_none()
 
 
@@ -74,9 +81,11 @@ def billed_workspaces(conn: Connection, workspace_id: str | None) -> Sequence[Ro
     if workspace_id is not None:
         inner = inner.where(o.id == workspace_id)
     sub = inner.subquery("billed")
-    return conn.execute(
-        sa.select(sub).where(sub.c.customer_id.is_not(None)).order_by(sub.c.name, sub.c.id)
-    ).mappings().all()
+    return (
+        conn.execute(sa.select(sub).where(sub.c.customer_id.is_not(None)).order_by(sub.c.name, sub.c.id))
+        .mappings()
+        .all()
+    )
 
 
 def customer_of(conn: Connection, workspace_id: str) -> str | None:
@@ -88,11 +97,16 @@ def billed_customer(rows: Sequence[RowMapping]) -> str | None:
 
 
 def subscription_row(conn: Connection, workspace_id: str, stripe_subscription_id: str) -> RowMapping | None:
-    return conn.execute(
-        sa.select(subscription)
-        .where(s.referenceId == workspace_id, s.stripeSubscriptionId == stripe_subscription_id)
-        .order_by(s.id).limit(1)
-    ).mappings().first()
+    return (
+        conn.execute(
+            sa.select(subscription)
+            .where(s.referenceId == workspace_id, s.stripeSubscriptionId == stripe_subscription_id)
+            .order_by(s.id)
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
 
 
 def other_live_subscription(
@@ -115,16 +129,16 @@ def other_live_subscription(
 
 def trial_workspaces(conn: Connection) -> Sequence[RowMapping]:
     """Workspaces on the trial tier, each with whether an active or trialing subscription row pays for it."""
-    paying = (
-        sa.select(sa.literal(1))
-        .where(s.referenceId == o.id, s.status.in_(("active", "trialing")))
-        .exists()
+    paying = sa.select(sa.literal(1)).where(s.referenceId == o.id, s.status.in_(("active", "trialing"))).exists()
+    return (
+        conn.execute(
+            sa.select(o.id, o.trial_ends_at, o.createdAt, paying.label("paying"))
+            .where(o.plan_tier == "trial")
+            .order_by(o.id)
+        )
+        .mappings()
+        .all()
     )
-    return conn.execute(
-        sa.select(o.id, o.trial_ends_at, o.createdAt, paying.label("paying"))
-        .where(o.plan_tier == "trial")
-        .order_by(o.id)
-    ).mappings().all()
 
 
 def save_subscription(conn: Connection, row_id: str | None, values: dict[str, Any]) -> None:
@@ -135,12 +149,14 @@ def save_subscription(conn: Connection, row_id: str | None, values: dict[str, An
         conn.execute(sa.update(subscription).where(s.id == row_id).values(**values))
 
 
-def workspace_for_stripe(conn: Connection, subscription_id: str | None, customer: str | None,
-                         reference_id: str | None) -> str | None:
+def workspace_for_stripe(
+    conn: Connection, subscription_id: str | None, customer: str | None, reference_id: str | None
+) -> str | None:
     """DESIGN section 4: by subscription id, else by customer, else by the metadata's referenceId."""
     if subscription_id:
-        found = conn.execute(sa.select(s.referenceId).where(s.stripeSubscriptionId == subscription_id)
-                             .order_by(s.id).limit(1)).scalar_one_or_none()
+        found = conn.execute(
+            sa.select(s.referenceId).where(s.stripeSubscriptionId == subscription_id).order_by(s.id).limit(1)
+        ).scalar_one_or_none()
         if found:
             return str(found)
     if customer:
@@ -172,8 +188,9 @@ def event_outcome(conn: Connection, workspace_id: str, event_id: str) -> str | N
 
 def set_event_outcome(conn: Connection, workspace_id: str, event_id: str, outcome: str) -> None:
     e = stripe_events.c
-    conn.execute(sa.update(stripe_events).where(e.workspace_id == workspace_id, e.event_id == event_id)
-                 .values(outcome=outcome))
+    conn.execute(
+        sa.update(stripe_events).where(e.workspace_id == workspace_id, e.event_id == event_id).values(outcome=outcome)
+    )
 
 
 def last_applied(conn: Connection, workspace_id: str, subscription_id: str) -> datetime | None:
@@ -181,5 +198,6 @@ def last_applied(conn: Connection, workspace_id: str, subscription_id: str) -> d
     e = stripe_events.c
     return conn.execute(
         sa.select(sa.func.max(e.event_created)).where(
-            e.workspace_id == workspace_id, e.subscription_id == subscription_id, e.outcome == "applied")
+            e.workspace_id == workspace_id, e.subscription_id == subscription_id, e.outcome == "applied"
+        )
     ).scalar_one_or_none()

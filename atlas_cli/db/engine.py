@@ -81,7 +81,5 @@ def translate_errors(url: str) -> Iterator[None]:
                 f"the database at {urls.mask(url)} is not compatible ({reason}): run `atlas db status`"
             ) from exc
         if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
-            raise DatabaseUnavailable(
-                f"database unavailable at {urls.mask(url)}: {urls.mask(reason)}"
-            ) from exc
+            raise DatabaseUnavailable(f"database unavailable at {urls.mask(url)}: {urls.mask(reason)}") from exc
         raise

@@ -28,9 +28,11 @@ e = usage_events
 
 def workspace_by_key(conn: Connection, key: str) -> RowMapping | None:
     """The workspace whose id is `key`, else whose slug is `key`."""
-    rows = conn.execute(
-        sa.select(organization).where(sa.or_(organization.c.id == key, organization.c.slug == key))
-    ).mappings().all()
+    rows = (
+        conn.execute(sa.select(organization).where(sa.or_(organization.c.id == key, organization.c.slug == key)))
+        .mappings()
+        .all()
+    )
     for row in rows:
         if row["id"] == key:
             return row
@@ -52,11 +54,15 @@ def count_workspaces(conn: Connection) -> int:
 def subscriptions_for(conn: Connection, workspace_id: str) -> Sequence[RowMapping]:
     """The workspace's subscription rows, the latest period first."""
     period_end = subscription.c.periodEnd
-    return conn.execute(
-        sa.select(subscription)
-        .where(subscription.c.referenceId == workspace_id)
-        .order_by(period_end.desc().nulls_last(), subscription.c.id)
-    ).mappings().all()
+    return (
+        conn.execute(
+            sa.select(subscription)
+            .where(subscription.c.referenceId == workspace_id)
+            .order_by(period_end.desc().nulls_last(), subscription.c.id)
+        )
+        .mappings()
+        .all()
+    )
 
 
 def resource_counts(conn: Connection, workspace_id: str) -> RowMapping:
@@ -68,13 +74,17 @@ def resource_counts(conn: Connection, workspace_id: str) -> RowMapping:
         .where(invitations.c.org_id == workspace_id, invitations.c.status == "pending")
     )
     conns = sa.select(sa.func.count()).select_from(connections).where(connections.c.org_id == workspace_id)
-    return conn.execute(
-        sa.select(
-            members.scalar_subquery().label("members"),
-            pending.scalar_subquery().label("pending_invitations"),
-            conns.scalar_subquery().label("connections"),
+    return (
+        conn.execute(
+            sa.select(
+                members.scalar_subquery().label("members"),
+                pending.scalar_subquery().label("pending_invitations"),
+                conns.scalar_subquery().label("connections"),
+            )
         )
-    ).mappings().one()
+        .mappings()
+        .one()
+    )
 
 
 def sum_of(event_type: str) -> sa.ColumnElement[Any]:
@@ -91,13 +101,17 @@ def _in_window(workspace_id: str, window: Window) -> sa.ColumnElement[bool]:
 
 def usage_totals(conn: Connection, workspace_id: str, window: Window) -> RowMapping:
     """Queries, tokens and distinct active users of one workspace in `window`."""
-    return conn.execute(
-        sa.select(
-            sum_of("query").label("queries"),
-            sum_of("token").label("tokens"),
-            distinct_logins().label("active_users"),
-        ).where(_in_window(workspace_id, window))
-    ).mappings().one()
+    return (
+        conn.execute(
+            sa.select(
+                sum_of("query").label("queries"),
+                sum_of("token").label("tokens"),
+                distinct_logins().label("active_users"),
+            ).where(_in_window(workspace_id, window))
+        )
+        .mappings()
+        .one()
+    )
 
 
 def refresh_summaries(
@@ -148,8 +162,17 @@ def refresh_summaries(
     )
     s = usage_summaries.c
     stmt = dialect.insert_for(conn, usage_summaries).from_select(
-        ["id", "workspace_id", "period", "period_start", "query_count", "token_count",
-         "active_users", "storage_bytes", "updated_at"],
+        [
+            "id",
+            "workspace_id",
+            "period",
+            "period_start",
+            "query_count",
+            "token_count",
+            "active_users",
+            "storage_bytes",
+            "updated_at",
+        ],
         aggregate,
     )
     stmt = stmt.on_conflict_do_update(
@@ -183,9 +206,13 @@ def user_breakdown(
         .subquery("per_user")
     )
     order = per_user.c[SORT_COLUMNS[sort]]
-    return conn.execute(
-        sa.select(per_user, user.c.email, user.c.name)
-        .select_from(per_user.outerjoin(user, user.c.id == per_user.c.user_id))
-        .order_by(order.desc(), per_user.c.user_id.asc().nulls_last())
-        .limit(limit)
-    ).mappings().all()
+    return (
+        conn.execute(
+            sa.select(per_user, user.c.email, user.c.name)
+            .select_from(per_user.outerjoin(user, user.c.id == per_user.c.user_id))
+            .order_by(order.desc(), per_user.c.user_id.asc().nulls_last())
+            .limit(limit)
+        )
+        .mappings()
+        .all()
+    )

@@ -83,7 +83,9 @@ usage_summaries = sa.Table(
     sa.Column("active_users", sa.Integer, nullable=False, server_default="0"),
     sa.Column("storage_bytes", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated_at", UTCDateTime, nullable=False, server_default=sa.func.now()),
-    sa.UniqueConstraint("workspace_id", "period", "period_start", name="usage_summaries_workspace_id_period_period_start_key"),
+    sa.UniqueConstraint(
+        "workspace_id", "period", "period_start", name="usage_summaries_workspace_id_period_period_start_key"
+    ),
 )
 
 subscription = sa.Table(

@@ -51,8 +51,9 @@ def _grid(conn: Connection, period: str, buckets: Sequence[Window], workspace_id
         .subquery("per_period")
     )
     zero = sa.literal_column("0", sa.Integer)
-    matched = sa.and_(per_period.c.workspace_id == ws.c.workspace_id,
-                      per_period.c.bucket_start == starts.c.bucket_start)
+    matched = sa.and_(
+        per_period.c.workspace_id == ws.c.workspace_id, per_period.c.bucket_start == starts.c.bucket_start
+    )
     return (
         sa.select(
             ws.c.workspace_id,
@@ -66,22 +67,35 @@ def _grid(conn: Connection, period: str, buckets: Sequence[Window], workspace_id
     )
 
 
-def aggregate(
-    conn: Connection, period: str, buckets: Sequence[Window], workspace_id: str | None, now: datetime
-) -> int:
+def aggregate(conn: Connection, period: str, buckets: Sequence[Window], workspace_id: str | None, now: datetime) -> int:
     """Recompute and upsert the summaries of every workspace (or one) for `buckets`, in one
     statement. Every pair gets a row, zeros included. Returns the rows upserted."""
     if not buckets:
         return 0
     actual = _grid(conn, period, buckets, workspace_id)
     rows = sa.select(
-        dialect.new_uuid(conn), actual.c.workspace_id, sa.literal(period, sa.Text), actual.c.period_start,
-        actual.c.query_count, actual.c.token_count, actual.c.active_users,
-        sa.literal(0, sa.BigInteger), sa.literal(now, UTCDateTime()),
+        dialect.new_uuid(conn),
+        actual.c.workspace_id,
+        sa.literal(period, sa.Text),
+        actual.c.period_start,
+        actual.c.query_count,
+        actual.c.token_count,
+        actual.c.active_users,
+        sa.literal(0, sa.BigInteger),
+        sa.literal(now, UTCDateTime()),
     ).where(sa.true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as a join's ON
     stmt = dialect.insert_for(conn, usage_summaries).from_select(
-        ["id", "workspace_id", "period", "period_start", "query_count", "token_count", "active_users",
-         "storage_bytes", "updated_at"],
+        [
+            "id",
+            "workspace_id",
+            "period",
+            "period_start",
+            "query_count",
+            "token_count",
+            "active_users",
+            "storage_bytes",
+            "updated_at",
+        ],
         rows,
     )
     stmt = stmt.on_conflict_do_update(
@@ -104,15 +118,20 @@ def mismatches(
     on = sa.and_(s.workspace_id == actual.c.workspace_id, s.period == period, s.period_start == actual.c.period_start)
     has_events = sa.or_(actual.c.query_count != 0, actual.c.token_count != 0, actual.c.active_users != 0)
     differs = sa.or_(
-        s.query_count != actual.c.query_count, s.token_count != actual.c.token_count,
+        s.query_count != actual.c.query_count,
+        s.token_count != actual.c.token_count,
         s.active_users != actual.c.active_users,
     )
     query = (
         sa.select(
-            actual.c.workspace_id, actual.c.period_start,
-            s.query_count.label("stored_query_count"), s.token_count.label("stored_token_count"),
+            actual.c.workspace_id,
+            actual.c.period_start,
+            s.query_count.label("stored_query_count"),
+            s.token_count.label("stored_token_count"),
             s.active_users.label("stored_active_users"),
-            actual.c.query_count, actual.c.token_count, actual.c.active_users,
+            actual.c.query_count,
+            actual.c.token_count,
+            actual.c.active_users,
         )
         .select_from(actual.outerjoin(usage_summaries, on))
         .where(sa.or_(sa.and_(s.id.is_(None), has_events), sa.and_(s.id.is_not(None), differs)))

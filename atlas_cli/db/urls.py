@@ -16,7 +16,7 @@ def normalize(url: str) -> str:
         return url
     scheme = match["scheme"].lower()
     if scheme in ("postgres", "postgresql") or scheme.startswith("postgresql+"):
-        return "postgresql+psycopg://" + url[match.end():]
+        return "postgresql+psycopg://" + url[match.end() :]
     return url
 
 

@@ -60,10 +60,7 @@ def _limit_message(check: MetricCheck) -> str:
     if check.limit is not None and check.limit <= 0:
         return f"Your plan does not allow any {check.metric} ({check.current_usage:,} used)."
     if check.status is Status.HARD_LIMIT:
-        return (
-            f"You have exceeded your plan's {check.metric} limit ({used}). "
-            "Upgrade your plan to continue."
-        )
+        return f"You have exceeded your plan's {check.metric} limit ({used}). Upgrade your plan to continue."
     if check.status is Status.SOFT_LIMIT:
         return (
             f"You have reached your plan's {check.metric} limit ({used}). "
@@ -138,9 +135,7 @@ def decide(
     return Decision(True, status, message, metrics=metrics)
 
 
-def decide_resource(
-    plan: Plan | None, *, trial_expired: bool, resource: Resource, count: int
-) -> Decision:
+def decide_resource(plan: Plan | None, *, trial_expired: bool, resource: Resource, count: int) -> Decision:
     """Whether one more member (counting pending invitations) or connection may be added."""
     blocked = _blocked_before_usage(plan, trial_expired)
     if blocked is not None:
@@ -155,12 +150,13 @@ def decide_resource(
     if count >= limit:
         check = MetricCheck(resource.value, count, limit, check.usage_percent, Status.HARD_LIMIT)
         message = (
-            f"Your plan allows {limit:,} {noun}; {count:,} already in use{counted}. "
-            "Upgrade your plan to add more."
+            f"Your plan allows {limit:,} {noun}; {count:,} already in use{counted}. Upgrade your plan to add more."
         )
         return Decision(False, Status.HARD_LIMIT, message, 403, PLAN_LIMIT_EXCEEDED, (check,))
     left = limit - count
-    return Decision(True, Status.OK, f"{count:,} of {limit:,} {noun} in use{counted}; {left:,} more can be added.", metrics=(check,))
+    return Decision(
+        True, Status.OK, f"{count:,} of {limit:,} {noun} in use{counted}; {left:,} more can be added.", metrics=(check,)
+    )
 
 
 _BLOCKED_EXIT = {
@@ -177,8 +173,11 @@ def exit_code(decision: Decision, fail_on: FailOn | None) -> ExitCode:
     status = Status(decision.status)
     if status is Status.HARD_LIMIT:
         return ExitCode.CHECK_HARD_LIMIT
-    threshold = {None: SEVERITY[Status.HARD_LIMIT], FailOn.SOFT: SEVERITY[Status.SOFT_LIMIT],
-                 FailOn.WARNING: SEVERITY[Status.WARNING]}[fail_on]
+    threshold = {
+        None: SEVERITY[Status.HARD_LIMIT],
+        FailOn.SOFT: SEVERITY[Status.SOFT_LIMIT],
+        FailOn.WARNING: SEVERITY[Status.WARNING],
+    }[fail_on]
     if SEVERITY[status] < threshold:
         return ExitCode.OK
     return ExitCode.CHECK_SOFT_LIMIT if status is Status.SOFT_LIMIT else ExitCode.CHECK_WARNING

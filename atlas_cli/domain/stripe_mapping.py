@@ -65,11 +65,11 @@ class StripeSubscription:
 
 
 class Outcome(StrEnum):
-    TIER = "tier"              # a live subscription with a known price
-    SCHEDULED = "scheduled"    # live, cancels at period end: tier kept
-    ENDED = "ended"            # ended: the workspace is blocked
+    TIER = "tier"  # a live subscription with a known price
+    SCHEDULED = "scheduled"  # live, cancels at period end: tier kept
+    ENDED = "ended"  # ended: the workspace is blocked
     UNKNOWN_PRICE = "unknown_price"
-    NOT_LIVE = "not_live"      # incomplete, unpaid, paused: tier left alone
+    NOT_LIVE = "not_live"  # incomplete, unpaid, paused: tier left alone
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,14 @@ def current_subscription(subs: list[StripeSubscription]) -> StripeSubscription |
     return max(pool, key=lambda s: (s.end or _EPOCH, s.id))
 
 
-def plan_change(sub: StripeSubscription, prices: PriceMap, *, tier: str, trial_ends_at: datetime | None,
-                allowed_tiers: tuple[str, ...] | None) -> PlanChange:
+def plan_change(
+    sub: StripeSubscription,
+    prices: PriceMap,
+    *,
+    tier: str,
+    trial_ends_at: datetime | None,
+    allowed_tiers: tuple[str, ...] | None,
+) -> PlanChange:
     """What the workspace's `plan_tier`/`trial_ends_at` become for `sub` (only changed columns)."""
     if sub.ended:
         return _blocked(sub, tier=tier, trial_ends_at=trial_ends_at, allowed_tiers=allowed_tiers)
@@ -104,17 +110,20 @@ def plan_change(sub: StripeSubscription, prices: PriceMap, *, tier: str, trial_e
         return PlanChange(Outcome.NOT_LIVE, f"subscription {sub.id} is {sub.status}: tier unchanged")
     target = prices.tier_for(sub.price_id)
     if target is None:
-        return PlanChange(Outcome.UNKNOWN_PRICE,
-                          f"price {sub.price_id} is not a configured Atlas price: nothing changed")
+        return PlanChange(
+            Outcome.UNKNOWN_PRICE, f"price {sub.price_id} is not a configured Atlas price: nothing changed"
+        )
     values = {"plan_tier": target.value} if tier != target.value else {}
     if sub.cancel_at_period_end:
-        return PlanChange(Outcome.SCHEDULED, f"{sub.status} on {target.value}; cancels at period end: "
-                                             "tier kept until it ends", values)
+        return PlanChange(
+            Outcome.SCHEDULED, f"{sub.status} on {target.value}; cancels at period end: tier kept until it ends", values
+        )
     return PlanChange(Outcome.TIER, f"{sub.status} on the {target.value} price", values)
 
 
-def _blocked(sub: StripeSubscription, *, tier: str, trial_ends_at: datetime | None,
-             allowed_tiers: tuple[str, ...] | None) -> PlanChange:
+def _blocked(
+    sub: StripeSubscription, *, tier: str, trial_ends_at: datetime | None, allowed_tiers: tuple[str, ...] | None
+) -> PlanChange:
     """Ended: `locked` where the constraint lists it, else an expired trial; never free."""
     if allowed_tiers is not None and Tier.LOCKED.value in allowed_tiers:
         values: dict[str, Any] = {"plan_tier": Tier.LOCKED.value} if tier != Tier.LOCKED.value else {}
@@ -124,6 +133,8 @@ def _blocked(sub: StripeSubscription, *, tier: str, trial_ends_at: datetime | No
         values["plan_tier"] = Tier.TRIAL.value
     if sub.end is not None and trial_ends_at != sub.end:
         values["trial_ends_at"] = sub.end
-    return PlanChange(Outcome.ENDED, f"subscription {sub.id} {sub.status}: blocked as an expired trial "
-                                     "(this database's plan_tier has no 'locked')", values)
-
+    return PlanChange(
+        Outcome.ENDED,
+        f"subscription {sub.id} {sub.status}: blocked as an expired trial (this database's plan_tier has no 'locked')",
+        values,
+    )

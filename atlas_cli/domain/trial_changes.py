@@ -25,8 +25,9 @@ class TrialRefused(Exception):
     """The change does not apply to the workspace as it stands (a conflict)."""
 
 
-def start(now: datetime, *, tier: str, trial_ends_at: datetime | None, created_at: datetime | None,
-          days: int) -> dict[str, Any]:
+def start(
+    now: datetime, *, tier: str, trial_ends_at: datetime | None, created_at: datetime | None, days: int
+) -> dict[str, Any]:
     if tier in (Tier.TEAM.value, Tier.ENTERPRISE.value):
         raise TrialRefused(f"the workspace is on the paid {tier} tier; change it with `atlas workspace set-plan`")
     end = effective_trial_end(trial_ends_at, created_at)
@@ -35,8 +36,9 @@ def start(now: datetime, *, tier: str, trial_ends_at: datetime | None, created_a
     return {"plan_tier": Tier.TRIAL.value, "trial_ends_at": now + timedelta(days=days)}
 
 
-def extend(now: datetime, *, tier: str, trial_ends_at: datetime | None, created_at: datetime | None,
-           days: int) -> dict[str, Any]:
+def extend(
+    now: datetime, *, tier: str, trial_ends_at: datetime | None, created_at: datetime | None, days: int
+) -> dict[str, Any]:
     if tier != Tier.TRIAL.value:
         raise TrialRefused(f"the workspace is on the {tier} tier, not on a trial; use `atlas trial start`")
     end = effective_trial_end(trial_ends_at, created_at)

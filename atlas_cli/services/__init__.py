@@ -11,16 +11,16 @@ if TYPE_CHECKING:
     from atlas_cli.config import Settings
     from atlas_cli.db.database import Database
     from atlas_cli.services.admin import AdminService
-    from atlas_cli.services.billing_ops import BillingOpsService
-    from atlas_cli.services.doctor import DoctorService
-    from atlas_cli.services.stripe_sync import StripeSyncService
-    from atlas_cli.services.webhooks import WebhookService
     from atlas_cli.services.billing import BillingService
+    from atlas_cli.services.billing_ops import BillingOpsService
     from atlas_cli.services.demo import DemoService
+    from atlas_cli.services.doctor import DoctorService
     from atlas_cli.services.plans import PlanService
     from atlas_cli.services.schema import SchemaService
+    from atlas_cli.services.stripe_sync import StripeSyncService
     from atlas_cli.services.trial import TrialService
     from atlas_cli.services.usage import UsageService
+    from atlas_cli.services.webhooks import WebhookService
     from atlas_cli.services.workspaces import WorkspaceService
 
 Clock = Callable[[], datetime]

@@ -26,8 +26,12 @@ ADMIN_ROLES = frozenset({"owner", "admin"})
 WEBHOOK_ACTOR = "stripe-webhook"
 
 # organization column -> the key scripts see in JSON
-COLUMN_KEYS = {"plan_tier": "tier", "byot": "byot", "trial_ends_at": "trialEndsAt",
-               "stripe_customer_id": "stripeCustomerId"}
+COLUMN_KEYS = {
+    "plan_tier": "tier",
+    "byot": "byot",
+    "trial_ends_at": "trialEndsAt",
+    "stripe_customer_id": "stripeCustomerId",
+}
 
 Compute = Callable[[Connection, Workspace, datetime], dict[str, Any]]
 
@@ -85,8 +89,10 @@ def find_actor(conn: Connection, key: str | None) -> Actor:
             an actor atlas cannot identify may not change anything).
     """
     if not key:
-        raise PermissionDenied("this command changes data: name who you are with --as or ATLAS_ACTOR "
-                               "(a user id or email of an owner/admin)")
+        raise PermissionDenied(
+            "this command changes data: name who you are with --as or ATLAS_ACTOR "
+            "(a user id or email of an owner/admin)"
+        )
     row = bq.user_by_key(conn, key.strip())
     if row is None:
         raise PermissionDenied(f"actor {key!r} is not a user of this Atlas database; nothing changed")
@@ -104,14 +110,17 @@ def authorize(conn: Connection, actor: Actor, workspace: Workspace) -> None:
     role = (bq.member_role(conn, workspace.id, actor.user_id) or "").strip().lower()
     if role not in ADMIN_ROLES:
         held = f"role {role!r}" if role else "no membership"
-        raise PermissionDenied(f"{actor.label} has {held} in workspace {workspace.id!r}: owner or admin "
-                               "required; nothing changed")
+        raise PermissionDenied(
+            f"{actor.label} has {held} in workspace {workspace.id!r}: owner or admin required; nothing changed"
+        )
 
 
 def require_global_admin(actor: Actor, what: str) -> None:
     if not is_global_admin(actor):
-        raise PermissionDenied(f"{what} needs an actor whose global role is admin or owner; "
-                               f"{actor.label} has {first_role(actor.global_role) or 'none'}; nothing changed")
+        raise PermissionDenied(
+            f"{what} needs an actor whose global role is admin or owner; "
+            f"{actor.label} has {first_role(actor.global_role) or 'none'}; nothing changed"
+        )
 
 
 def jsonable(value: Any) -> Any:
@@ -126,14 +135,31 @@ def keyed(values: dict[str, Any]) -> dict[str, Any]:
     return {COLUMN_KEYS.get(k, k): jsonable(v) for k, v in values.items()}
 
 
-def audit_row(workspace_id: str, actor: str, action: str, before: dict[str, Any], after: dict[str, Any],
-              now: datetime) -> dict[str, Any]:
-    return {"workspace_id": workspace_id, "id": str(uuid.uuid4()), "created_at": now, "actor": actor,
-            "action": action, "before": before, "after": after}
+def audit_row(
+    workspace_id: str, actor: str, action: str, before: dict[str, Any], after: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {
+        "workspace_id": workspace_id,
+        "id": str(uuid.uuid4()),
+        "created_at": now,
+        "actor": actor,
+        "action": action,
+        "before": before,
+        "after": after,
+    }
 
 
-def apply_values(conn: Connection, ws: Workspace, row: Any, values: dict[str, Any], *, actor: str,
-                 action: str, now: datetime, dry_run: bool) -> ChangeResult:
+def apply_values(
+    conn: Connection,
+    ws: Workspace,
+    row: Any,
+    values: dict[str, Any],
+    *,
+    actor: str,
+    action: str,
+    now: datetime,
+    dry_run: bool,
+) -> ChangeResult:
     """Write the organization columns in `values` that differ, and their audit row."""
     changed = {k: v for k, v in values.items() if row[k] != v}
     before = keyed({k: row[k] for k in changed})
@@ -152,8 +178,9 @@ class AdminService:
         self._db = db
         self._clock = clock
 
-    def change(self, workspace: str | None, *, actor: str | None, action: str, compute: Compute,
-               dry_run: bool = False) -> ChangeResult:
+    def change(
+        self, workspace: str | None, *, actor: str | None, action: str, compute: Compute, dry_run: bool = False
+    ) -> ChangeResult:
         """Resolve, authorize, compute and write one workspace change with its audit row.
 
         Raises:
@@ -182,5 +209,9 @@ class AdminService:
         with self._db.connect() as conn:
             ws_id = resolve(conn, workspace).id if workspace else None
             rows = bq.audit_rows(conn, ws_id, start, limit)
-        return [AuditEntry(str(r["id"]), r["workspace_id"], r["created_at"], r["actor"], r["action"],
-                           r["before"], r["after"]) for r in rows]
+        return [
+            AuditEntry(
+                str(r["id"]), r["workspace_id"], r["created_at"], r["actor"], r["action"], r["before"], r["after"]
+            )
+            for r in rows
+        ]

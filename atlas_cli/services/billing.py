@@ -77,7 +77,9 @@ class BillingService:
                 decision = decide_resource(ws.plan, trial_expired=expired, resource=wanted, count=used)
             else:
                 used_queries, used_tokens = self._usage(conn, ws, now)
-                decision = decide(ws.plan, trial_expired=expired, byot=ws.byot, queries=used_queries, tokens=used_tokens)
+                decision = decide(
+                    ws.plan, trial_expired=expired, byot=ws.byot, queries=used_queries, tokens=used_tokens
+                )
         return CheckReport(ws, decision, exit_code(decision, threshold), wanted.value if wanted else None)
 
     @staticmethod

@@ -34,16 +34,19 @@ def checked_tier(conn: Connection, value: str) -> str:
         raise BadInput(f"{value!r} is not a tier; use one of free, trial, team, enterprise, locked")
     allowed = allowed_tiers(conn)
     if tier.value not in allowed:
-        raise BadInput(f"this database's plan_tier constraint does not accept {tier.value!r} (it allows "
-                       f"{', '.join(allowed)}): the Atlas server it belongs to would not enforce it")
+        raise BadInput(
+            f"this database's plan_tier constraint does not accept {tier.value!r} (it allows "
+            f"{', '.join(allowed)}): the Atlas server it belongs to would not enforce it"
+        )
     return tier.value
 
 
 def _trial_rule(rule: Any, **kwargs: Any) -> Compute:
     def compute(conn: Connection, ws: Workspace, now: datetime) -> dict[str, Any]:
         try:
-            values: dict[str, Any] = rule(now, tier=ws.tier_value, trial_ends_at=ws.trial_ends_at,
-                                          created_at=ws.created_at, **kwargs)
+            values: dict[str, Any] = rule(
+                now, tier=ws.tier_value, trial_ends_at=ws.trial_ends_at, created_at=ws.created_at, **kwargs
+            )
         except trial_changes.TrialRefused as exc:
             raise Conflict(f"workspace {ws.id!r}: {exc}") from None
         if "plan_tier" in values:
@@ -59,8 +62,9 @@ class BillingOpsService:
 
     def byot(self, workspace: str | None, *, enable: bool, actor: str | None, dry_run: bool = False) -> ChangeResult:
         """Turn bring-your-own-token on or off (a BYOT workspace's token limit is not enforced)."""
-        return self._admin.change(workspace, actor=actor, action="billing.byot", dry_run=dry_run,
-                                  compute=lambda _c, _w, _n: {"byot": enable})
+        return self._admin.change(
+            workspace, actor=actor, action="billing.byot", dry_run=dry_run, compute=lambda _c, _w, _n: {"byot": enable}
+        )
 
     def set_plan(self, workspace: str | None, tier: str, *, actor: str | None, dry_run: bool = False) -> ChangeResult:
         """The admin override of `plan_tier`.
@@ -68,19 +72,39 @@ class BillingOpsService:
         Raises:
             BadInput: not a tier, or one the database's constraint lacks. Conflict: deleted workspace.
         """
-        return self._admin.change(workspace, actor=actor, action="workspace.set_plan", dry_run=dry_run,
-                                  compute=lambda c, _w, _n: {"plan_tier": checked_tier(c, tier)})
+        return self._admin.change(
+            workspace,
+            actor=actor,
+            action="workspace.set_plan",
+            dry_run=dry_run,
+            compute=lambda c, _w, _n: {"plan_tier": checked_tier(c, tier)},
+        )
 
-    def trial_start(self, workspace: str | None, *, days: int, actor: str | None, dry_run: bool = False) -> ChangeResult:
+    def trial_start(
+        self, workspace: str | None, *, days: int, actor: str | None, dry_run: bool = False
+    ) -> ChangeResult:
         days = inputs.bounded(days, "--days", high=trial_changes.MAX_TRIAL_DAYS)
-        return self._admin.change(workspace, actor=actor, action="trial.start", dry_run=dry_run,
-                                  compute=_trial_rule(trial_changes.start, days=days))
+        return self._admin.change(
+            workspace,
+            actor=actor,
+            action="trial.start",
+            dry_run=dry_run,
+            compute=_trial_rule(trial_changes.start, days=days),
+        )
 
-    def trial_extend(self, workspace: str | None, *, days: int, actor: str | None, dry_run: bool = False) -> ChangeResult:
+    def trial_extend(
+        self, workspace: str | None, *, days: int, actor: str | None, dry_run: bool = False
+    ) -> ChangeResult:
         days = inputs.bounded(days, "--days", high=trial_changes.MAX_TRIAL_DAYS)
-        return self._admin.change(workspace, actor=actor, action="trial.extend", dry_run=dry_run,
-                                  compute=_trial_rule(trial_changes.extend, days=days))
+        return self._admin.change(
+            workspace,
+            actor=actor,
+            action="trial.extend",
+            dry_run=dry_run,
+            compute=_trial_rule(trial_changes.extend, days=days),
+        )
 
     def trial_end(self, workspace: str | None, *, actor: str | None, dry_run: bool = False) -> ChangeResult:
-        return self._admin.change(workspace, actor=actor, action="trial.end", dry_run=dry_run,
-                                  compute=_trial_rule(trial_changes.end))
+        return self._admin.change(
+            workspace, actor=actor, action="trial.end", dry_run=dry_run, compute=_trial_rule(trial_changes.end)
+        )

@@ -130,13 +130,22 @@ class DemoService:
 
     @staticmethod
     def _users(now: datetime) -> Iterator[dict[str, Any]]:
-        yield {"id": "usr_admin", "name": "Atlas Admin", "email": "admin@atlas.test", "role": "admin",
-               "createdAt": now - timedelta(days=500)}
+        yield {
+            "id": "usr_admin",
+            "name": "Atlas Admin",
+            "email": "admin@atlas.test",
+            "role": "admin",
+            "createdAt": now - timedelta(days=500),
+        }
         for ws in DEMO_WORKSPACES:
             for n in range(ws.users):
-                yield {"id": f"usr_{ws.slug}_{n}", "name": f"{ws.name} User {n}",
-                       "email": f"user{n}@{ws.slug}.test", "role": "user",
-                       "createdAt": now - timedelta(days=ws.age_days)}
+                yield {
+                    "id": f"usr_{ws.slug}_{n}",
+                    "name": f"{ws.name} User {n}",
+                    "email": f"user{n}@{ws.slug}.test",
+                    "role": "user",
+                    "createdAt": now - timedelta(days=ws.age_days),
+                }
 
     @staticmethod
     def _workspace_rows(now: datetime) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
@@ -144,31 +153,67 @@ class DemoService:
         orgs, members, invites, conns, subs = [], [], [], [], []
         for ws in DEMO_WORKSPACES:
             created = now - timedelta(days=ws.age_days)
-            orgs.append({
-                "id": ws.id, "name": ws.name, "slug": ws.slug, "createdAt": created,
-                "workspace_status": "active", "plan_tier": ws.tier, "byot": ws.byot,
-                "stripe_customer_id": f"cus_demo_{ws.slug}" if ws.stripe else None,
-                "trial_ends_at": now + timedelta(days=ws.trial_days_left) if ws.trial_days_left else None,
-                "suspended_at": None, "deleted_at": None,
-            })
+            orgs.append(
+                {
+                    "id": ws.id,
+                    "name": ws.name,
+                    "slug": ws.slug,
+                    "createdAt": created,
+                    "workspace_status": "active",
+                    "plan_tier": ws.tier,
+                    "byot": ws.byot,
+                    "stripe_customer_id": f"cus_demo_{ws.slug}" if ws.stripe else None,
+                    "trial_ends_at": now + timedelta(days=ws.trial_days_left) if ws.trial_days_left else None,
+                    "suspended_at": None,
+                    "deleted_at": None,
+                }
+            )
             for n in range(ws.users):
                 role = "owner" if n == 0 else "admin" if n == 1 else "member"
-                members.append({"id": f"mem_{ws.slug}_{n}", "organizationId": ws.id,
-                                "userId": f"usr_{ws.slug}_{n}", "role": role, "createdAt": created})
-            invites += [{"id": f"inv_{ws.slug}_{n}", "org_id": ws.id, "email": f"invitee{n}@{ws.slug}.test",
-                         "status": "pending"} for n in range(ws.pending_invitations)]
-            invites.append({"id": f"inv_{ws.slug}_old", "org_id": ws.id, "email": f"former@{ws.slug}.test",
-                            "status": "accepted"})
+                members.append(
+                    {
+                        "id": f"mem_{ws.slug}_{n}",
+                        "organizationId": ws.id,
+                        "userId": f"usr_{ws.slug}_{n}",
+                        "role": role,
+                        "createdAt": created,
+                    }
+                )
+            invites += [
+                {
+                    "id": f"inv_{ws.slug}_{n}",
+                    "org_id": ws.id,
+                    "email": f"invitee{n}@{ws.slug}.test",
+                    "status": "pending",
+                }
+                for n in range(ws.pending_invitations)
+            ]
+            invites.append(
+                {"id": f"inv_{ws.slug}_old", "org_id": ws.id, "email": f"former@{ws.slug}.test", "status": "accepted"}
+            )
             conns += [{"id": f"conn_{ws.slug}_{n}", "org_id": ws.id} for n in range(ws.connections)]
             if ws.stripe:
-                subs.append({
-                    "id": f"sub_row_{ws.slug}", "plan": ws.tier, "referenceId": ws.id,
-                    "stripeCustomerId": f"cus_demo_{ws.slug}", "stripeSubscriptionId": f"sub_demo_{ws.slug}",
-                    "status": "active", "periodStart": month.start, "periodEnd": month.end,
-                    "cancelAtPeriodEnd": False, "billingInterval": "month",
-                })
-        yield from ((schema.organization, orgs), (schema.member, members), (schema.invitations, invites),
-                    (schema.connections, conns), (schema.subscription, subs))
+                subs.append(
+                    {
+                        "id": f"sub_row_{ws.slug}",
+                        "plan": ws.tier,
+                        "referenceId": ws.id,
+                        "stripeCustomerId": f"cus_demo_{ws.slug}",
+                        "stripeSubscriptionId": f"sub_demo_{ws.slug}",
+                        "status": "active",
+                        "periodStart": month.start,
+                        "periodEnd": month.end,
+                        "cancelAtPeriodEnd": False,
+                        "billingInterval": "month",
+                    }
+                )
+        yield from (
+            (schema.organization, orgs),
+            (schema.member, members),
+            (schema.invitations, invites),
+            (schema.connections, conns),
+            (schema.subscription, subs),
+        )
 
     @staticmethod
     def _events(now: datetime) -> Iterator[dict[str, Any]]:

@@ -65,8 +65,13 @@ def _shown(name: str, value: Any) -> str | None:
     return mask_secret(str(value)) if name in SECRET_FIELDS else str(value)
 
 
-def settings_report(settings: Settings, flags: Mapping[str, str | None], *,
-                    environ: Mapping[str, str] | None = None, dotenv: Path = Path(".env")) -> list[SettingSource]:
+def settings_report(
+    settings: Settings,
+    flags: Mapping[str, str | None],
+    *,
+    environ: Mapping[str, str] | None = None,
+    dotenv: Path = Path(".env"),
+) -> list[SettingSource]:
     """Every setting's effective value (masked) and where it came from: flag > env > .env > default."""
     from dotenv import dotenv_values
 
@@ -90,8 +95,9 @@ def settings_report(settings: Settings, flags: Mapping[str, str | None], *,
 
 
 class DoctorService:
-    def __init__(self, db: Database, settings: Settings, gateway: StripeGateway | None = None, *,
-                 clock: Clock = utc_now) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, gateway: StripeGateway | None = None, *, clock: Clock = utc_now
+    ) -> None:
         self._db = db
         self._settings = settings
         self._stripe = gateway or StripeGateway(settings)
@@ -115,14 +121,21 @@ class DoctorService:
         expired = [r for r in rows if trial_state(now, r["trial_ends_at"], r["createdAt"]).expired]
         paid = [r["id"] for r in expired if r["paying"]]
         if paid:
-            return Check("trials", False, f"expired trial but an active subscription: {', '.join(paid)}",
-                         "the plan did not sync from Stripe: check the webhook secret and price ids, then run "
-                         "`atlas billing sync -w WORKSPACE --as ADMIN`", ExitCode.CONFLICT)
+            return Check(
+                "trials",
+                False,
+                f"expired trial but an active subscription: {', '.join(paid)}",
+                "the plan did not sync from Stripe: check the webhook secret and price ids, then run "
+                "`atlas billing sync -w WORKSPACE --as ADMIN`",
+                ExitCode.CONFLICT,
+            )
         by_default = sum(1 for r in expired if r["trial_ends_at"] is None)
         detail = f"{len(rows)} on trial, {len(expired)} expired"
         if by_default:
-            detail += (f" ({by_default} by the 14-day default: no trial_ends_at was set; "
-                       "`atlas trial extend --days N` gives more time)")
+            detail += (
+                f" ({by_default} by the 14-day default: no trial_ends_at was set; "
+                "`atlas trial extend --days N` gives more time)"
+            )
         return Check("trials", True, detail)
 
     def _database(self) -> Check:
@@ -132,8 +145,13 @@ class DoctorService:
             with self._db.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except AtlasError as exc:
-            return Check("database", False, exc.message, "set DATABASE_URL (or --database-url) to the Atlas "
-                         "database, or run `atlas db init` for a new one", int(exc.exit_code))
+            return Check(
+                "database",
+                False,
+                exc.message,
+                "set DATABASE_URL (or --database-url) to the Atlas database, or run `atlas db init` for a new one",
+                int(exc.exit_code),
+            )
         return Check("database", True, f"reachable at {self._db.masked_url}")
 
     def _schema(self) -> Check:
@@ -147,16 +165,25 @@ class DoctorService:
             return Check("schema", True, f"migrations at {state.head}; plan_tier {locked} 'locked'")
         bad = [f"{t.name} {t.state}" for t in state.tables if t.state != "present"]
         detail = ", ".join(bad) or f"migrations at {state.revision or 'none'}, head {state.head}"
-        return Check("schema", False, detail, "run `atlas db upgrade` (or `atlas db init` on an empty database)",
-                     ExitCode.NOT_CONFIGURED)
+        return Check(
+            "schema",
+            False,
+            detail,
+            "run `atlas db upgrade` (or `atlas db init` on an empty database)",
+            ExitCode.NOT_CONFIGURED,
+        )
 
     def _stripe_checks(self) -> list[Check]:
         if not self._stripe.configured:
             skipped = "STRIPE_SECRET_KEY not set: self-hosted mode"
             return [Check(name, None, skipped) for name in ("stripe key", "webhook secret", "price ids")]
-        key = self._guard("stripe key", "Stripe accepted the key", self._stripe.check_key,
-                          "set STRIPE_SECRET_KEY to the Atlas server's secret key (Stripe dashboard > Developers > "
-                          "API keys; test and live keys differ)")
+        key = self._guard(
+            "stripe key",
+            "Stripe accepted the key",
+            self._stripe.check_key,
+            "set STRIPE_SECRET_KEY to the Atlas server's secret key (Stripe dashboard > Developers > "
+            "API keys; test and live keys differ)",
+        )
         return [key, self._webhook_secret(), self._prices() if key.ok else Check("price ids", None, "key rejected")]
 
     @staticmethod
@@ -170,10 +197,14 @@ class DoctorService:
     def _webhook_secret(self) -> Check:
         if self._settings.stripe_webhook_secret is not None:
             return Check("webhook secret", True, "STRIPE_WEBHOOK_SECRET is set")
-        return Check("webhook secret", False, "STRIPE_WEBHOOK_SECRET is not set",
-                     "set it to the signing secret of the Atlas webhook endpoint (Stripe dashboard > Webhooks); "
-                     "a mismatched secret makes every event fail verification, and plans stop syncing",
-                     ExitCode.NOT_CONFIGURED)
+        return Check(
+            "webhook secret",
+            False,
+            "STRIPE_WEBHOOK_SECRET is not set",
+            "set it to the signing secret of the Atlas webhook endpoint (Stripe dashboard > Webhooks); "
+            "a mismatched secret makes every event fail verification, and plans stop syncing",
+            ExitCode.NOT_CONFIGURED,
+        )
 
     def _prices(self) -> Check:
         configured = {name: getattr(self._settings, name) for name in PRICE_FIELDS}
@@ -185,7 +216,11 @@ class DoctorService:
         problems = [f"{n} not set" for n in unset] + [f"{p} not found in Stripe" for p in missing]
         if not problems:
             return Check("price ids", True, "every price id exists in Stripe")
-        return Check("price ids", False, "; ".join(problems),
-                     "set the STRIPE_*_PRICE_ID variables to the Atlas server's prices in this Stripe account "
-                     "(test and live mode have different prices); an unknown price is why a plan is not syncing",
-                     ExitCode.NOT_CONFIGURED)
+        return Check(
+            "price ids",
+            False,
+            "; ".join(problems),
+            "set the STRIPE_*_PRICE_ID variables to the Atlas server's prices in this Stripe account "
+            "(test and live mode have different prices); an unknown price is why a plan is not syncing",
+            ExitCode.NOT_CONFIGURED,
+        )

@@ -139,8 +139,14 @@ class EventService:
             BadInput: unknown type, quantity < 1, bad metadata, id or time.
             NotFound: unknown workspace.
         """
-        fields = {"event_type": event_type, "quantity": quantity, "user_id": user_id, "metadata": metadata,
-                  "id": event_id, "created_at": at}
+        fields = {
+            "event_type": event_type,
+            "quantity": quantity,
+            "user_id": user_id,
+            "metadata": metadata,
+            "id": event_id,
+            "created_at": at,
+        }
         try:  # the workspace is resolved below, in the transaction that inserts
             event = rules.event_from_fields(fields, default_workspace="-", now=self._clock(), new_id=new_event_id)
         except InvalidEvent as exc:
@@ -151,8 +157,16 @@ class EventService:
             ws = resolve(conn, workspace)
             row = (event.id, ws.id, event.user_id, event.event_type, event.quantity, event.metadata, event.created_at)
             inserted = sql.insert_events(conn, [row])
-        return RecordResult(event.id, ws.id, event.event_type, event.quantity, event.user_id, event.created_at,
-                            event.generated_id, duplicate=inserted == 0)
+        return RecordResult(
+            event.id,
+            ws.id,
+            event.event_type,
+            event.quantity,
+            event.user_id,
+            event.created_at,
+            event.generated_id,
+            duplicate=inserted == 0,
+        )
 
     def ingest(
         self,
@@ -200,7 +214,9 @@ class EventService:
             scope = self._scope(conn, workspace, every)
             for kind in kinds:
                 buckets = buckets_since(kind, start, now)
-                counts.append(PeriodCount(kind.value, len(buckets), summaries.aggregate(conn, kind.value, buckets, scope, now)))
+                counts.append(
+                    PeriodCount(kind.value, len(buckets), summaries.aggregate(conn, kind.value, buckets, scope, now))
+                )
         return AggregateReport(scope, start, now, tuple(counts))
 
     def verify(
@@ -220,8 +236,11 @@ class EventService:
             scope = self._scope(conn, workspace, every)
             for kind in kinds:
                 for r in summaries.mismatches(conn, kind.value, buckets_since(kind, start, now), scope):
-                    stored = None if r["stored_query_count"] is None else (
-                        int(r["stored_query_count"]), int(r["stored_token_count"]), int(r["stored_active_users"]))
+                    stored = (
+                        None
+                        if r["stored_query_count"] is None
+                        else (int(r["stored_query_count"]), int(r["stored_token_count"]), int(r["stored_active_users"]))
+                    )
                     actual = (int(r["query_count"]), int(r["token_count"]), int(r["active_users"]))
                     found.append(Mismatch(r["workspace_id"], kind.value, r["period_start"], stored, actual))
         return VerifyReport(scope, start, now, tuple(k.value for k in kinds), tuple(found))

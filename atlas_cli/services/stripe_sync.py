@@ -65,18 +65,27 @@ class Apply:
 
 
 def price_map(settings: Settings) -> PriceMap:
-    return PriceMap(settings.stripe_team_price_id, settings.stripe_team_annual_price_id,
-                    settings.stripe_enterprise_price_id)
+    return PriceMap(
+        settings.stripe_team_price_id, settings.stripe_team_annual_price_id, settings.stripe_enterprise_price_id
+    )
 
 
 def subscription_values(sub: StripeSubscription, plan: str) -> dict[str, Any]:
-    return {"plan": plan, "stripeCustomerId": sub.customer, "stripeSubscriptionId": sub.id, "status": sub.status,
-            "periodStart": sub.period_start, "periodEnd": sub.period_end,
-            "cancelAtPeriodEnd": sub.cancel_at_period_end, "billingInterval": sub.interval}
+    return {
+        "plan": plan,
+        "stripeCustomerId": sub.customer,
+        "stripeSubscriptionId": sub.id,
+        "status": sub.status,
+        "periodStart": sub.period_start,
+        "periodEnd": sub.period_end,
+        "cancelAtPeriodEnd": sub.cancel_at_period_end,
+        "billingInterval": sub.interval,
+    }
 
 
-def _subscription_diff(conn: Connection, ws_id: str, sub: StripeSubscription, prices: PriceMap
-                       ) -> tuple[str | None, dict[str, Any], dict[str, Any], dict[str, Any]]:
+def _subscription_diff(
+    conn: Connection, ws_id: str, sub: StripeSubscription, prices: PriceMap
+) -> tuple[str | None, dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(row id or None for a new row, the row's values, before, after of its changed columns)."""
     existing = bq.subscription_row(conn, ws_id, sub.id)
     mapped = prices.tier_for(sub.price_id)
@@ -91,16 +100,26 @@ def _subscription_diff(conn: Connection, ws_id: str, sub: StripeSubscription, pr
     return (existing["id"] if existing else None), wanted, before, after if changed else {}
 
 
-def reconcile(conn: Connection, ws_id: str, customer: str | None, subs: list[StripeSubscription],
-              how: Apply) -> SyncRow:
+def reconcile(
+    conn: Connection, ws_id: str, customer: str | None, subs: list[StripeSubscription], how: Apply
+) -> SyncRow:
     """Bring one workspace in line with its Stripe subscriptions (DESIGN section 4)."""
     row = bq.lock_workspace(conn, ws_id)
     sub = current_subscription(subs)
     if sub is None:
-        return SyncRow(ws_id, customer, None, None, "no_subscription", {}, {},
-                       f"customer {customer} has no subscription in Stripe: nothing changed")
-    change = plan_change(sub, how.prices, tier=row["plan_tier"], trial_ends_at=row["trial_ends_at"],
-                         allowed_tiers=how.tiers)
+        return SyncRow(
+            ws_id,
+            customer,
+            None,
+            None,
+            "no_subscription",
+            {},
+            {},
+            f"customer {customer} has no subscription in Stripe: nothing changed",
+        )
+    change = plan_change(
+        sub, how.prices, tier=row["plan_tier"], trial_ends_at=row["trial_ends_at"], allowed_tiers=how.tiers
+    )
     if not change.writes_subscription:
         return SyncRow(ws_id, sub.customer, sub.id, sub.status, change.outcome.value, {}, {}, change.why)
     values = dict(change.values)
@@ -145,8 +164,15 @@ class StripeSyncService:
             raise NotFound(NO_CUSTOMER)
         return self._stripe.portal_url(customer, return_url)
 
-    def sync(self, workspace: str | None, *, all_workspaces: bool, actor: str | None, dry_run: bool = False,
-             progress: Progress | None = None) -> SyncReport:
+    def sync(
+        self,
+        workspace: str | None,
+        *,
+        all_workspaces: bool,
+        actor: str | None,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> SyncReport:
         """Reconcile one workspace (or, for a global admin, every one with a customer) with Stripe.
 
         Raises:
@@ -161,11 +187,14 @@ class StripeSyncService:
         fetched = self._fetch(targets, progress)
         how = Apply(self._clock(), who, "billing.sync", dry_run, price_map(self._settings), tiers)
         with self._db.begin() as conn:
-            rows = [reconcile(conn, t["id"], t["customer_id"], subs, how) for t, subs in zip(targets, fetched, strict=True)]
+            rows = [
+                reconcile(conn, t["id"], t["customer_id"], subs, how) for t, subs in zip(targets, fetched, strict=True)
+            ]
         return SyncReport(tuple(rows), dry_run)
 
-    def _targets(self, conn: Connection, workspace: str | None, all_workspaces: bool, actor: str | None
-                 ) -> tuple[str, list[RowMapping], tuple[str, ...]]:
+    def _targets(
+        self, conn: Connection, workspace: str | None, all_workspaces: bool, actor: str | None
+    ) -> tuple[str, list[RowMapping], tuple[str, ...]]:
         who = find_actor(conn, actor)
         if all_workspaces:
             require_global_admin(who, "billing sync --all")

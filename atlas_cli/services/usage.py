@@ -48,7 +48,9 @@ class UsageService:
             queries=queries_used,
             tokens=tokens_used,
         )
-        return UsageReport(ws, window, queries_used, tokens_used, int(totals["active_users"]), resources, trial, decision)
+        return UsageReport(
+            ws, window, queries_used, tokens_used, int(totals["active_users"]), resources, trial, decision
+        )
 
     def history(
         self,
@@ -74,7 +76,10 @@ class UsageService:
             ws = resolve(conn, workspace)
             stored = queries.refresh_summaries(conn, ws.id, kind.value, buckets, now)
         rows = sorted(
-            (SummaryRow(r["period_start"], int(r["query_count"]), int(r["token_count"]), int(r["active_users"])) for r in stored),
+            (
+                SummaryRow(r["period_start"], int(r["query_count"]), int(r["token_count"]), int(r["active_users"]))
+                for r in stored
+            ),
             key=lambda row: row.period_start,
             reverse=True,
         )
@@ -105,7 +110,9 @@ class UsageService:
             window = date_range(first, last, billing_window(subscriptions(conn, ws), now))
             rows = queries.user_breakdown(conn, ws.id, window, sort=sort, limit=limit)
         users = tuple(
-            UserUsage(r["user_id"], r["email"], r["name"], int(r["query_count"]), int(r["token_count"]), int(r["login_count"]))
+            UserUsage(
+                r["user_id"], r["email"], r["name"], int(r["query_count"]), int(r["token_count"]), int(r["login_count"])
+            )
             for r in rows
         )
         return BreakdownReport(ws, window, sort, users)

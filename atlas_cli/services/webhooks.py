@@ -25,8 +25,9 @@ from atlas_cli.services.billing_ops import allowed_tiers
 from atlas_cli.services.stripe_sync import Apply, price_map, reconcile
 from atlas_cli.stripe_gateway import StripeEvent, StripeGateway, subscription_from, verify_event
 
-SUBSCRIPTION_EVENTS = frozenset({"customer.subscription.created", "customer.subscription.updated",
-                                 "customer.subscription.deleted"})
+SUBSCRIPTION_EVENTS = frozenset(
+    {"customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted"}
+)
 CHECKOUT_COMPLETED = "checkout.session.completed"
 
 
@@ -63,13 +64,16 @@ class WebhookService:
         """
         secret = self._settings.stripe_webhook_secret
         if secret is None or not secret.get_secret_value():
-            raise NotConfigured("STRIPE_WEBHOOK_SECRET is not set: atlas cannot verify Stripe events (use the "
-                                "signing secret of the Atlas server's webhook endpoint)")
+            raise NotConfigured(
+                "STRIPE_WEBHOOK_SECRET is not set: atlas cannot verify Stripe events (use the "
+                "signing secret of the Atlas server's webhook endpoint)"
+            )
         event = verify_event(payload, signature, secret.get_secret_value())
         found = self._subscription(event)
         if found is None:
-            return WebhookResult(event.id, event.type, "ignored", None, None,
-                                 f"{event.type} events do not change billing state", {}, {})
+            return WebhookResult(
+                event.id, event.type, "ignored", None, None, f"{event.type} events do not change billing state", {}, {}
+            )
         sub, reference = found
         with self._db.begin() as conn:
             return self._apply(conn, event, sub, reference, dry_run)
@@ -86,12 +90,14 @@ class WebhookService:
         reference = obj.get("client_reference_id") or (obj.get("metadata") or {}).get("referenceId")
         return sub, reference or sub.reference_id
 
-    def _apply(self, conn: Connection, event: StripeEvent, sub: StripeSubscription, reference: str | None,
-               dry_run: bool) -> WebhookResult:
+    def _apply(
+        self, conn: Connection, event: StripeEvent, sub: StripeSubscription, reference: str | None, dry_run: bool
+    ) -> WebhookResult:
         ws_id = bq.workspace_for_stripe(conn, sub.id, sub.customer, reference)
         if ws_id is None:
-            raise NotFound(f"Stripe subscription {sub.id} (customer {sub.customer}) belongs to no workspace here; "
-                           "nothing changed")
+            raise NotFound(
+                f"Stripe subscription {sub.id} (customer {sub.customer}) belongs to no workspace here; nothing changed"
+            )
         seen = bq.event_outcome(conn, ws_id, event.id)
         if seen is not None:
             return self._result(event, ws_id, sub, "duplicate", f"event {event.id} was already processed ({seen})")
@@ -100,17 +106,34 @@ class WebhookService:
         if not dry_run:
             bq.record_event(conn, self._ledger_row(event, ws_id, sub, "stale" if stale else "applied"))
         if stale:
-            return self._result(event, ws_id, sub, "stale", f"event created {jsonable(event.created)} is older than "
-                                f"the last one applied to {sub.id} ({jsonable(last)}): skipped")
+            return self._result(
+                event,
+                ws_id,
+                sub,
+                "stale",
+                f"event created {jsonable(event.created)} is older than "
+                f"the last one applied to {sub.id} ({jsonable(last)}): skipped",
+            )
         if sub.ended:
             other = bq.other_live_subscription(conn, ws_id, sub.id, self._clock(), tuple(sorted(LIVE_STATUSES)))
             if other is not None:
                 if not dry_run:
                     bq.set_event_outcome(conn, ws_id, event.id, "superseded")
-                return self._result(event, ws_id, sub, "superseded", f"{sub.id} ended, but the workspace has "
-                                    f"another live subscription ({other}): tier unchanged")
-        how = Apply(self._clock(), f"{WEBHOOK_ACTOR}:{event.id}", f"billing.webhook.{event.type}", dry_run,
-                    price_map(self._settings), allowed_tiers(conn))
+                return self._result(
+                    event,
+                    ws_id,
+                    sub,
+                    "superseded",
+                    f"{sub.id} ended, but the workspace has another live subscription ({other}): tier unchanged",
+                )
+        how = Apply(
+            self._clock(),
+            f"{WEBHOOK_ACTOR}:{event.id}",
+            f"billing.webhook.{event.type}",
+            dry_run,
+            price_map(self._settings),
+            allowed_tiers(conn),
+        )
         row = reconcile(conn, ws_id, sub.customer, [sub], how)
         outcome = "applied" if row.outcome in ("tier", "scheduled", "ended", "not_live") else row.outcome
         if outcome != "applied" and not dry_run:
@@ -118,10 +141,16 @@ class WebhookService:
         return WebhookResult(event.id, event.type, outcome, ws_id, sub.id, row.why, row.before, row.after)
 
     def _ledger_row(self, event: StripeEvent, ws_id: str, sub: StripeSubscription, outcome: str) -> dict[str, Any]:
-        return {"workspace_id": ws_id, "event_id": event.id, "event_type": event.type, "subscription_id": sub.id,
-                "event_created": event.created, "received_at": self._clock(), "outcome": outcome}
+        return {
+            "workspace_id": ws_id,
+            "event_id": event.id,
+            "event_type": event.type,
+            "subscription_id": sub.id,
+            "event_created": event.created,
+            "received_at": self._clock(),
+            "outcome": outcome,
+        }
 
     @staticmethod
     def _result(event: StripeEvent, ws_id: str, sub: StripeSubscription, outcome: str, why: str) -> WebhookResult:
         return WebhookResult(event.id, event.type, outcome, ws_id, sub.id, why, {}, {})
-

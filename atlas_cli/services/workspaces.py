@@ -81,4 +81,6 @@ class WorkspaceService:
         with self._db.connect() as conn:
             workspace = resolve(conn, key)
             subs = subscriptions(conn, workspace)
-            return WorkspaceDetail(workspace, counts(conn, workspace), trial_of(workspace, now), shown_subscription(subs, now))
+            return WorkspaceDetail(
+                workspace, counts(conn, workspace), trial_of(workspace, now), shown_subscription(subs, now)
+            )

@@ -109,7 +109,7 @@ def test_db_init_then_status_then_init_again_conflicts(db_url):
 
 def test_db_status_names_missing_and_incompatible_tables(pg_url):
     with Database(pg_url, create=True).begin() as conn:
-        conn.execute(sa.text('CREATE TABLE organization (id text PRIMARY KEY, name text)'))
+        conn.execute(sa.text("CREATE TABLE organization (id text PRIMARY KEY, name text)"))
     result = Atlas(pg_url)("db", "status", "--json")
     assert result.exit_code == 5
     import json

@@ -51,8 +51,14 @@ def test_check_json_shape_and_server_message(atlas, atlas_db):
     body = atlas.json("billing", "check", "-w", "acme")
     assert {"workspaceId", "allowed", "status", "errorCode", "httpStatus", "message", "metrics"} <= set(body)
     assert body["message"] == "You are approaching your plan's queries limit (80% used: 8,000 / 10,000)."
-    assert body["metrics"][0] == {"metric": "queries", "currentUsage": 8_000, "limit": 10_000,
-                                  "usagePercent": 80, "status": "warning", "enforced": True}
+    assert body["metrics"][0] == {
+        "metric": "queries",
+        "currentUsage": 8_000,
+        "limit": 10_000,
+        "usagePercent": 80,
+        "status": "warning",
+        "enforced": True,
+    }
 
 
 def test_tie_between_dimensions_reports_queries(atlas, atlas_db):
@@ -110,8 +116,12 @@ def test_unlimited_tiers_are_allowed_and_shown_unlimited(atlas, atlas_db, tier):
     seed(atlas_db, tier=tier, queries=10**7, tokens=2_000_000_000)
     assert atlas.json("billing", "check", "-w", "acme", "--fail-on", "warning")["allowed"] is True
     status = atlas.json("billing", "status", "-w", "acme")
-    assert status["limits"] == {"queriesPerMonth": None, "tokensPerMonth": None, "maxMembers": None,
-                                "maxConnections": None}
+    assert status["limits"] == {
+        "queriesPerMonth": None,
+        "tokensPerMonth": None,
+        "maxMembers": None,
+        "maxConnections": None,
+    }
     assert status["plan"]["displayName"] == ("Self-Hosted" if tier == "free" else "Enterprise")
     table = atlas("billing", "status", "-w", "acme")
     assert "Unlimited" in table.stdout
@@ -124,12 +134,20 @@ def test_resource_checks_count_pending_invitations(atlas, atlas_db):
     with atlas_db.begin() as conn:
         for n in range(24):
             factories.user(conn, f"u{n}")
-        conn.execute(schema.member.insert(), [
-            {"id": f"m{n}", "organizationId": "acme", "userId": f"u{n}", "role": "member", "createdAt": NOW}
-            for n in range(24)])
-        conn.execute(schema.invitations.insert(), [
-            {"id": "i1", "org_id": "acme", "email": "x@x.test", "status": "pending"},
-            {"id": "i2", "org_id": "acme", "email": "y@x.test", "status": "accepted"}])
+        conn.execute(
+            schema.member.insert(),
+            [
+                {"id": f"m{n}", "organizationId": "acme", "userId": f"u{n}", "role": "member", "createdAt": NOW}
+                for n in range(24)
+            ],
+        )
+        conn.execute(
+            schema.invitations.insert(),
+            [
+                {"id": "i1", "org_id": "acme", "email": "x@x.test", "status": "pending"},
+                {"id": "i2", "org_id": "acme", "email": "y@x.test", "status": "accepted"},
+            ],
+        )
         conn.execute(schema.connections.insert(), [{"id": f"c{n}", "org_id": "acme"} for n in range(4)])
     members = atlas.json("billing", "check", "-w", "acme", "--resource", "members", code=12)
     assert members["metrics"][0]["currentUsage"] == 25 and members["allowed"] is False
@@ -139,8 +157,9 @@ def test_resource_checks_count_pending_invitations(atlas, atlas_db):
 def test_billing_status_shape(atlas, atlas_db):
     seed(atlas_db, queries=9_950, tokens=100)
     with atlas_db.begin() as conn:
-        factories.subscription(conn, "acme", status="active", start=NOW - timedelta(days=3),
-                               end=NOW + timedelta(days=27))
+        factories.subscription(
+            conn, "acme", status="active", start=NOW - timedelta(days=3), end=NOW + timedelta(days=27)
+        )
     body = atlas.json("billing", "status", "-w", "acme")
     assert set(body) >= {"workspaceId", "plan", "limits", "usage", "subscription"}
     assert set(body["plan"]) >= {"tier", "displayName", "byot", "trialEndsAt"}

@@ -103,8 +103,10 @@ def test_trial_start_extend_end(db: Database, cli: bf.Cli) -> None:
     later = bf.Cli(db.url, clock=lambda: NOW + timedelta(hours=1))
     assert later.json("trial", "status", "-w", "acme", code=13)["expired"] is True
     # extending an expired trial counts from now
-    assert later.json("trial", "extend", "-w", "acme", "--days", "1", "--as", "owner")["trialEndsAt"] == \
-        "2026-11-23T16:30:00.000Z"
+    assert (
+        later.json("trial", "extend", "-w", "acme", "--days", "1", "--as", "owner")["trialEndsAt"]
+        == "2026-11-23T16:30:00.000Z"
+    )
     actions = sorted(r["action"] for r in bf.audit(db))
     assert actions == ["trial.end", "trial.extend", "trial.extend", "trial.start", "workspace.set_plan"]
 
@@ -124,8 +126,10 @@ def test_audit_list_filters(db: Database, cli: bf.Cli) -> None:
     later = bf.Cli(db.url, clock=lambda: NOW + timedelta(days=3))
     later.json("workspace", "set-plan", "enterprise", "-w", "initech", "--as", "root")
     rows = cli.json("audit", "list")
-    assert [(r["workspaceId"], r["action"]) for r in rows] == [("initech", "workspace.set_plan"),
-                                                               ("acme", "billing.byot")]
+    assert [(r["workspaceId"], r["action"]) for r in rows] == [
+        ("initech", "workspace.set_plan"),
+        ("acme", "billing.byot"),
+    ]
     assert rows[0]["actor"] == "root@atlas.test" and rows[0]["after"] == {"tier": "enterprise"}
     assert [r["workspaceId"] for r in cli.json("audit", "list", "-w", "acme")] == ["acme"]
     assert [r["workspaceId"] for r in cli.json("audit", "list", "--since", "2026-11-24")] == ["initech"]

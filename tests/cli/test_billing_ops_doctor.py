@@ -9,7 +9,7 @@ import pytest
 
 from tests import billing_factories as bf
 from tests import factories
-from tests.stripe_server import StripeServer, stripe_fast_retries  # noqa: F401
+from tests.stripe_server import StripeServer, stripe_fast_retries
 
 
 def test_config_show_sources_and_masking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,8 +21,11 @@ def test_config_show_sources_and_masking(tmp_path: Path, monkeypatch: pytest.Mon
     assert result.exit_code == 0, result.stderr
     assert "hunter2" not in result.stdout and "supersecret" not in result.stdout and "fromdotenv" not in result.stdout
     rows = {r["name"]: r for r in json.loads(result.stdout)}
-    assert rows["DATABASE_URL"] == {"name": "DATABASE_URL", "source": "flag",
-                                    "value": "postgresql://atlas:***@db.example:5432/atlas"}
+    assert rows["DATABASE_URL"] == {
+        "name": "DATABASE_URL",
+        "source": "flag",
+        "value": "postgresql://atlas:***@db.example:5432/atlas",
+    }
     assert rows["STRIPE_SECRET_KEY"]["source"] == "env" and rows["STRIPE_SECRET_KEY"]["value"] == "sk_test_****"
     assert rows["STRIPE_WEBHOOK_SECRET"]["source"] == ".env" and rows["STRIPE_WEBHOOK_SECRET"]["value"] == "whsec_****"
     assert rows["ATLAS_ACTOR"] == {"name": "ATLAS_ACTOR", "source": "env", "value": "env@x.test"}
@@ -34,8 +37,13 @@ def test_doctor_self_hosted_passes(db_url: str) -> None:
     out = bf.Cli(db.url).json("doctor")
     assert out["ok"] is True
     assert [(c["check"], c["status"]) for c in out["checks"]] == [
-        ("database", "ok"), ("schema", "ok"), ("trials", "ok"), ("stripe key", "skipped"),
-        ("webhook secret", "skipped"), ("price ids", "skipped")]
+        ("database", "ok"),
+        ("schema", "ok"),
+        ("trials", "ok"),
+        ("stripe key", "skipped"),
+        ("webhook secret", "skipped"),
+        ("price ids", "skipped"),
+    ]
     db.dispose()
 
 
@@ -51,15 +59,22 @@ def test_doctor_explains_expired_trials(db_url: str) -> None:
     assert out["ok"] is True and trials["status"] == "ok"
     assert "2 on trial, 1 expired (1 by the 14-day default" in trials["detail"]
     with db.begin() as conn:
-        factories.subscription(conn, "lapsed", status="active", start=factories.NOW - timedelta(days=1),
-                               end=factories.NOW + timedelta(days=29))
+        factories.subscription(
+            conn,
+            "lapsed",
+            status="active",
+            start=factories.NOW - timedelta(days=1),
+            end=factories.NOW + timedelta(days=29),
+        )
     out = bf.Cli(db.url).json("doctor", code=4)
     trials = next(c for c in out["checks"] if c["check"] == "trials")
     assert trials["status"] == "failed" and "lapsed" in trials["detail"] and "billing sync" in trials["fix"]
     db.dispose()
 
 
-def test_doctor_all_green_with_stripe(db_url: str, stripe_server: StripeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doctor_all_green_with_stripe(
+    db_url: str, stripe_server: StripeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = factories.migrated(db_url)
     monkeypatch.setenv("STRIPE_SECRET_KEY", stripe_server.api_key)
     monkeypatch.setenv("ATLAS_STRIPE_API_BASE", stripe_server.url)
@@ -72,8 +87,9 @@ def test_doctor_all_green_with_stripe(db_url: str, stripe_server: StripeServer, 
     db.dispose()
 
 
-def test_doctor_reports_each_problem(tmp_path: Path, stripe_server: StripeServer, stripe_fast_retries: None,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doctor_reports_each_problem(
+    tmp_path: Path, stripe_server: StripeServer, stripe_fast_retries: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("STRIPE_SECRET_KEY", stripe_server.api_key)
     monkeypatch.setenv("ATLAS_STRIPE_API_BASE", stripe_server.url)
     monkeypatch.setenv("STRIPE_TEAM_PRICE_ID", "price_nope")

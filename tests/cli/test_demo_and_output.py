@@ -27,8 +27,17 @@ def test_demo_loads_every_state_once(demo):
     atlas, first = demo
     assert "Loaded 9 demo workspaces" in first.stderr
     assert "Globex" in first.stdout and "warning" in first.stdout
-    expected = {"acme": 0, "globex": 10, "initech": 11, "umbrella": 12, "hooli": 0, "pied-piper": 13,
-                "stark": 0, "wayne": 0, "homelab": 0}
+    expected = {
+        "acme": 0,
+        "globex": 10,
+        "initech": 11,
+        "umbrella": 12,
+        "hooli": 0,
+        "pied-piper": 13,
+        "stark": 0,
+        "wayne": 0,
+        "homelab": 0,
+    }
     codes = {slug: atlas("billing", "check", "-w", slug, "--fail-on", "warning").exit_code for slug in expected}
     assert codes == expected
     assert atlas.json("billing", "check", "-w", "stark")["metrics"][1]["enforced"] is False
@@ -72,8 +81,14 @@ def test_api_shaped_json(demo):
     assert show["periodStart"].endswith("Z")
     history = atlas.json("usage", "history", "-w", "acme", "--limit", "2")
     assert set(history) >= {"workspaceId", "period", "summaries"} and history["period"] == "monthly"
-    assert set(history["summaries"][0]) >= {"workspace_id", "period", "period_start", "query_count",
-                                            "token_count", "active_users"}
+    assert set(history["summaries"][0]) >= {
+        "workspace_id",
+        "period",
+        "period_start",
+        "query_count",
+        "token_count",
+        "active_users",
+    }
     breakdown = atlas.json("usage", "breakdown", "-w", "acme", "--sort", "tokens", "--limit", "3")
     tokens = [u["token_count"] for u in breakdown["users"]]
     assert tokens == sorted(tokens, reverse=True) and len(tokens) == 3
@@ -112,6 +127,7 @@ def test_installed_console_script_runs(tmp_path):
     env = {**os.environ, "ATLAS_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": root}
     version = subprocess.run([sys.executable, "-m", "atlas_cli", "--version"], capture_output=True, text=True, env=env)
     assert version.returncode == 0 and version.stdout.startswith("atlas ")
-    missing = subprocess.run([sys.executable, "-m", "atlas_cli", "usage", "show"], capture_output=True, text=True,
-                             env=env)
+    missing = subprocess.run(
+        [sys.executable, "-m", "atlas_cli", "usage", "show"], capture_output=True, text=True, env=env
+    )
     assert missing.returncode == 5 and missing.stderr.startswith("Error: ")

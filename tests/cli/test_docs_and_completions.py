@@ -73,8 +73,9 @@ def test_cached_root_help_is_what_the_cli_prints(columns):
     live = run_atlas({"COLUMNS": columns}, ["--help"], cached=False)
     cached = run_atlas({"COLUMNS": columns}, ["--help"])
     assert live.returncode == cached.returncode == 0
-    assert cached.stdout == live.stdout == (ROOT / "atlas_cli" / "root_help.txt").read_text(), \
+    assert cached.stdout == live.stdout == (ROOT / "atlas_cli" / "root_help.txt").read_text(), (
         "run completions/generate.sh"
+    )
 
 
 def test_narrow_terminals_get_typer_help():

@@ -1,10 +1,10 @@
 """The example scripts run against a real demo database and act on atlas's exit codes."""
 
 import os
-from datetime import UTC, datetime, timedelta
 import shlex
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def demo_env(tmp_path_factory):
     data = tmp_path_factory.mktemp("demo") / "data"
-    env = {**os.environ, "ATLAS_DATA_DIR": str(data), "NO_COLOR": "1", "PYTHONPATH": str(ROOT),
-           "ATLAS": f"{shlex.quote(sys.executable)} -m atlas_cli"}
+    env = {
+        **os.environ,
+        "ATLAS_DATA_DIR": str(data),
+        "NO_COLOR": "1",
+        "PYTHONPATH": str(ROOT),
+        "ATLAS": f"{shlex.quote(sys.executable)} -m atlas_cli",
+    }
     loaded = subprocess.run([sys.executable, "-m", "atlas_cli", "demo"], env=env, capture_output=True, text=True)
     assert loaded.returncode == 0, loaded.stderr
     return env
@@ -38,14 +43,22 @@ def test_nightly_job_alerts_on_workspaces_at_warning_or_worse(demo_env, tmp_path
         assert fine not in alert
     assert "approaching your plan's queries limit" in alert
     since = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
-    verify = subprocess.run([sys.executable, "-m", "atlas_cli", "usage", "verify", "--all", "--since", since],
-                            env=demo_env, capture_output=True, text=True)
+    verify = subprocess.run(
+        [sys.executable, "-m", "atlas_cli", "usage", "verify", "--all", "--since", since],
+        env=demo_env,
+        capture_output=True,
+        text=True,
+    )
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
 def test_nightly_job_fails_when_atlas_cannot_run(tmp_path):
-    env = {**os.environ, "ATLAS_DATA_DIR": str(tmp_path / "none"), "ATLAS": f"{sys.executable} -m atlas_cli",
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "ATLAS_DATA_DIR": str(tmp_path / "none"),
+        "ATLAS": f"{sys.executable} -m atlas_cli",
+        "PYTHONPATH": str(ROOT),
+    }
     assert run("nightly-usage.sh", env=env).returncode == 1
 
 

@@ -37,13 +37,37 @@ def jsonl(*lines: str) -> str:
 
 def test_record_inserts_one_event_and_the_same_id_again_is_a_duplicate(events_db: tuple[str, Database]) -> None:
     url, db = events_db
-    args = ["usage", "record", "-w", "acme", "--type", "token", "--quantity", "120", "--user", "u1",
-            "--metadata", '{"model": "m"}', "--id", new_id(1), "--at", "2026-03-01T10:00:00Z", "--json"]
+    args = [
+        "usage",
+        "record",
+        "-w",
+        "acme",
+        "--type",
+        "token",
+        "--quantity",
+        "120",
+        "--user",
+        "u1",
+        "--metadata",
+        '{"model": "m"}',
+        "--id",
+        new_id(1),
+        "--at",
+        "2026-03-01T10:00:00Z",
+        "--json",
+    ]
     first = atlas(url, *args)
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout) | {"userId": None, "generatedId": None} == {
-        "id": new_id(1), "workspaceId": "ws_acme", "eventType": "token", "quantity": 120,
-        "createdAt": "2026-03-01T10:00:00.000Z", "duplicate": False, "userId": None, "generatedId": None}
+        "id": new_id(1),
+        "workspaceId": "ws_acme",
+        "eventType": "token",
+        "quantity": 120,
+        "createdAt": "2026-03-01T10:00:00.000Z",
+        "duplicate": False,
+        "userId": None,
+        "generatedId": None,
+    }
     again = atlas(url, *args)
     assert again.exit_code == 0 and json.loads(again.stdout)["duplicate"] is True
     assert totals(db) == {("ws_acme", "token"): 120}
@@ -51,14 +75,17 @@ def test_record_inserts_one_event_and_the_same_id_again_is_a_duplicate(events_db
     assert plain.exit_code == 0 and plain.stdout.startswith("Recorded login x1 for ws_globex")
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["--type", "click"], 2, "unknown event_type 'click'"),
-    (["--type", "query", "--quantity", "0"], 2, "quantity must be a positive integer"),
-    (["--type", "query", "--metadata", "{bad"], 2, "bad metadata"),
-    (["--type", "query", "--id", "nope"], 2, "bad id 'nope'"),
-    (["--type", "query", "--at", "tomorrow"], 2, "bad created_at 'tomorrow'"),
-    (["--type", "query", "-w", "nowhere"], 3, "workspace 'nowhere' not found"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--type", "click"], 2, "unknown event_type 'click'"),
+        (["--type", "query", "--quantity", "0"], 2, "quantity must be a positive integer"),
+        (["--type", "query", "--metadata", "{bad"], 2, "bad metadata"),
+        (["--type", "query", "--id", "nope"], 2, "bad id 'nope'"),
+        (["--type", "query", "--at", "tomorrow"], 2, "bad created_at 'tomorrow'"),
+        (["--type", "query", "-w", "nowhere"], 3, "workspace 'nowhere' not found"),
+    ],
+)
 def test_record_bad_input_is_one_line_and_writes_nothing(
     events_db: tuple[str, Database], args: list[str], code: int, message: str
 ) -> None:
@@ -81,7 +108,13 @@ def test_ingest_from_stdin_reports_counts_and_exits_2_when_lines_were_rejected(
     assert result.exit_code == 2, result.output
     report = json.loads(result.stdout)
     assert {k: report[k] for k in ("lines", "accepted", "duplicates", "rejected", "generatedIds", "spooled")} == {
-        "lines": 6, "accepted": 2, "duplicates": 1, "rejected": 3, "generatedIds": 1, "spooled": 0}
+        "lines": 6,
+        "accepted": 2,
+        "duplicates": 1,
+        "rejected": 3,
+        "generatedIds": 1,
+        "spooled": 0,
+    }
     assert sorted(r["line"] for r in report["rejections"]) == [3, 4, 6]
     assert "line 3: unknown event_type 'click'" in result.stderr
     assert "Read 6 event line(s): 2 accepted, 1 duplicate(s), 3 rejected" in result.stderr
@@ -107,12 +140,15 @@ def test_ingest_reads_csv_files_by_name_and_asks_when_the_name_does_not_tell(
     assert told.exit_code == 0 and json.loads(told.stdout)["duplicates"] == 2
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["missing.jsonl"], 2, "cannot read missing.jsonl"),
-    (["-", "-w", "nowhere"], 3, "workspace 'nowhere' not found"),
-    (["-", "--flush-at", "0"], 2, "--flush-at must be at least 1"),
-    (["-", "--input-format", "xml"], 2, "--input-format: 'xml'"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["missing.jsonl"], 2, "cannot read missing.jsonl"),
+        (["-", "-w", "nowhere"], 3, "workspace 'nowhere' not found"),
+        (["-", "--flush-at", "0"], 2, "--flush-at must be at least 1"),
+        (["-", "--input-format", "xml"], 2, "--input-format: 'xml'"),
+    ],
+)
 def test_ingest_bad_invocations(events_db: tuple[str, Database], args: list[str], code: int, message: str) -> None:
     url, _db = events_db
     result = atlas(url, "usage", "ingest", *args, input=jsonl(line()))
@@ -142,8 +178,10 @@ def test_a_database_that_refuses_connections_ends_in_a_spool_that_ingests_later(
     assert failed.exit_code == 7, failed.output
     report = json.loads(failed.stdout)
     assert (report["accepted"], report["spooled"], report["spoolFile"]) == (0, 7, str(spool))
-    assert "database failed, writing stopped after 0 event(s)" in failed.stderr and f"atlas usage ingest {spool}" \
-        in failed.stderr
+    assert (
+        "database failed, writing stopped after 0 event(s)" in failed.stderr
+        and f"atlas usage ingest {spool}" in failed.stderr
+    )
     pg_cluster.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(name)))
     later = atlas(pg_url, "usage", "ingest", str(spool), "--json")
     assert later.exit_code == 0 and json.loads(later.stdout)["accepted"] == 7
@@ -158,7 +196,10 @@ def start_ingest(url: str, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "atlas_cli", "--database-url", url, "usage", "ingest", "-", "--json", *args],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
         cwd=Path(__file__).resolve().parents[2],
     )
 
@@ -192,9 +233,7 @@ def test_a_stream_is_flushed_on_the_interval_while_waiting_for_input(events_db: 
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_writes_the_waiting_batch_before_exit(
-    events_db: tuple[str, Database], signum: int, code: int
-) -> None:
+def test_a_signal_writes_the_waiting_batch_before_exit(events_db: tuple[str, Database], signum: int, code: int) -> None:
     url, db = events_db
     proc = start_ingest(url, "--flush-interval", "1000")
     try:
@@ -223,7 +262,11 @@ def test_aggregate_then_verify(events_db: tuple[str, Database]) -> None:
     assert before.exit_code == 4
     mismatches = json.loads(before.stdout)["mismatches"]
     assert {(m["workspace_id"], m["period"]) for m in mismatches} == {
-        ("ws_acme", "daily"), ("ws_acme", "monthly"), ("ws_globex", "daily"), ("ws_globex", "monthly")}
+        ("ws_acme", "daily"),
+        ("ws_acme", "monthly"),
+        ("ws_globex", "daily"),
+        ("ws_globex", "monthly"),
+    }
     assert all(m["stored"] is None for m in mismatches)
     done = atlas(url, "usage", "aggregate", "--all", "--period", "monthly", "--json")
     assert done.exit_code == 0 and json.loads(done.stdout)["periods"][0]["period"] == "monthly"
@@ -238,16 +281,39 @@ def test_aggregate_then_verify(events_db: tuple[str, Database]) -> None:
 
 def test_export_round_trips_through_ingest(events_db: tuple[str, Database], tmp_path: Path) -> None:
     url, db = events_db
-    lines = [line("token" if i % 2 else "query", id=new_id(i), quantity=i, user_id=f"u{i % 3}", metadata={"i": i},
-                  created_at=f"2026-03-01T00:00:{i % 60:02d}.{i:06d}Z") for i in range(1, 41)]
+    lines = [
+        line(
+            "token" if i % 2 else "query",
+            id=new_id(i),
+            quantity=i,
+            user_id=f"u{i % 3}",
+            metadata={"i": i},
+            created_at=f"2026-03-01T00:00:{i % 60:02d}.{i:06d}Z",
+        )
+        for i in range(1, 41)
+    ]
     assert atlas(url, "usage", "ingest", "-", input=jsonl(*lines)).exit_code == 0
     ndjson = atlas(url, "usage", "export", "--fetch-size", "3")
     assert ndjson.exit_code == 0 and "Exported 40 event(s)." in ndjson.stderr
     rows = [json.loads(x) for x in ndjson.stdout.splitlines()]
-    assert len(rows) == 40 and [(r["created_at"], r["id"]) for r in rows] == sorted((r["created_at"], r["id"])
-                                                                                   for r in rows)
-    csv_out = atlas(url, "usage", "export", "-w", "acme", "--format", "csv", "--start", "2026-03-01",
-                    "--end", "2026-03-01", "--fetch-size", "7")
+    assert len(rows) == 40 and [(r["created_at"], r["id"]) for r in rows] == sorted(
+        (r["created_at"], r["id"]) for r in rows
+    )
+    csv_out = atlas(
+        url,
+        "usage",
+        "export",
+        "-w",
+        "acme",
+        "--format",
+        "csv",
+        "--start",
+        "2026-03-01",
+        "--end",
+        "2026-03-01",
+        "--fetch-size",
+        "7",
+    )
     assert csv_out.exit_code == 0 and len(csv_out.stdout.splitlines()) == 41
     other = prepare(f"sqlite:///{tmp_path / 'copy.db'}")
     (tmp_path / "export.csv").write_text(csv_out.stdout)

@@ -10,7 +10,7 @@ import pytest
 from atlas_cli.db.database import Database
 from tests import billing_factories as bf
 from tests import factories
-from tests.stripe_server import StripeServer, stripe_fast_retries  # noqa: F401
+from tests.stripe_server import StripeServer, stripe_fast_retries
 
 START, END = 1_790_000_000, 1_792_592_000  # 2026-09-21 .. 2026-10-21 (UTC)
 
@@ -21,9 +21,10 @@ def at(ts: int) -> datetime:
 
 @pytest.fixture
 def stripe_env(stripe_server: StripeServer, stripe_fast_retries: None, monkeypatch: pytest.MonkeyPatch) -> dict:
-    prices = {name: stripe_server.add_price(interval=interval)["id"]
-              for name, interval in (("team", "month"), ("annual", "year"), ("enterprise", "month"),
-                                     ("other", "month"))}
+    prices = {
+        name: stripe_server.add_price(interval=interval)["id"]
+        for name, interval in (("team", "month"), ("annual", "year"), ("enterprise", "month"), ("other", "month"))
+    }
     monkeypatch.setenv("STRIPE_SECRET_KEY", stripe_server.api_key)
     monkeypatch.setenv("ATLAS_STRIPE_API_BASE", stripe_server.url)
     monkeypatch.setenv("STRIPE_TEAM_PRICE_ID", prices["team"])
@@ -54,8 +55,10 @@ def customer_for(db: Database, server: StripeServer, ws_id: str = "acme") -> str
 
 # --- portal ---------------------------------------------------------------------------------
 
-def test_portal_for_the_workspace_customer(db: Database, cli: bf.Cli, stripe_server: StripeServer,
-                                           stripe_env: dict) -> None:
+
+def test_portal_for_the_workspace_customer(
+    db: Database, cli: bf.Cli, stripe_server: StripeServer, stripe_env: dict
+) -> None:
     customer = customer_for(db, stripe_server)
     out = cli.json("billing", "portal", "-w", "acme", "--return-url", "https://app.example.com/admin")
     assert out["url"].startswith(stripe_server.url + "/p/session/bps_")
@@ -65,18 +68,19 @@ def test_portal_for_the_workspace_customer(db: Database, cli: bf.Cli, stripe_ser
     assert plain.exit_code == 0 and plain.stdout.strip().startswith("http")
 
 
-def test_portal_falls_back_to_the_subscription_row(db: Database, cli: bf.Cli, stripe_server: StripeServer,
-                                                  stripe_env: dict) -> None:
+def test_portal_falls_back_to_the_subscription_row(
+    db: Database, cli: bf.Cli, stripe_server: StripeServer, stripe_env: dict
+) -> None:
     customer = stripe_server.add_customer()["id"]
     with db.begin() as conn:
-        factories.subscription(conn, "acme", status="active", start=at(START), end=at(END),
-                               stripeCustomerId=customer)
+        factories.subscription(conn, "acme", status="active", start=at(START), end=at(END), stripeCustomerId=customer)
     assert cli.json("billing", "portal", "-w", "acme")["url"]
     assert stripe_server.requests_to("POST")[0].params["customer"] == customer
 
 
-def test_portal_without_customer_or_key(db: Database, cli: bf.Cli, monkeypatch: pytest.MonkeyPatch,
-                                        stripe_server: StripeServer, stripe_env: dict) -> None:
+def test_portal_without_customer_or_key(
+    db: Database, cli: bf.Cli, monkeypatch: pytest.MonkeyPatch, stripe_server: StripeServer, stripe_env: dict
+) -> None:
     err = cli.fails(3, "billing", "portal", "-w", "acme")
     assert "No Stripe customer associated with this workspace. Subscribe to a plan first." in err
     monkeypatch.delenv("STRIPE_SECRET_KEY")
@@ -84,15 +88,19 @@ def test_portal_without_customer_or_key(db: Database, cli: bf.Cli, monkeypatch: 
     assert stripe_server.requests == []
 
 
-@pytest.mark.parametrize(("status", "expected"), [
-    (400, "Invalid request."),
-    (404, "No such object."),
-    (429, "Too many requests hit the API too quickly"),
-    (500, "An unknown error occurred on Stripe's end."),
-    (503, "An unknown error occurred on Stripe's end."),
-])
-def test_portal_stripe_failures_exit_6(db: Database, cli: bf.Cli, stripe_server: StripeServer, stripe_env: dict,
-                                       status: int, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (400, "Invalid request."),
+        (404, "No such object."),
+        (429, "Too many requests hit the API too quickly"),
+        (500, "An unknown error occurred on Stripe's end."),
+        (503, "An unknown error occurred on Stripe's end."),
+    ],
+)
+def test_portal_stripe_failures_exit_6(
+    db: Database, cli: bf.Cli, stripe_server: StripeServer, stripe_env: dict, status: int, expected: str
+) -> None:
     customer_for(db, stripe_server)
     stripe_server.fail_next(status, times=5)
     err = cli.fails(6, "billing", "portal", "-w", "acme")
@@ -101,8 +109,9 @@ def test_portal_stripe_failures_exit_6(db: Database, cli: bf.Cli, stripe_server:
         assert len(stripe_server.requests) == 3  # the first try and two retries
 
 
-def test_rejected_key_is_said_plainly(db: Database, cli: bf.Cli, stripe_server: StripeServer, stripe_env: dict,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rejected_key_is_said_plainly(
+    db: Database, cli: bf.Cli, stripe_server: StripeServer, stripe_env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     customer_for(db, stripe_server)
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_wrongkey1234")
     err = cli.fails(6, "billing", "portal", "-w", "acme")
@@ -111,12 +120,14 @@ def test_rejected_key_is_said_plainly(db: Database, cli: bf.Cli, stripe_server: 
 
 # --- sync -----------------------------------------------------------------------------------
 
+
 def sync(cli: bf.Cli, *args: str, code: int = 0) -> list[dict]:
     return cli.json("billing", "sync", "--as", "root", *args, code=code)
 
 
-def test_sync_maps_price_to_tier_and_is_idempotent(db: Database, cli: bf.Cli, stripe_server: StripeServer,
-                                                   stripe_env: dict) -> None:
+def test_sync_maps_price_to_tier_and_is_idempotent(
+    db: Database, cli: bf.Cli, stripe_server: StripeServer, stripe_env: dict
+) -> None:
     customer = customer_for(db, stripe_server)
     sub = stripe_server.add_subscription(customer, stripe_env["annual"], period_start=START, period_end=END)
     (row,) = sync(cli, "-w", "acme")
@@ -124,8 +135,11 @@ def test_sync_maps_price_to_tier_and_is_idempotent(db: Database, cli: bf.Cli, st
     assert row["before"]["tier"] == "trial" and row["after"]["tier"] == "team" and row["changed"] is True
     assert bf.org(db, "acme")["plan_tier"] == "team"
     (stored,) = bf.subscriptions(db)
-    assert (stored["referenceId"], stored["stripeSubscriptionId"], stored["stripeCustomerId"]) == \
-        ("acme", sub["id"], customer)
+    assert (stored["referenceId"], stored["stripeSubscriptionId"], stored["stripeCustomerId"]) == (
+        "acme",
+        sub["id"],
+        customer,
+    )
     assert (stored["status"], stored["plan"], stored["billingInterval"]) == ("active", "team", "year")
     assert (stored["periodStart"], stored["periodEnd"], stored["cancelAtPeriodEnd"]) == (at(START), at(END), False)
     (audit,) = bf.audit(db)
@@ -135,8 +149,7 @@ def test_sync_maps_price_to_tier_and_is_idempotent(db: Database, cli: bf.Cli, st
     assert len(bf.audit(db)) == 1 and len(bf.subscriptions(db)) == 1
 
 
-def test_sync_dry_run_changes_nothing(db: Database, cli: bf.Cli, stripe_server: StripeServer,
-                                      stripe_env: dict) -> None:
+def test_sync_dry_run_changes_nothing(db: Database, cli: bf.Cli, stripe_server: StripeServer, stripe_env: dict) -> None:
     customer = customer_for(db, stripe_server)
     stripe_server.add_subscription(customer, stripe_env["enterprise"])
     (row,) = sync(cli, "-w", "acme", "--dry-run")
@@ -147,8 +160,8 @@ def test_sync_dry_run_changes_nothing(db: Database, cli: bf.Cli, stripe_server: 
 
 
 def test_unknown_price_and_scheduled_cancellation_change_nothing(
-        db: Database, cli: bf.Cli, stripe_server: StripeServer, stripe_env: dict,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    db: Database, cli: bf.Cli, stripe_server: StripeServer, stripe_env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     customer = customer_for(db, stripe_server)
     stripe_server.add_subscription(customer, stripe_env["other"])
     result = cli("billing", "sync", "-w", "acme", "--as", "root", "--json")
@@ -170,8 +183,9 @@ def test_unknown_price_and_scheduled_cancellation_change_nothing(
 
 def test_ended_subscription_locks(db: Database, cli: bf.Cli, stripe_server: StripeServer, stripe_env: dict) -> None:
     customer = customer_for(db, stripe_server)
-    old = stripe_server.add_subscription(customer, stripe_env["team"], status="canceled", period_start=START,
-                                         period_end=END)
+    old = stripe_server.add_subscription(
+        customer, stripe_env["team"], status="canceled", period_start=START, period_end=END
+    )
     (row,) = sync(cli, "-w", "acme")
     assert row["outcome"] == "ended" and row["after"]["tier"] == "locked" and row["subscriptionId"] == old["id"]
     assert bf.org(db, "acme")["plan_tier"] == "locked"
@@ -183,13 +197,15 @@ def test_ended_subscription_locks(db: Database, cli: bf.Cli, stripe_server: Stri
 
 
 def test_ended_subscription_without_locked_tier_is_an_expired_trial(
-        db_url: str, stripe_server: StripeServer, stripe_env: dict) -> None:
+    db_url: str, stripe_server: StripeServer, stripe_env: dict
+) -> None:
     legacy = bf.legacy(db_url)
     bf.people(legacy, tier="team")
     cli = bf.Cli(legacy.url)
     customer = customer_for(legacy, stripe_server)
-    sub = stripe_server.add_subscription(customer, stripe_env["team"], status="canceled", period_start=START,
-                                         period_end=END)
+    sub = stripe_server.add_subscription(
+        customer, stripe_env["team"], status="canceled", period_start=START, period_end=END
+    )
     (row,) = sync(cli, "-w", "acme")
     ended = at(stripe_server.subscriptions[sub["id"]]["ended_at"])
     assert row["after"]["tier"] == "trial" and bf.org(legacy, "acme")["trial_ends_at"] == ended
@@ -200,7 +216,8 @@ def test_ended_subscription_without_locked_tier_is_an_expired_trial(
 
 
 def test_sync_all_needs_a_global_admin_and_writes_nothing_on_stripe_failure(
-        db: Database, cli: bf.Cli, stripe_server: StripeServer, stripe_env: dict) -> None:
+    db: Database, cli: bf.Cli, stripe_server: StripeServer, stripe_env: dict
+) -> None:
     with db.begin() as conn:
         factories.workspace(conn, "initech", tier="trial")
         factories.workspace(conn, "hooli", tier="free")  # no customer: not synced
@@ -216,8 +233,9 @@ def test_sync_all_needs_a_global_admin_and_writes_nothing_on_stripe_failure(
     assert {r["workspace_id"] for r in bf.audit(db)} == {"acme", "initech"}
 
 
-def test_sync_needs_key_and_customer(db: Database, cli: bf.Cli, stripe_env: dict,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sync_needs_key_and_customer(
+    db: Database, cli: bf.Cli, stripe_env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert "No Stripe customer" in cli.fails(3, "billing", "sync", "-w", "acme", "--as", "root")
     monkeypatch.delenv("STRIPE_SECRET_KEY")
     assert "self-hosted" in cli.fails(5, "billing", "sync", "-w", "acme", "--as", "root")

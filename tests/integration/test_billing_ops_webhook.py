@@ -11,7 +11,7 @@ import pytest
 from atlas_cli.db.database import Database
 from tests import billing_factories as bf
 from tests import factories
-from tests.stripe_server import StripeServer, make_event, sign_payload, stripe_fast_retries  # noqa: F401
+from tests.stripe_server import StripeServer, make_event, sign_payload, stripe_fast_retries
 
 SECRET = "whsec_atlas_test"
 
@@ -41,8 +41,15 @@ class Hook:
     def __init__(self, cli: bf.Cli, tmp_path: Path) -> None:
         self.cli, self.tmp_path = cli, tmp_path
 
-    def send(self, event: dict, *, code: int = 0, secret: str = SECRET, signed_at: int | None = None,
-             extra: tuple[str, ...] = ()) -> dict | str:
+    def send(
+        self,
+        event: dict,
+        *,
+        code: int = 0,
+        secret: str = SECRET,
+        signed_at: int | None = None,
+        extra: tuple[str, ...] = (),
+    ) -> dict | str:
         payload = json.dumps(event)
         path = self.tmp_path / f"{event['id']}.json"
         path.write_text(payload)
@@ -65,8 +72,9 @@ def customer(db: Database, stripe_server: StripeServer) -> str:
     return cus
 
 
-def test_subscription_event_is_applied_once(db: Database, hook: Hook, stripe_server: StripeServer, env: dict,
-                                            customer: str) -> None:
+def test_subscription_event_is_applied_once(
+    db: Database, hook: Hook, stripe_server: StripeServer, env: dict, customer: str
+) -> None:
     sub = stripe_server.add_subscription(customer, env["team"])
     event = make_event("customer.subscription.created", sub, event_id="evt_a", created=1_800_000_000)
     out = hook.send(event)
@@ -77,14 +85,17 @@ def test_subscription_event_is_applied_once(db: Database, hook: Hook, stripe_ser
     (entry,) = bf.ledger(db)
     assert (entry["workspace_id"], entry["event_id"], entry["outcome"]) == ("acme", "evt_a", "applied")
     (audit,) = bf.audit(db)
-    assert audit["actor"] == "stripe-webhook:evt_a" and audit["action"] == "billing.webhook.customer.subscription.created"
+    assert (
+        audit["actor"] == "stripe-webhook:evt_a" and audit["action"] == "billing.webhook.customer.subscription.created"
+    )
     again = hook.send(event)
     assert again["outcome"] == "duplicate" and again["changed"] is False
     assert len(bf.ledger(db)) == 1 and len(bf.audit(db)) == 1
 
 
-def test_older_event_is_skipped(db: Database, hook: Hook, stripe_server: StripeServer, env: dict,
-                                customer: str) -> None:
+def test_older_event_is_skipped(
+    db: Database, hook: Hook, stripe_server: StripeServer, env: dict, customer: str
+) -> None:
     sub = stripe_server.add_subscription(customer, env["enterprise"])
     newer = make_event("customer.subscription.updated", sub, event_id="evt_new", created=1_800_000_100)
     sub_old = {**sub, "items": json.loads(json.dumps(sub["items"]))}
@@ -98,47 +109,64 @@ def test_older_event_is_skipped(db: Database, hook: Hook, stripe_server: StripeS
     assert hook.send(older)["outcome"] == "duplicate"
 
 
-def test_deleted_subscription_locks(db: Database, hook: Hook, stripe_server: StripeServer, env: dict,
-                                    customer: str) -> None:
+def test_deleted_subscription_locks(
+    db: Database, hook: Hook, stripe_server: StripeServer, env: dict, customer: str
+) -> None:
     sub = stripe_server.add_subscription(customer, env["team"], status="canceled")
     out = hook.send(make_event("customer.subscription.deleted", sub))
     assert out["after"]["tier"] == "locked" and bf.org(db, "acme")["plan_tier"] == "locked"
 
 
 def test_ended_old_subscription_does_not_lock_a_workspace_with_a_live_one(
-        db: Database, hook: Hook, stripe_server: StripeServer, env: dict, customer: str) -> None:
+    db: Database, hook: Hook, stripe_server: StripeServer, env: dict, customer: str
+) -> None:
     live = stripe_server.add_subscription(customer, env["team"])
     assert hook.send(make_event("customer.subscription.created", live))["after"]["tier"] == "team"
     old = stripe_server.add_subscription(customer, env["team"], status="canceled")
     out = hook.send(make_event("customer.subscription.deleted", old))
     assert out["outcome"] == "superseded" and live["id"] in out["why"]
     assert bf.org(db, "acme")["plan_tier"] == "team"
-    assert ("superseded" in {e["outcome"] for e in bf.ledger(db)})
+    assert "superseded" in {e["outcome"] for e in bf.ledger(db)}
 
 
-def test_checkout_completed_matches_by_reference(db: Database, hook: Hook, stripe_server: StripeServer,
-                                                 env: dict) -> None:
+def test_checkout_completed_matches_by_reference(
+    db: Database, hook: Hook, stripe_server: StripeServer, env: dict
+) -> None:
     cus = stripe_server.add_customer()["id"]
     sub = stripe_server.add_subscription(cus, env["team"])
-    session = {"id": "cs_1", "object": "checkout.session", "mode": "subscription", "customer": cus,
-               "subscription": sub["id"], "client_reference_id": "acme", "metadata": {}}
+    session = {
+        "id": "cs_1",
+        "object": "checkout.session",
+        "mode": "subscription",
+        "customer": cus,
+        "subscription": sub["id"],
+        "client_reference_id": "acme",
+        "metadata": {},
+    }
     out = hook.send(make_event("checkout.session.completed", session))
     assert out["outcome"] == "applied" and out["workspaceId"] == "acme"
     assert bf.org(db, "acme")["stripe_customer_id"] == cus and bf.org(db, "acme")["plan_tier"] == "team"
     assert stripe_server.requests_to("GET", f"/v1/subscriptions/{sub['id']}")
 
 
-def test_checkout_stripe_failure_changes_nothing(db: Database, hook: Hook, stripe_server: StripeServer,
-                                                 env: dict) -> None:
-    session = {"id": "cs_2", "object": "checkout.session", "customer": "cus_x", "subscription": "sub_missing",
-               "client_reference_id": "acme"}
+def test_checkout_stripe_failure_changes_nothing(
+    db: Database, hook: Hook, stripe_server: StripeServer, env: dict
+) -> None:
+    session = {
+        "id": "cs_2",
+        "object": "checkout.session",
+        "customer": "cus_x",
+        "subscription": "sub_missing",
+        "client_reference_id": "acme",
+    }
     err = hook.send(make_event("checkout.session.completed", session), code=6)
     assert "No such subscription: 'sub_missing'" in err
     assert bf.ledger(db) == [] and bf.org(db, "acme")["plan_tier"] == "trial"
 
 
-def test_bad_or_stale_signature_exit_2(db: Database, hook: Hook, stripe_server: StripeServer, env: dict,
-                                       customer: str) -> None:
+def test_bad_or_stale_signature_exit_2(
+    db: Database, hook: Hook, stripe_server: StripeServer, env: dict, customer: str
+) -> None:
     sub = stripe_server.add_subscription(customer, env["team"])
     event = make_event("customer.subscription.updated", sub)
     assert "does not verify" in hook.send(event, code=2, secret="whsec_wrong")
@@ -146,8 +174,9 @@ def test_bad_or_stale_signature_exit_2(db: Database, hook: Hook, stripe_server: 
     assert bf.ledger(db) == [] and bf.org(db, "acme")["plan_tier"] == "trial"
 
 
-def test_unmatched_ignored_dry_run_and_stdin(db: Database, hook: Hook, stripe_server: StripeServer, env: dict,
-                                             customer: str) -> None:
+def test_unmatched_ignored_dry_run_and_stdin(
+    db: Database, hook: Hook, stripe_server: StripeServer, env: dict, customer: str
+) -> None:
     stranger = stripe_server.add_subscription(stripe_server.add_customer(), env["team"])
     assert "belongs to no workspace" in hook.send(make_event("customer.subscription.updated", stranger), code=3)
     assert hook.send(make_event("invoice.paid", {"id": "in_1", "object": "invoice"}))["outcome"] == "ignored"
@@ -156,8 +185,9 @@ def test_unmatched_ignored_dry_run_and_stdin(db: Database, hook: Hook, stripe_se
     dry = hook.send(event, extra=("--dry-run",))
     assert dry["after"]["tier"] == "team" and bf.org(db, "acme")["plan_tier"] == "trial" and bf.ledger(db) == []
     payload = json.dumps(event)
-    result = hook.cli("billing", "webhook", "--payload", "-", "--signature", sign_payload(payload, SECRET),
-                      "--json", stdin=payload)
+    result = hook.cli(
+        "billing", "webhook", "--payload", "-", "--signature", sign_payload(payload, SECRET), "--json", stdin=payload
+    )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["outcome"] == "applied" and bf.org(db, "acme")["plan_tier"] == "team"
 

@@ -40,15 +40,22 @@ def seed(db: Database) -> None:
         ("ws_acme", "u1", "query", 1000, datetime(2025, 12, 31, tzinfo=UTC)),  # before --since: untouched
     ]
     with db.begin() as conn:
-        conn.execute(sa.insert(schema.usage_events), [
-            {"id": new_id(i), "workspace_id": ws, "user_id": u, "event_type": t, "quantity": q, "created_at": at}
-            for i, (ws, u, t, q, at) in enumerate(rows)])
+        conn.execute(
+            sa.insert(schema.usage_events),
+            [
+                {"id": new_id(i), "workspace_id": ws, "user_id": u, "event_type": t, "quantity": q, "created_at": at}
+                for i, (ws, u, t, q, at) in enumerate(rows)
+            ],
+        )
 
 
 def stored(db: Database, workspace_id: str, period: str) -> dict[str, tuple[int, int, int]]:
     with db.connect() as conn:
-        rows = conn.execute(sa.select(S.period_start, S.query_count, S.token_count, S.active_users)
-                            .where(S.workspace_id == workspace_id, S.period == period)).all()
+        rows = conn.execute(
+            sa.select(S.period_start, S.query_count, S.token_count, S.active_users).where(
+                S.workspace_id == workspace_id, S.period == period
+            )
+        ).all()
     return {start.date().isoformat(): (q, t, a) for start, q, t, a in rows if q or t or a}
 
 
@@ -58,8 +65,7 @@ def test_aggregate_all_recomputes_every_period_of_every_workspace(events_db: tup
     report = service(db).aggregate(None, every=True, since="2026-02-01")
     # 2 workspaces x (28 days of February + 15 of March) daily, and x 2 months monthly
     assert [(k.period, k.periods, k.rows) for k in report.kinds] == [("daily", 43, 86), ("monthly", 2, 4)]
-    assert stored(db, "ws_acme", "daily") == {"2026-02-27": (2, 0, 1), "2026-03-01": (0, 5, 2),
-                                              "2026-03-15": (7, 0, 0)}
+    assert stored(db, "ws_acme", "daily") == {"2026-02-27": (2, 0, 1), "2026-03-01": (0, 5, 2), "2026-03-15": (7, 0, 0)}
     assert stored(db, "ws_acme", "monthly") == {"2026-02-01": (2, 0, 1), "2026-03-01": (7, 5, 2)}
     assert stored(db, "ws_globex", "monthly") == {"2026-03-01": (1, 0, 0)}
     again = service(db).aggregate(None, every=True, since="2026-02-01")
@@ -80,11 +86,17 @@ def test_the_default_since_is_the_start_of_the_previous_month(events_db: tuple[s
     assert report.since == datetime(2026, 2, 1, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("kwargs", "error"), [
-    ({"workspace": "ws_acme", "every": True}, BadInput), ({"workspace": "nope"}, NotFound),
-    ({"workspace": "ws_acme", "period": "weekly"}, BadInput), ({"workspace": "ws_acme", "since": "01/02/2026"}, BadInput),
-    ({"workspace": "ws_acme", "since": "2026-04-01"}, BadInput), ({"workspace": None}, BadInput),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"workspace": "ws_acme", "every": True}, BadInput),
+        ({"workspace": "nope"}, NotFound),
+        ({"workspace": "ws_acme", "period": "weekly"}, BadInput),
+        ({"workspace": "ws_acme", "since": "01/02/2026"}, BadInput),
+        ({"workspace": "ws_acme", "since": "2026-04-01"}, BadInput),
+        ({"workspace": None}, BadInput),
+    ],
+)
 def test_bad_aggregate_requests(events_db: tuple[str, Database], kwargs: dict[str, object], error: type) -> None:
     _url, db = events_db
     options = dict(kwargs)
@@ -100,15 +112,21 @@ def test_verify_lists_changed_and_missing_rows_and_writes_nothing(events_db: tup
     service(db).aggregate(None, every=True, since="2026-02-01")
     assert service(db).verify(None, every=True, since="2026-02-01").mismatches == ()
     with db.begin() as conn:
-        conn.execute(sa.update(schema.usage_summaries).values(token_count=4)
-                     .where(S.workspace_id == "ws_acme", S.period == "daily",
-                            S.period_start == datetime(2026, 3, 1, tzinfo=UTC)))
+        conn.execute(
+            sa.update(schema.usage_summaries)
+            .values(token_count=4)
+            .where(S.workspace_id == "ws_acme", S.period == "daily", S.period_start == datetime(2026, 3, 1, tzinfo=UTC))
+        )
         conn.execute(sa.delete(schema.usage_summaries).where(S.workspace_id == "ws_globex", S.period == "monthly"))
         before = conn.execute(sa.select(sa.func.count()).select_from(schema.usage_summaries)).scalar_one()
     report = service(db).verify(None, every=True, since="2026-02-01")
-    found = [(m.workspace_id, m.period, m.period_start.date().isoformat(), m.stored, m.actual) for m in report.mismatches]
-    assert found == [("ws_acme", "daily", "2026-03-01", (0, 4, 2), (0, 5, 2)),
-                     ("ws_globex", "monthly", "2026-03-01", None, (1, 0, 0))]
+    found = [
+        (m.workspace_id, m.period, m.period_start.date().isoformat(), m.stored, m.actual) for m in report.mismatches
+    ]
+    assert found == [
+        ("ws_acme", "daily", "2026-03-01", (0, 4, 2), (0, 5, 2)),
+        ("ws_globex", "monthly", "2026-03-01", None, (1, 0, 0)),
+    ]
     with db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.usage_summaries)).scalar_one() == before
     assert service(db).verify("ws_acme", since="2026-02-01", period="monthly").mismatches == ()
@@ -117,9 +135,17 @@ def test_verify_lists_changed_and_missing_rows_and_writes_nothing(events_db: tup
 def test_aggregation_racing_with_ingestion_ends_equal_to_the_raw_events(events_db: tuple[str, Database]) -> None:
     url, db = events_db
     now = datetime.now(UTC)
-    lines = [line("token" if i % 2 else "query", id=new_id(i), quantity=i % 7 + 1, user_id=f"u{i % 5}",
-                  ws="ws_acme" if i % 3 else "ws_globex",
-                  created_at=(now - timedelta(hours=i % 40)).isoformat()) for i in range(600)]
+    lines = [
+        line(
+            "token" if i % 2 else "query",
+            id=new_id(i),
+            quantity=i % 7 + 1,
+            user_id=f"u{i % 5}",
+            ws="ws_acme" if i % 3 else "ws_globex",
+            created_at=(now - timedelta(hours=i % 40)).isoformat(),
+        )
+        for i in range(600)
+    ]
     text = ("\n".join(lines) + "\n").encode()
     done = threading.Event()
     accepted: list[int] = []
@@ -144,8 +170,9 @@ def test_aggregation_racing_with_ingestion_ends_equal_to_the_raw_events(events_d
     service(db, now).aggregate(None, every=True, since=since)
     assert service(db, now).verify(None, every=True, since=since).mismatches == ()
     with db.connect() as conn:
-        daily = conn.execute(sa.select(sa.func.sum(S.query_count + S.token_count))
-                             .where(S.period == "daily")).scalar_one()
+        daily = conn.execute(
+            sa.select(sa.func.sum(S.query_count + S.token_count)).where(S.period == "daily")
+        ).scalar_one()
     assert daily == sum(i % 7 + 1 for i in range(600))
 
 
@@ -153,10 +180,20 @@ def test_export_streams_more_rows_than_one_fetch_in_order(events_db: tuple[str, 
     _url, db = events_db
     base = datetime(2026, 3, 1, tzinfo=UTC)
     with db.begin() as conn:
-        conn.execute(sa.insert(schema.usage_events), [
-            {"id": new_id(i), "workspace_id": "ws_acme" if i % 4 else "ws_globex", "event_type": "query",
-             "quantity": 1, "created_at": base + timedelta(minutes=i // 3), "metadata": {"n": i}}
-            for i in range(250)])
+        conn.execute(
+            sa.insert(schema.usage_events),
+            [
+                {
+                    "id": new_id(i),
+                    "workspace_id": "ws_acme" if i % 4 else "ws_globex",
+                    "event_type": "query",
+                    "quantity": 1,
+                    "created_at": base + timedelta(minutes=i // 3),
+                    "metadata": {"n": i},
+                }
+                for i in range(250)
+            ],
+        )
     rows: list[dict[str, object]] = []
     count = service(db).export(None, start=None, end=None, emit=rows.append, fetch=7)
     assert count == 250 and len(rows) == 250

@@ -56,9 +56,7 @@ def test_db_url_is_empty_and_writable(db_url: str, request: pytest.FixtureReques
     _seen_urls[request.node.callspec.id] = db_url
 
 
-def test_db_url_is_a_different_database_in_each_test(
-    db_url: str, request: pytest.FixtureRequest
-) -> None:
+def test_db_url_is_a_different_database_in_each_test(db_url: str, request: pytest.FixtureRequest) -> None:
     engine_kind = request.node.callspec.id
     assert _table_names(db_url) == []  # the previous test's table is not here
     previous = _seen_urls.get(engine_kind)
@@ -112,9 +110,7 @@ def _build_schema(url: str) -> None:
         engine.dispose()
 
 
-def test_template_clone(
-    pg_templates: PgTemplates, make_pg_database: Callable[..., str]
-) -> None:
+def test_template_clone(pg_templates: PgTemplates, make_pg_database: Callable[..., str]) -> None:
     builds: list[str] = []
 
     def build(url: str) -> None:
@@ -154,18 +150,14 @@ def test_template_clone(
     assert _table_names(second) == ["plan"]
 
 
-def test_template_build_failure_leaves_nothing(
-    pg_templates: PgTemplates, pg_cluster: PostgresCluster
-) -> None:
+def test_template_build_failure_leaves_nothing(pg_templates: PgTemplates, pg_cluster: PostgresCluster) -> None:
     def broken(url: str) -> None:
         raise RuntimeError("migration failed")
 
     with pytest.raises(RuntimeError, match="migration failed"):
         pg_templates.get("broken", broken)
     assert "broken" not in pg_templates
-    leftovers = pg_cluster.execute(
-        "SELECT datname FROM pg_database WHERE datname LIKE %s", ("%\\_broken",)
-    )
+    leftovers = pg_cluster.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", ("%\\_broken",))
     assert leftovers == []
 
 
@@ -226,7 +218,7 @@ def test_unavailable_action(environ: dict[str, str], expected: str) -> None:
 def test_postgres_unavailable_skips_locally_and_fails_in_ci() -> None:
     with pytest.raises(pytest.skip.Exception, match="no binaries"):
         _postgres_unavailable("no binaries", {})
-    with pytest.raises(pytest.fail.Exception, match="no binaries.*required"):
+    with pytest.raises(pytest.fail.Exception, match=r"no binaries.*required"):
         _postgres_unavailable("no binaries", {"CI": "true"})
 
 
@@ -290,9 +282,7 @@ def test_session_finish_guard(
         assert "PostgreSQL required" not in result.stdout.str()
 
 
-def test_session_finish_guard_counts_only_passed(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_session_finish_guard_counts_only_passed(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makeconftest(_INNER_CONFTEST)
@@ -321,5 +311,4 @@ def test_isolation_fixture(tmp_path: Path) -> None:
     assert os.environ["TERM"] == "dumb"
     assert os.environ["ATLAS_DATA_DIR"] == str(tmp_path / "data")
     assert "DATABASE_URL" not in os.environ
-    assert not [k for k in os.environ if k.startswith(("STRIPE_", "ATLAS_")) and
-                k != "ATLAS_DATA_DIR"]
+    assert not [k for k in os.environ if k.startswith(("STRIPE_", "ATLAS_")) and k != "ATLAS_DATA_DIR"]

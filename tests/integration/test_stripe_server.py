@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import stripe
 
-from tests.stripe_server import (  # noqa: F401
+from tests.stripe_server import (
     StripeServer,
     _stripe_server_session,
     make_event,
@@ -28,8 +28,9 @@ Client = stripe.StripeClient
 
 def make_client(server: Server, api_key: str | None = None, retries: int = 0) -> Client:
     # Built exactly the way the product builds it.
-    return stripe.StripeClient(api_key or server.api_key, base_addresses={"api": server.url},
-                               max_network_retries=retries)
+    return stripe.StripeClient(
+        api_key or server.api_key, base_addresses={"api": server.url}, max_network_retries=retries
+    )
 
 
 @pytest.fixture
@@ -48,6 +49,7 @@ def raw_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
 
 # ------------------------------------------------------------------------------------ plumbing
 
+
 def test_server_binds_localhost_and_stops_cleanly() -> None:
     server = StripeServer(api_key="sk_test_other").start()
     url = server.url
@@ -59,12 +61,21 @@ def test_server_binds_localhost_and_stops_cleanly() -> None:
 
 
 def test_parse_form_bracket_notation() -> None:
-    pairs = [("items[0][price]", "p1"), ("items[0][quantity]", "2"), ("items[1][price]", "p2"),
-             ("metadata[referenceId]", "org_1"), ("metadata[7]", "x"), ("expand[]", "a"),
-             ("expand[]", "b"), ("email", "")]
+    pairs = [
+        ("items[0][price]", "p1"),
+        ("items[0][quantity]", "2"),
+        ("items[1][price]", "p2"),
+        ("metadata[referenceId]", "org_1"),
+        ("metadata[7]", "x"),
+        ("expand[]", "a"),
+        ("expand[]", "b"),
+        ("email", ""),
+    ]
     assert parse_form(pairs) == {
         "items": [{"price": "p1", "quantity": "2"}, {"price": "p2"}],
-        "metadata": {"referenceId": "org_1", "7": "x"}, "expand": ["a", "b"], "email": "",
+        "metadata": {"referenceId": "org_1", "7": "x"},
+        "expand": ["a", "b"],
+        "email": "",
     }
 
 
@@ -80,14 +91,16 @@ def test_balance_and_request_log(stripe_server: Server, client: Client) -> None:
 
 # ------------------------------------------------------------------------------ auth & routing
 
+
 def test_wrong_api_key_is_rejected_like_stripe(stripe_server: Server) -> None:
     bad = make_client(stripe_server, api_key="sk_test_wrongkeyabcd")
     with pytest.raises(stripe.AuthenticationError) as info:
         bad.v1.customers.list()
     assert info.value.http_status == 401
     assert info.value.user_message == "Invalid API Key provided: sk_test_****abcd"
-    assert info.value.json_body == {"error": {
-        "type": "invalid_request_error", "message": "Invalid API Key provided: sk_test_****abcd"}}
+    assert info.value.json_body == {
+        "error": {"type": "invalid_request_error", "message": "Invalid API Key provided: sk_test_****abcd"}
+    }
     assert mask_key("rk_live_12345678wxyz") == "rk_live_****wxyz"
 
 
@@ -114,14 +127,19 @@ def test_unknown_route_is_stripe_404(client: Client, stripe_server: Server) -> N
 
 # ----------------------------------------------------------------------------------- customers
 
+
 def test_customers_create_retrieve_list_update(stripe_server: Server, client: Client) -> None:
     created = client.v1.customers.create(
-        params={"email": "a@example.com", "name": "Ada", "metadata": {"referenceId": "org_1"}})
+        params={"email": "a@example.com", "name": "Ada", "metadata": {"referenceId": "org_1"}}
+    )
     assert created.id == "cus_0001" and created.object == "customer"
     assert created.email == "a@example.com" and created.metadata["referenceId"] == "org_1"
     assert created.livemode is False and isinstance(created.created, int)
     assert stripe_server.requests[-1].params == {
-        "email": "a@example.com", "name": "Ada", "metadata": {"referenceId": "org_1"}}
+        "email": "a@example.com",
+        "name": "Ada",
+        "metadata": {"referenceId": "org_1"},
+    }
 
     fetched = client.v1.customers.retrieve(created.id)
     assert fetched.to_dict() == created.to_dict()
@@ -132,8 +150,7 @@ def test_customers_create_retrieve_list_update(stripe_server: Server, client: Cl
     only = client.v1.customers.list(params={"email": "a@example.com"})
     assert [c.id for c in only.data] == [created.id]
 
-    updated = client.v1.customers.update(
-        created.id, params={"metadata": {"referenceId": "", "x": "1"}})
+    updated = client.v1.customers.update(created.id, params={"metadata": {"referenceId": "", "x": "1"}})
     assert updated.metadata.to_dict() == {"x": "1"}  # "" unsets a metadata key
 
 
@@ -153,15 +170,22 @@ def test_deprecated_top_level_services_still_work(client: Client) -> None:
 
 # -------------------------------------------------------------------------------------- prices
 
+
 def test_prices_create_retrieve_and_filter(stripe_server: Server, client: Client) -> None:
-    pro = client.v1.prices.create(params={
-        "unit_amount": 2900, "currency": "usd", "recurring": {"interval": "month"},
-        "product_data": {"name": "Atlas Pro"}, "lookup_key": "pro_monthly", "nickname": "Pro"})
+    pro = client.v1.prices.create(
+        params={
+            "unit_amount": 2900,
+            "currency": "usd",
+            "recurring": {"interval": "month"},
+            "product_data": {"name": "Atlas Pro"},
+            "lookup_key": "pro_monthly",
+            "nickname": "Pro",
+        }
+    )
     assert pro.object == "price" and pro.type == "recurring" and pro.unit_amount == 2900
     assert pro.recurring.interval == "month" and pro.lookup_key == "pro_monthly"
     assert pro.product.startswith("prod_") and pro.active is True and pro.nickname == "Pro"
-    team = stripe_server.add_price(unit_amount=9900, interval="year", lookup_key="team_yearly",
-                                   product=pro.product)
+    team = stripe_server.add_price(unit_amount=9900, interval="year", lookup_key="team_yearly", product=pro.product)
     old = stripe_server.add_price(unit_amount=100, lookup_key="legacy", active=False)
 
     assert client.v1.prices.retrieve(team["id"]).recurring.interval == "year"
@@ -171,12 +195,10 @@ def test_prices_create_retrieve_and_filter(stripe_server: Server, client: Client
     assert [p.id for p in client.v1.prices.list(params={"active": False}).data] == [old["id"]]
     assert len(client.v1.prices.list(params={"active": True}).data) == 2
 
-    expanded = client.v1.prices.list(
-        params={"lookup_keys": ["pro_monthly"], "expand": ["data.product"]})
+    expanded = client.v1.prices.list(params={"lookup_keys": ["pro_monthly"], "expand": ["data.product"]})
     assert expanded.data[0].product.name == "Atlas Pro"
 
-    dup: dict[str, Any] = {"unit_amount": 1, "currency": "usd", "product": pro.product,
-                           "lookup_key": "pro_monthly"}
+    dup: dict[str, Any] = {"unit_amount": 1, "currency": "usd", "product": pro.product, "lookup_key": "pro_monthly"}
     with pytest.raises(stripe.InvalidRequestError) as info:
         client.v1.prices.create(params=dup)
     assert info.value.param == "lookup_key" and pro.id in info.value.user_message
@@ -187,20 +209,20 @@ def test_prices_create_retrieve_and_filter(stripe_server: Server, client: Client
 
 def test_price_with_unknown_product_is_400(client: Client) -> None:
     with pytest.raises(stripe.InvalidRequestError) as info:
-        client.v1.prices.create(
-            params={"unit_amount": 1, "currency": "usd", "product": "prod_nope"})
+        client.v1.prices.create(params={"unit_amount": 1, "currency": "usd", "product": "prod_nope"})
     err = info.value
     assert (err.http_status, err.code, err.param) == (400, "resource_missing", "product")
 
 
 # ------------------------------------------------------------------------------- subscriptions
 
+
 def test_subscription_lifecycle_over_http(stripe_server: Server, client: Client) -> None:
     customer = stripe_server.add_customer(email="org@example.com")
     price = stripe_server.add_price(unit_amount=2900, interval="month", lookup_key="pro")
-    sub = client.v1.subscriptions.create(params={
-        "customer": customer["id"], "items": [{"price": price["id"]}],
-        "metadata": {"referenceId": "org_1"}})
+    sub = client.v1.subscriptions.create(
+        params={"customer": customer["id"], "items": [{"price": price["id"]}], "metadata": {"referenceId": "org_1"}}
+    )
     assert sub.id.startswith("sub_") and sub.object == "subscription" and sub.status == "active"
     assert sub.customer == customer["id"] and sub.metadata["referenceId"] == "org_1"
     assert sub.cancel_at_period_end is False and sub.canceled_at is None and sub.ended_at is None
@@ -218,7 +240,8 @@ def test_subscription_lifecycle_over_http(stripe_server: Server, client: Client)
     assert client.v1.subscriptions.retrieve(sub.id).to_dict() == sub.to_dict()
 
     scheduled = client.v1.subscriptions.update(
-        sub.id, params={"cancel_at_period_end": True, "metadata": {"plan": "pro"}})
+        sub.id, params={"cancel_at_period_end": True, "metadata": {"plan": "pro"}}
+    )
     assert scheduled.cancel_at_period_end is True
     assert scheduled.cancel_at == sub.current_period_end
     assert scheduled.metadata.to_dict() == {"referenceId": "org_1", "plan": "pro"}
@@ -226,8 +249,9 @@ def test_subscription_lifecycle_over_http(stripe_server: Server, client: Client)
     assert resumed.cancel_at_period_end is False and resumed.cancel_at is None
 
     yearly = stripe_server.add_price(unit_amount=29000, interval="year")
-    swapped = client.v1.subscriptions.update(sub.id, params={
-        "items": [{"id": item.id, "price": yearly["id"]}], "proration_behavior": "none"})
+    swapped = client.v1.subscriptions.update(
+        sub.id, params={"items": [{"id": item.id, "price": yearly["id"]}], "proration_behavior": "none"}
+    )
     assert [(i.id, i.price.id) for i in swapped["items"].data] == [(item.id, yearly["id"])]
 
     canceled = client.v1.subscriptions.cancel(sub.id)
@@ -259,20 +283,23 @@ def test_subscription_list_filters(stripe_server: Server, client: Client) -> Non
     assert ids(status="canceled") == [gone["id"]]
     assert ids(status="trialing") == [other["id"]]
     assert ids(price=price["id"], status="past_due") == [past_due["id"]]
-    expanded = client.v1.subscriptions.list(
-        params={"customer": b["id"], "expand": ["data.customer"]})
+    expanded = client.v1.subscriptions.list(params={"customer": b["id"], "expand": ["data.customer"]})
     assert expanded.data[0].customer.id == b["id"]
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.subscriptions.list(params={"status": "bogus"})
 
 
-def test_add_subscription_helper_controls_status_and_period(
-    stripe_server: Server, client: Client
-) -> None:
+def test_add_subscription_helper_controls_status_and_period(stripe_server: Server, client: Client) -> None:
     customer, price = stripe_server.add_customer(), stripe_server.add_price(interval="year")
     made = stripe_server.add_subscription(
-        customer, price, status="past_due", period_start=1_700_000_000, period_end=1_800_000_000,
-        cancel_at_period_end=True, metadata={"referenceId": "org_9"})
+        customer,
+        price,
+        status="past_due",
+        period_start=1_700_000_000,
+        period_end=1_800_000_000,
+        cancel_at_period_end=True,
+        metadata={"referenceId": "org_9"},
+    )
     sub = client.v1.subscriptions.retrieve(made["id"])
     assert sub.status == "past_due" and sub.cancel_at_period_end is True
     assert (sub.current_period_start, sub.current_period_end) == (1_700_000_000, 1_800_000_000)
@@ -283,9 +310,15 @@ def test_add_subscription_helper_controls_status_and_period(
     assert made == sub.to_dict(for_json=True)
     assert len(stripe_server.requests) == 1  # helpers made no HTTP calls
 
-    via_http = client.v1.subscriptions.create(params={
-        "customer": customer["id"], "items": [{"price": price["id"]}], "test_status": "unpaid",
-        "test_current_period_start": 100, "test_current_period_end": 200})
+    via_http = client.v1.subscriptions.create(
+        params={
+            "customer": customer["id"],
+            "items": [{"price": price["id"]}],
+            "test_status": "unpaid",
+            "test_current_period_start": 100,
+            "test_current_period_end": 200,
+        }
+    )
     assert via_http.status == "unpaid"
     assert (via_http.current_period_start, via_http.current_period_end) == (100, 200)
 
@@ -293,15 +326,14 @@ def test_add_subscription_helper_controls_status_and_period(
 def test_subscription_create_validation_is_atomic(stripe_server: Server, client: Client) -> None:
     customer, price = stripe_server.add_customer(), stripe_server.add_price()
     with pytest.raises(stripe.InvalidRequestError) as info:
-        client.v1.subscriptions.create(params={
-            "customer": customer["id"],
-            "items": [{"price": price["id"]}, {"price": "price_nope"}]})
+        client.v1.subscriptions.create(
+            params={"customer": customer["id"], "items": [{"price": price["id"]}, {"price": "price_nope"}]}
+        )
     err = info.value
     assert (err.http_status, err.code, err.param) == (400, "resource_missing", "items[1][price]")
     assert err.user_message == "No such price: 'price_nope'"
     with pytest.raises(stripe.InvalidRequestError) as info:
-        client.v1.subscriptions.create(
-            params={"customer": "cus_nope", "items": [{"price": price["id"]}]})
+        client.v1.subscriptions.create(params={"customer": "cus_nope", "items": [{"price": price["id"]}]})
     assert (info.value.http_status, info.value.param) == (400, "customer")
     with pytest.raises(stripe.InvalidRequestError, match="Missing required param: customer"):
         client.v1.subscriptions.create(params={"items": [{"price": price["id"]}]})
@@ -312,10 +344,12 @@ def test_subscription_create_validation_is_atomic(stripe_server: Server, client:
 
 # -------------------------------------------------------------------------------------- portal
 
+
 def test_billing_portal_session(stripe_server: Server, client: Client) -> None:
     customer = stripe_server.add_customer()
     session = client.v1.billing_portal.sessions.create(
-        params={"customer": customer["id"], "return_url": "https://atlas.example/billing"})
+        params={"customer": customer["id"], "return_url": "https://atlas.example/billing"}
+    )
     assert session.id.startswith("bps_") and session.object == "billing_portal.session"
     assert session.customer == customer["id"]
     assert session.return_url == "https://atlas.example/billing"
@@ -329,6 +363,7 @@ def test_billing_portal_session(stripe_server: Server, client: Client) -> None:
 
 
 # ---------------------------------------------------------------------------------- pagination
+
 
 def test_pagination_and_auto_paging(stripe_server: Server, client: Client) -> None:
     made = [stripe_server.add_customer(email=f"u{i}@example.com")["id"] for i in range(25)]
@@ -368,15 +403,21 @@ SERVER_ERROR = "An unknown error occurred on Stripe's end."
         (401, stripe.AuthenticationError, "Invalid API Key provided: sk_test_****tlas"),
         (402, stripe.CardError, "Your card was declined."),
         (404, stripe.InvalidRequestError, "No such object."),
-        (429, stripe.RateLimitError, "Too many requests hit the API too quickly. "
-                                     "We recommend an exponential backoff of your requests."),
+        (
+            429,
+            stripe.RateLimitError,
+            "Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.",
+        ),
         (500, stripe.APIError, SERVER_ERROR),
         (503, stripe.APIError, SERVER_ERROR),
     ],
 )
 def test_injected_errors_map_to_sdk_exceptions(
-    stripe_server: Server, client: Client, status: int,
-    error_class: type[stripe.StripeError], message: str,
+    stripe_server: Server,
+    client: Client,
+    status: int,
+    error_class: type[stripe.StripeError],
+    message: str,
 ) -> None:
     stripe_server.fail_next(status)
     with pytest.raises(error_class) as info:
@@ -388,8 +429,7 @@ def test_injected_errors_map_to_sdk_exceptions(
 
 
 def test_injected_error_details(stripe_server: Server, client: Client) -> None:
-    stripe_server.fail_next(402, message="Your card has insufficient funds.",
-                            code="insufficient_funds", param="source")
+    stripe_server.fail_next(402, message="Your card has insufficient funds.", code="insufficient_funds", param="source")
     with pytest.raises(stripe.CardError) as card:
         client.v1.subscriptions.list()
     assert (card.value.code, card.value.param) == ("insufficient_funds", "source")
@@ -465,10 +505,10 @@ def test_idempotent_replay(stripe_server: Server, client: Client) -> None:
 
 # ------------------------------------------------------------------------------------ webhooks
 
+
 def test_signed_webhooks_are_accepted_by_the_sdk(stripe_server: Server) -> None:
     sub = stripe_server.add_subscription(stripe_server.add_customer(), stripe_server.add_price())
-    event = make_event("customer.subscription.updated", sub, event_id="evt_test_1",
-                       created=1_700_000_000)
+    event = make_event("customer.subscription.updated", sub, event_id="evt_test_1", created=1_700_000_000)
     assert event["object"] == "event" and event["livemode"] is False
     assert event["api_version"] == stripe.api_version
     payload = json.dumps(event)

@@ -25,8 +25,11 @@ def raw_totals(db, ws, start, end):
                 " count(DISTINCT CASE WHEN event_type = 'login' THEN user_id END)"
                 " FROM usage_events WHERE workspace_id = :ws AND created_at >= :s AND created_at < :e"
             ),
-            {"ws": ws, "s": start if db.dialect == "postgresql" else start.strftime("%Y-%m-%d %H:%M:%S.%f"),
-             "e": end if db.dialect == "postgresql" else end.strftime("%Y-%m-%d %H:%M:%S.%f")},
+            {
+                "ws": ws,
+                "s": start if db.dialect == "postgresql" else start.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                "e": end if db.dialect == "postgresql" else end.strftime("%Y-%m-%d %H:%M:%S.%f"),
+            },
         ).one()
 
 
@@ -34,18 +37,22 @@ def seed_boundaries(db):
     with db.begin() as conn:
         factories.workspace(conn, "acme")
         factories.workspace(conn, "other")
-        factories.events(conn, "acme", [
-            ("query", 5, MONTH_START - timedelta(microseconds=1), "u1"),  # last instant of October
-            ("query", 7, MONTH_START, "u1"),  # first instant of November
-            ("query", 1, NOW - timedelta(seconds=1), "u2"),
-            ("token", 1_000, MONTH_START + timedelta(days=3), "u1"),
-            ("token", 2_500, NOW, "u2"),
-            ("login", 1, MONTH_START + timedelta(days=1), "u1"),
-            ("login", 1, MONTH_START + timedelta(days=2), "u1"),
-            ("login", 1, MONTH_START + timedelta(days=2), "u3"),
-            ("login", 1, MONTH_START - timedelta(days=1), "u4"),
-            ("query", 3, datetime(2026, 12, 1, tzinfo=UTC), "u1"),  # first instant of December
-        ])
+        factories.events(
+            conn,
+            "acme",
+            [
+                ("query", 5, MONTH_START - timedelta(microseconds=1), "u1"),  # last instant of October
+                ("query", 7, MONTH_START, "u1"),  # first instant of November
+                ("query", 1, NOW - timedelta(seconds=1), "u2"),
+                ("token", 1_000, MONTH_START + timedelta(days=3), "u1"),
+                ("token", 2_500, NOW, "u2"),
+                ("login", 1, MONTH_START + timedelta(days=1), "u1"),
+                ("login", 1, MONTH_START + timedelta(days=2), "u1"),
+                ("login", 1, MONTH_START + timedelta(days=2), "u3"),
+                ("login", 1, MONTH_START - timedelta(days=1), "u4"),
+                ("query", 3, datetime(2026, 12, 1, tzinfo=UTC), "u1"),  # first instant of December
+            ],
+        )
         factories.events(conn, "other", [("query", 100, NOW, "u9")])
 
 
@@ -62,8 +69,13 @@ def test_an_active_subscription_sets_the_period(svc, atlas_db):
     start = datetime(2026, 10, 25, tzinfo=UTC)
     with atlas_db.begin() as conn:
         factories.subscription(conn, "acme", status="active", start=start, end=start + timedelta(days=31))
-        factories.subscription(conn, "acme", status="canceled", start=datetime(2026, 11, 20, tzinfo=UTC),
-                               end=datetime(2026, 12, 20, tzinfo=UTC))
+        factories.subscription(
+            conn,
+            "acme",
+            status="canceled",
+            start=datetime(2026, 11, 20, tzinfo=UTC),
+            end=datetime(2026, 12, 20, tzinfo=UTC),
+        )
     report = svc.usage.current("acme")
     assert report.period.start == start
     assert (report.queries, report.active_users) == (13, 3)
@@ -106,9 +118,12 @@ def test_daily_history_recomputes_every_day_and_upserts(svc, atlas_db):
     assert next(r for r in again.rows if r.period_start.day == 5 and r.period_start.month == 11).query_count == 4
     with atlas_db.connect() as conn:
         stored = conn.execute(sa.text("SELECT count(*) FROM usage_summaries WHERE workspace_id = 'acme'")).scalar()
-        day5 = conn.execute(sa.text(
-            "SELECT query_count FROM usage_summaries WHERE workspace_id='acme' AND period='daily'"
-            " ORDER BY period_start DESC LIMIT 1 OFFSET 17")).scalar()
+        day5 = conn.execute(
+            sa.text(
+                "SELECT query_count FROM usage_summaries WHERE workspace_id='acme' AND period='daily'"
+                " ORDER BY period_start DESC LIMIT 1 OFFSET 17"
+            )
+        ).scalar()
     assert stored == 30 and day5 == 4
 
 
@@ -126,8 +141,13 @@ def test_history_range_and_limits(svc, atlas_db):
     ranged = svc.usage.history("acme", period="daily", start="2026-10-30", end="2026-11-02")
     assert [r.period_start.day for r in ranged.rows] == [2, 1, 31, 30]
     assert len(svc.usage.history("acme", period="daily", limit=365).rows) == 365
-    for bad in ({"limit": 366}, {"limit": 0}, {"start": "2026-13-01"}, {"start": "2026-11-05", "end": "2026-11-01"},
-                {"period": "weekly"}):
+    for bad in (
+        {"limit": 366},
+        {"limit": 0},
+        {"start": "2026-13-01"},
+        {"start": "2026-11-05", "end": "2026-11-01"},
+        {"period": "weekly"},
+    ):
         with pytest.raises(BadInput):
             svc.usage.history("acme", **bad)
 
@@ -136,11 +156,20 @@ def test_breakdown_sorts_and_breaks_ties_by_user_id(svc, atlas_db):
     with atlas_db.begin() as conn:
         factories.workspace(conn, "acme")
         factories.user(conn, "u_a", email="a@acme.test")
-        factories.events(conn, "acme", [
-            ("query", 5, NOW, "u_b"), ("query", 5, NOW, "u_a"), ("query", 9, NOW, "u_c"),
-            ("token", 10, NOW, "u_b"), ("login", 1, NOW, "u_a"), ("login", 1, NOW, "u_a"),
-            ("query", 2, NOW, None), ("query", 50, MONTH_START - timedelta(seconds=1), "u_z"),
-        ])
+        factories.events(
+            conn,
+            "acme",
+            [
+                ("query", 5, NOW, "u_b"),
+                ("query", 5, NOW, "u_a"),
+                ("query", 9, NOW, "u_c"),
+                ("token", 10, NOW, "u_b"),
+                ("login", 1, NOW, "u_a"),
+                ("login", 1, NOW, "u_a"),
+                ("query", 2, NOW, None),
+                ("query", 50, MONTH_START - timedelta(seconds=1), "u_z"),
+            ],
+        )
     report = svc.usage.breakdown("acme")
     assert [(u.user_id, u.query_count) for u in report.users] == [("u_c", 9), ("u_a", 5), ("u_b", 5), (None, 2)]
     assert report.users[1].email == "a@acme.test" and report.users[1].login_count == 2

@@ -83,8 +83,13 @@ def test_non_positive_limit_fails_safe():
 
 @pytest.mark.parametrize(
     ("resource", "count", "allowed"),
-    [(Resource.MEMBERS, 24, True), (Resource.MEMBERS, 25, False), (Resource.CONNECTIONS, 4, True),
-     (Resource.CONNECTIONS, 5, False), (Resource.CONNECTIONS, 9, False)],
+    [
+        (Resource.MEMBERS, 24, True),
+        (Resource.MEMBERS, 25, False),
+        (Resource.CONNECTIONS, 4, True),
+        (Resource.CONNECTIONS, 5, False),
+        (Resource.CONNECTIONS, 9, False),
+    ],
 )
 def test_one_more_resource_blocked_at_the_limit(resource, count, allowed):
     decision = decide_resource(TEAM, trial_expired=False, resource=resource, count=count)
@@ -99,10 +104,17 @@ def test_resource_unlimited_on_enterprise():
 @pytest.mark.parametrize(
     ("queries", "fail_on", "code"),
     [
-        (7_000, None, 0), (7_000, FailOn.WARNING, 0),
-        (8_000, None, 0), (8_000, FailOn.SOFT, 0), (8_000, FailOn.WARNING, 10),
-        (10_000, None, 0), (10_000, FailOn.SOFT, 11), (10_000, FailOn.WARNING, 11),
-        (11_000, None, 12), (11_000, FailOn.SOFT, 12), (11_000, FailOn.WARNING, 12),
+        (7_000, None, 0),
+        (7_000, FailOn.WARNING, 0),
+        (8_000, None, 0),
+        (8_000, FailOn.SOFT, 0),
+        (8_000, FailOn.WARNING, 10),
+        (10_000, None, 0),
+        (10_000, FailOn.SOFT, 11),
+        (10_000, FailOn.WARNING, 11),
+        (11_000, None, 12),
+        (11_000, FailOn.SOFT, 12),
+        (11_000, FailOn.WARNING, 12),
     ],
 )
 def test_exit_codes_by_tier_and_fail_on(queries, fail_on, code):

@@ -91,8 +91,9 @@ def test_after_giving_up_every_unwritten_event_is_spooled_with_its_id(tmp_path: 
 def test_the_logger_drops_while_the_breaker_is_open_and_writes_again_after_it() -> None:
     now = [0.0]
     sink = FlakySink(set(range(1, 6)))
-    logger = EventLogger(sink, flush_at=1000, breaker=CircuitBreaker(clock=lambda: now[0]), background=False,
-                         clock=lambda: NOW)
+    logger = EventLogger(
+        sink, flush_at=1000, breaker=CircuitBreaker(clock=lambda: now[0]), background=False, clock=lambda: NOW
+    )
     for _ in range(5):  # five failing flushes open the breaker
         logger.log("acme", "query")
         assert logger.flush() == 0

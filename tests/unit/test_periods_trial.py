@@ -26,10 +26,30 @@ def test_calendar_month_is_half_open_and_wraps_the_year():
 @pytest.mark.parametrize(
     ("status", "start", "end", "expected_start"),
     [
-        ("active", datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 12, 5, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC)),
-        ("trialing", datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 12, 5, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC)),
-        ("canceled", datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 12, 5, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)),
-        ("active", datetime(2026, 10, 5, tzinfo=UTC), datetime(2026, 11, 22, 15, 30, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)),
+        (
+            "active",
+            datetime(2026, 11, 5, tzinfo=UTC),
+            datetime(2026, 12, 5, tzinfo=UTC),
+            datetime(2026, 11, 5, tzinfo=UTC),
+        ),
+        (
+            "trialing",
+            datetime(2026, 11, 5, tzinfo=UTC),
+            datetime(2026, 12, 5, tzinfo=UTC),
+            datetime(2026, 11, 5, tzinfo=UTC),
+        ),
+        (
+            "canceled",
+            datetime(2026, 11, 5, tzinfo=UTC),
+            datetime(2026, 12, 5, tzinfo=UTC),
+            datetime(2026, 11, 1, tzinfo=UTC),
+        ),
+        (
+            "active",
+            datetime(2026, 10, 5, tzinfo=UTC),
+            datetime(2026, 11, 22, 15, 30, tzinfo=UTC),
+            datetime(2026, 11, 1, tzinfo=UTC),
+        ),
         ("active", NOW, NOW + timedelta(days=30), NOW),
         ("active", None, None, datetime(2026, 11, 1, tzinfo=UTC)),
     ],

@@ -32,8 +32,11 @@ def upgrade() -> None:
         sa.Column("received_at", UTCDateTime, nullable=False),
         sa.Column("outcome", sa.Text, nullable=False),
     )
-    op.create_index("idx_atlas_stripe_events_subscription", "atlas_stripe_events",
-                    ["workspace_id", "subscription_id", "event_created"])
+    op.create_index(
+        "idx_atlas_stripe_events_subscription",
+        "atlas_stripe_events",
+        ["workspace_id", "subscription_id", "event_created"],
+    )
 
 
 def downgrade() -> None:
