@@ -23,13 +23,15 @@ Prints the median events/s of --runs runs for each, and the ratios.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -222,23 +224,39 @@ def measure(
     )
 
 
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """An empty database in a private cluster (tests/pgcluster.py: fsync off, data in RAM when it fits)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.pgcluster import PostgresCluster
+
+    with PostgresCluster() as cluster:
+        print("PostgreSQL: a throwaway cluster (fsync and synchronous_commit off)", flush=True)
+        yield cluster.create_database("atlas_bench")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--flush-at", default="1000", help="batch sizes, comma separated (atlas's default: 1000)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each; medians are printed")
-    parser.add_argument("--pg-url", help="an EMPTY PostgreSQL database")
+    parser.add_argument(
+        "--pg-url", help="an EMPTY PostgreSQL database (default: one in a throwaway cluster, as the tests start)"
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
     parser.add_argument("--sqlite", action="store_true", help="also measure SQLite (a temporary file)")
     args = parser.parse_args()
     records = synthetic(args.events)
     rows = parsed(records)
     sizes = [int(size) for size in args.flush_at.split(",")]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         jsonl = Path(tmp) / "events.jsonl"
         with jsonl.open("w") as out:
             out.writelines(json.dumps(r) + "\n" for r in records)
         del records
         path = str(Path(tmp) / "bench.db")
+        if not args.pg_url and not args.no_postgres:
+            args.pg_url = stack.enter_context(throwaway_postgres())
         pg_db = prepare(args.pg_url) if args.pg_url else None
         sqlite_db = prepare(f"sqlite:///{path}") if args.sqlite else None
         for flush_at in sizes:

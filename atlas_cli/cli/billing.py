@@ -119,7 +119,8 @@ def portal(
     if open_browser:
         import webbrowser
 
-        webbrowser.open(url)
+        if not webbrowser.open(url):
+            rt.render.note("No web browser could be opened; open the URL above yourself.")
 
 
 @app.command("sync")

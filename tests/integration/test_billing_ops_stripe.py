@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -66,6 +68,33 @@ def test_portal_for_the_workspace_customer(
     assert sent.params == {"customer": customer, "return_url": "https://app.example.com/admin"}
     plain = cli("billing", "portal", "-w", "acme")
     assert plain.exit_code == 0 and plain.stdout.strip().startswith("http")
+
+
+def test_portal_open_hands_the_url_to_the_browser(
+    db: Database, stripe_server: StripeServer, stripe_env: dict, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    customer_for(db, stripe_server)
+    opened = tmp_path / "opened.txt"
+    browser = f"{sys.executable} -c \"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\" %s"
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "BROWSER": browser, "PYTHONPATH": str(root)}
+    result = subprocess.run(
+        [sys.executable, "-m", "atlas_cli", "--database-url", db.url, "billing", "portal", "-w", "acme", "--open"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    for _ in range(50):
+        if opened.exists() and opened.read_text():
+            break
+        time.sleep(0.1)
+    assert opened.read_text() == result.stdout.strip()
 
 
 def test_portal_falls_back_to_the_subscription_row(
