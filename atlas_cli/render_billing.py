@@ -1,0 +1,184 @@
+"""Output of the billing operations: changes, audit log, portal, sync, webhooks, config, doctor."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from atlas_cli.render_base import Output, iso
+
+
+class BillingOpsViews(Output):
+    """Write commands' changes, the audit log, Stripe sync and webhooks, config and doctor."""
+
+    @staticmethod
+    def change_json(r: Any) -> dict[str, Any]:
+        """A write: `{"workspaceId", <the columns it sets>, "changed", "dryRun", "before", "after"}`."""
+        return {
+            "workspaceId": r.workspace_id,
+            **r.values,
+            "action": r.action,
+            "actor": r.actor,
+            "changed": r.changed,
+            "dryRun": r.dry_run,
+            "before": r.before,
+            "after": r.after,
+            "auditId": r.audit_id,
+        }
+
+    def change_result(self, r: Any, fmt: str) -> None:
+        data = self.change_json(r)
+
+        def text() -> None:
+            if not r.changed:
+                self.out.print(f"{r.workspace_id}: nothing to change ({self._pairs(r.values)}).")
+                return
+            verb = "Would change" if r.dry_run else "Changed"
+            self.out.print(f"{verb} {r.workspace_id} ({r.action}): {self._pairs(r.before)} → {self._pairs(r.after)}")
+            if r.dry_run:
+                self.note("Dry run: nothing was written.")
+
+        header = ["workspaceId", *r.values, "changed", "dryRun"]
+        self._emit(fmt, data, header, [[data[k] for k in header]], text)
+
+    @staticmethod
+    def _pairs(values: dict[str, Any]) -> str:
+        return ", ".join(f"{k}={v}" for k, v in values.items()) or "-"
+
+    @staticmethod
+    def audit_json(e: Any) -> dict[str, Any]:
+        return {
+            "id": e.id,
+            "workspaceId": e.workspace_id,
+            "createdAt": iso(e.created_at),
+            "actor": e.actor,
+            "action": e.action,
+            "before": e.before,
+            "after": e.after,
+        }
+
+    def audit_list(self, entries: list[Any], fmt: str) -> None:
+        data = [self.audit_json(e) for e in entries]
+        header = ["createdAt", "workspaceId", "actor", "action", "before", "after"]
+        rows = [
+            [d["createdAt"], d["workspaceId"], d["actor"], d["action"], json.dumps(d["before"]), json.dumps(d["after"])]
+            for d in data
+        ]
+
+        def table() -> None:
+            t = self._table(None, "When", "Workspace", "Actor", "Action", "Before", "After")
+            for row in rows:
+                t.add_row(*row)
+            self.out.print(t)
+
+        self._emit(fmt, data, header, rows, table)
+
+    def portal_url(self, url: str, fmt: str) -> None:
+        self._emit(fmt, {"url": url}, ["url"], [[url]], lambda: print(url))
+
+    @staticmethod
+    def sync_json(row: Any) -> dict[str, Any]:
+        return {
+            "workspaceId": row.workspace_id,
+            "customerId": row.customer_id,
+            "subscriptionId": row.subscription_id,
+            "status": row.status,
+            "outcome": row.outcome,
+            "changed": row.changed,
+            "before": row.before,
+            "after": row.after,
+            "why": row.why,
+        }
+
+    def sync_report(self, r: Any, fmt: str) -> None:
+        data = [{**self.sync_json(row), "dryRun": r.dry_run} for row in r.rows]
+        header = ["workspaceId", "subscriptionId", "status", "outcome", "changed", "before", "after", "why"]
+        rows = [
+            [
+                d["workspaceId"],
+                d["subscriptionId"],
+                d["status"],
+                d["outcome"],
+                d["changed"],
+                self._pairs(d["before"]),
+                self._pairs(d["after"]),
+                d["why"],
+            ]
+            for d in data
+        ]
+
+        def table() -> None:
+            title = "Stripe sync (dry run: nothing written)" if r.dry_run else "Stripe sync"
+            t = self._table(title, "Workspace", "Before", "After", "Why")
+            for d, row in zip(data, rows, strict=True):
+                t.add_row(
+                    d["workspaceId"], row[5] if d["changed"] else "", row[6] if d["changed"] else "unchanged", d["why"]
+                )
+            self.out.print(t)
+
+        self._emit(fmt, data, header, rows, table)
+        for row in r.rows:
+            if row.outcome in ("unknown_price", "no_subscription"):
+                self.note(f"Warning: {row.workspace_id}: {row.why}")
+
+    @staticmethod
+    def webhook_json(r: Any) -> dict[str, Any]:
+        return {
+            "eventId": r.event_id,
+            "type": r.event_type,
+            "outcome": r.outcome,
+            "workspaceId": r.workspace_id,
+            "subscriptionId": r.subscription_id,
+            "changed": r.changed,
+            "before": r.before,
+            "after": r.after,
+            "why": r.why,
+        }
+
+    def webhook_result(self, r: Any, fmt: str) -> None:
+        data = self.webhook_json(r)
+        header = ["eventId", "type", "outcome", "workspaceId", "subscriptionId", "changed", "why"]
+        self._emit(
+            fmt,
+            data,
+            header,
+            [[data[k] for k in header]],
+            lambda: self.out.print(f"{r.event_id} ({r.event_type}): {r.outcome}. {r.why}"),
+        )
+
+    @staticmethod
+    def setting_json(item: Any) -> dict[str, Any]:
+        return {"name": item.name, "value": item.value, "source": item.source}
+
+    def config_report(self, items: list[Any], fmt: str) -> None:
+        data = [self.setting_json(i) for i in items]
+        rows = [[d["name"], d["value"], d["source"]] for d in data]
+
+        def table() -> None:
+            t = self._table("Effective settings", "Setting", "Value", "From")
+            for name, value, source in rows:
+                t.add_row(name, "" if value is None else str(value), source)
+            self.out.print(t)
+
+        self._emit(fmt, data, ["name", "value", "source"], rows, table)
+
+    @staticmethod
+    def check_json(c: Any) -> dict[str, Any]:
+        state = "skipped" if c.ok is None else ("ok" if c.ok else "failed")
+        return {"check": c.name, "status": state, "detail": c.detail, "fix": c.fix}
+
+    def doctor_report(self, r: Any, fmt: str) -> None:
+        data = {"ok": r.ok, "checks": [self.check_json(c) for c in r.checks]}
+        rows = [[d["check"], d["status"], d["detail"], d["fix"] or ""] for d in data["checks"]]
+
+        def table() -> None:
+            t = self._table("atlas doctor", "Check", "Status", "Detail")
+            for name, state, detail, _fix in rows:
+                t.add_row(name, self._status(state), detail)
+            self.out.print(t)
+            for name, state, _detail, fix in rows:
+                if state == "failed" and fix:
+                    self.out.print(f"To fix {name}: {fix}")
+            self.out.print("All checks passed." if r.ok else "Some checks failed.")
+
+        self._emit(fmt, data, ["check", "status", "detail", "fix"], rows, table)

@@ -1,0 +1,215 @@
+"""Output of usage events in and out: record, ingest, aggregate, verify, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from atlas_cli.render_base import Output, iso
+
+
+class EventViews(Output):
+    """Recorded events, the ingest report, aggregation, verification and the export stream."""
+
+    @staticmethod
+    def record_json(r: Any) -> dict[str, Any]:
+        """`usage record`: {"id", "workspaceId", "eventType", "quantity", "createdAt", "duplicate"}."""
+        return {
+            "id": r.id,
+            "workspaceId": r.workspace_id,
+            "eventType": r.event_type,
+            "quantity": r.quantity,
+            "createdAt": iso(r.created_at),
+            "duplicate": r.duplicate,
+            "userId": r.user_id,
+            "generatedId": r.generated_id,
+        }
+
+    def record_result(self, r: Any, fmt: str) -> None:
+        data = self.record_json(r)
+
+        def text() -> None:
+            if r.duplicate:
+                self.out.print(f"Duplicate: event {r.id} was already recorded; not counted again.")
+            else:
+                self.out.print(f"Recorded {r.event_type} x{r.quantity:,} for {r.workspace_id} (id {r.id}).")
+
+        header = ["id", "workspaceId", "eventType", "quantity", "createdAt", "duplicate"]
+        self._emit(fmt, data, header, [[data[k] for k in header]], text)
+
+    @staticmethod
+    def ingest_json(r: Any) -> dict[str, Any]:
+        import signal
+
+        return {
+            "lines": r.lines,
+            "accepted": r.accepted,
+            "duplicates": r.duplicates,
+            "rejected": r.rejected,
+            "generatedIds": r.generated_ids,
+            "spooled": r.spooled,
+            "spoolFile": str(r.spool_file) if r.spool_file else None,
+            "rejectsFile": str(r.rejects_file) if r.rejects_file else None,
+            "stoppedBy": signal.Signals(r.signal).name if r.signal else None,
+            "failure": r.failure,
+            "exitCode": r.exit_code,
+            "rejections": [{"line": x.line, "reason": x.reason} for x in r.rejections],
+        }
+
+    def rejection_printer(self, rejects_file: Any, shown: int = 10) -> Callable[[Any], None]:
+        """Prints each rejected line on stderr; with a rejects file, only the first `shown`."""
+        printed = [0]
+
+        def show(x: Any) -> None:
+            if rejects_file is None or printed[0] < shown:
+                self.note(f"line {x.line}: {x.reason}")
+            printed[0] += 1
+
+        return show
+
+    def ingest_report(self, r: Any, as_json: bool) -> None:
+        data = self.ingest_json(r)
+        self.note(
+            f"Read {r.lines:,} event line(s): {r.accepted:,} accepted, {r.duplicates:,} duplicate(s), "
+            f"{r.rejected:,} rejected; {r.generated_ids:,} given a new id (not recognisable if sent again)."
+        )
+        if r.rejected and r.rejects_file:
+            self.note(f"Rejected lines, with reasons, are in {r.rejects_file}: fix them and ingest that file.")
+        if data["stoppedBy"]:
+            self.note(f"Stopped by {data['stoppedBy']} after writing the waiting batch.")
+        if r.failure:
+            self.error(f"database failed, writing stopped after {r.accepted + r.duplicates:,} event(s): {r.failure}")
+        if r.spooled:
+            self.note(
+                f"{r.spooled:,} unwritten event(s) kept in {r.spool_file}; "
+                f"run `atlas usage ingest {r.spool_file}` when the database is back (nothing is counted twice)."
+            )
+        if as_json:
+            self.json(data)
+
+    @staticmethod
+    def aggregate_json(r: Any) -> dict[str, Any]:
+        return {
+            "workspaceId": r.workspace_id,
+            "all": r.workspace_id is None,
+            "since": iso(r.since),
+            "until": iso(r.until),
+            "rowsUpserted": r.rows,
+            "periods": [{"period": k.period, "periods": k.periods, "rowsUpserted": k.rows} for k in r.kinds],
+        }
+
+    def aggregate_report(self, r: Any, fmt: str) -> None:
+        data = self.aggregate_json(r)
+        rows = [[k.period, k.periods, k.rows] for k in r.kinds]
+
+        def text() -> None:
+            scope = "every workspace" if r.workspace_id is None else r.workspace_id
+            parts = ", ".join(f"{k.rows:,} {k.period}" for k in r.kinds)
+            self.out.print(f"Recomputed summaries of {scope} since {iso(r.since)}: {parts} row(s) upserted.")
+
+        self._emit(fmt, data, ["period", "periods", "rowsUpserted"], rows, text)
+
+    @staticmethod
+    def mismatch_json(m: Any) -> dict[str, Any]:
+        names = ("query_count", "token_count", "active_users")
+        return {
+            "workspace_id": m.workspace_id,
+            "period": m.period,
+            "period_start": iso(m.period_start),
+            "stored": None if m.stored is None else dict(zip(names, m.stored, strict=True)),
+            "actual": dict(zip(names, m.actual, strict=True)),
+        }
+
+    @staticmethod
+    def verify_json(r: Any) -> dict[str, Any]:
+        return {
+            "workspaceId": r.workspace_id,
+            "all": r.workspace_id is None,
+            "since": iso(r.since),
+            "until": iso(r.until),
+            "periods": list(r.periods),
+            "ok": not r.mismatches,
+            "mismatches": [EventViews.mismatch_json(m) for m in r.mismatches],
+        }
+
+    def verify_report(self, r: Any, fmt: str) -> None:
+        header = [
+            "workspace_id",
+            "period",
+            "period_start",
+            "stored_query_count",
+            "query_count",
+            "stored_token_count",
+            "token_count",
+            "stored_active_users",
+            "active_users",
+        ]
+        rows = []
+        for m in r.mismatches:
+            stored = m.stored or (None, None, None)
+            rows.append(
+                [
+                    m.workspace_id,
+                    m.period,
+                    iso(m.period_start),
+                    stored[0],
+                    m.actual[0],
+                    stored[1],
+                    m.actual[1],
+                    stored[2],
+                    m.actual[2],
+                ]
+            )
+
+        def table() -> None:
+            if not r.mismatches:
+                self.out.print(f"Summaries match the raw events ({', '.join(r.periods)}, since {iso(r.since)}).")
+                return
+            t = self._table(
+                f"{len(r.mismatches):,} mismatch(es): stored → actual",
+                "Workspace",
+                "Period",
+                "Start",
+                "Queries",
+                "Tokens",
+                "Active users",
+            )
+            for row in rows:
+                cells = [
+                    f"{'missing' if s is None else f'{s:,}'} → {a:,}"
+                    for s, a in ((row[3], row[4]), (row[5], row[6]), (row[7], row[8]))
+                ]
+                t.add_row(row[0], row[1], (row[2] or "")[:10], *cells)
+            self.out.print(t)
+
+        self._emit(fmt, self.verify_json(r), header, rows, table)
+
+    @contextmanager
+    def event_writer(self, fmt: str) -> Iterator[Callable[[dict[str, Any]], None]]:
+        """Writes raw events to stdout one at a time, as ndjson or csv (what ingest reads)."""
+        from atlas_cli.domain.events import FIELDS, iso_micro
+
+        if fmt not in ("ndjson", "csv"):
+            from atlas_cli.errors import BadInput
+
+            raise BadInput(f"--format: {fmt!r} is not one of ndjson, csv")
+        out = sys.stdout
+        writer = csv.writer(out, lineterminator="\n")
+        if fmt == "csv":
+            writer.writerow(FIELDS)
+
+        def emit(row: dict[str, Any]) -> None:
+            record = {**row, "created_at": iso_micro(row["created_at"])}
+            if fmt == "ndjson":
+                out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+                return
+            meta = record["metadata"]
+            record["metadata"] = "" if meta is None else json.dumps(meta, ensure_ascii=False)
+            writer.writerow(["" if record[k] is None else record[k] for k in FIELDS])
+
+        yield emit
+        out.flush()
