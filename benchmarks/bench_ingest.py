@@ -6,7 +6,7 @@ database doing the same work.
 
 N deterministic synthetic events over 50 workspaces and 20 users each, with the mix of a real
 deployment (80% query, 15% token, 5% login, 10% with metadata). The target database must be empty:
-the script creates the schema. Each run times, one after the other (so a neighbour's load hits
+the script creates the schema. Each run times, one after the other (so other load on the machine hits
 all three alike), into an empty table with the same four indexes as usage_events:
 
 - atlas: `EventService.ingest` of the JSON lines file (read, validate, resolve workspaces, write
@@ -208,7 +208,7 @@ def measure(
     raw_dedup: Callable[[list[Row], int], float],
 ) -> None:
     times: dict[str, list[float]] = {"atlas": [], "raw": [], "dedup": []}
-    for _ in range(runs):  # alternate, so a neighbour's load falls on all three alike
+    for _ in range(runs):  # alternate, so other load on the machine falls on all three alike
         times["atlas"].append(ours(db, jsonl, flush_at))
         times["raw"].append(raw(rows, flush_at))
         times["dedup"].append(raw_dedup(rows, flush_at))
