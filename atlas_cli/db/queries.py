@@ -161,30 +161,36 @@ def refresh_summaries(
         .where(sa.true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as the join's ON
     )
     s = usage_summaries.c
-    stmt = dialect.insert_for(conn, usage_summaries).from_select(
-        [
-            "id",
-            "workspace_id",
-            "period",
-            "period_start",
-            "query_count",
-            "token_count",
-            "active_users",
-            "storage_bytes",
-            "updated_at",
-        ],
-        aggregate,
+    stmt = upsert_summaries(conn, aggregate)
+    return list(
+        conn.execute(stmt.returning(s.period_start, s.query_count, s.token_count, s.active_users)).mappings().all()
     )
-    stmt = stmt.on_conflict_do_update(
+
+
+SUMMARY_COLUMNS = (
+    "id",
+    "workspace_id",
+    "period",
+    "period_start",
+    "query_count",
+    "token_count",
+    "active_users",
+    "storage_bytes",
+    "updated_at",
+)
+RECOMPUTED = ("query_count", "token_count", "active_users", "updated_at")
+
+
+def upsert_summaries(conn: Connection, rows: sa.Select[Any]) -> Any:
+    """INSERT the summary rows selected by `rows` (in SUMMARY_COLUMNS order), updating the
+    recomputed columns of a row that exists: the unique key (workspace_id, period,
+    period_start) makes two processes doing it at once safe. `storage_bytes` is left alone."""
+    s = usage_summaries.c
+    stmt = dialect.insert_for(conn, usage_summaries).from_select(list(SUMMARY_COLUMNS), rows)
+    return stmt.on_conflict_do_update(
         index_elements=[s.workspace_id, s.period, s.period_start],
-        set_={
-            "query_count": stmt.excluded.query_count,
-            "token_count": stmt.excluded.token_count,
-            "active_users": stmt.excluded.active_users,
-            "updated_at": stmt.excluded.updated_at,
-        },
-    ).returning(s.period_start, s.query_count, s.token_count, s.active_users)
-    return list(conn.execute(stmt).mappings().all())
+        set_={name: stmt.excluded[name] for name in RECOMPUTED},
+    )
 
 
 SORT_COLUMNS = {"queries": "query_count", "tokens": "token_count", "logins": "login_count"}

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from atlas_cli.db import dialect
-from atlas_cli.db.queries import distinct_logins, sum_of
+from atlas_cli.db.queries import distinct_logins, sum_of, upsert_summaries
 from atlas_cli.db.schema import organization, usage_events, usage_summaries
 from atlas_cli.db.types import UTCDateTime
 from atlas_cli.domain.periods import Window
@@ -84,24 +84,7 @@ def aggregate(conn: Connection, period: str, buckets: Sequence[Window], workspac
         sa.literal(0, sa.BigInteger),
         sa.literal(now, UTCDateTime()),
     ).where(sa.true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as a join's ON
-    stmt = dialect.insert_for(conn, usage_summaries).from_select(
-        [
-            "id",
-            "workspace_id",
-            "period",
-            "period_start",
-            "query_count",
-            "token_count",
-            "active_users",
-            "storage_bytes",
-            "updated_at",
-        ],
-        rows,
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[s.workspace_id, s.period, s.period_start],
-        set_={name: stmt.excluded[name] for name in ("query_count", "token_count", "active_users", "updated_at")},
-    )
+    stmt = upsert_summaries(conn, rows)
     return int(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount)
 
 
