@@ -21,8 +21,6 @@ from atlas_cli.cli.usage import app
 from atlas_cli.errors import BadInput
 
 if TYPE_CHECKING:
-    from atlas_cli.services import Services
-    from atlas_cli.services.events import EventService
     from atlas_cli.services.ingest import IngestOptions, StopRequest
 
 AllOpt = Annotated[bool, typer.Option("--all", help="Every workspace (instead of -w).")]
@@ -31,12 +29,6 @@ SinceOpt = Annotated[
     typer.Option("--since", help="First day, YYYY-MM-DD; default: start of the previous month.", show_default=False),
 ]
 PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="daily, monthly or both.")]
-
-
-def _events(svc: Services) -> EventService:
-    from atlas_cli.services.events import EventService
-
-    return EventService(svc.db, svc.clock)
 
 
 @app.command("record")
@@ -65,7 +57,7 @@ def record(
     """
     rt: Runtime = ctx.obj
     with rt.services() as svc:
-        result = _events(svc).record(
+        result = svc.events.record(
             rt.workspace(workspace),
             event_type=event_type,
             quantity=quantity,
@@ -141,7 +133,7 @@ def ingest(
         opts = _ingest_options(
             rt, source, input_format, rt.workspace(workspace), flush_at, flush_interval, rejects, spool
         )
-        report = _events(svc).ingest(
+        report = svc.events.ingest(
             stream, opts, stop=stop, progress=progress, on_reject=rt.render.rejection_printer(rejects)
         )
     rt.render.ingest_report(report, as_json or rt.fmt == "json")
@@ -240,7 +232,7 @@ def aggregate(
     """
     rt: Runtime = ctx.obj
     with rt.services() as svc:
-        report = _events(svc).aggregate(
+        report = svc.events.aggregate(
             workspace if every else rt.workspace(workspace), every=every, since=since, period=period
         )
     rt.render.aggregate_report(report, rt.output_format(fmt, as_json))
@@ -268,7 +260,7 @@ def verify(
     """
     rt: Runtime = ctx.obj
     with rt.services() as svc:
-        report = _events(svc).verify(
+        report = svc.events.verify(
             workspace if every else rt.workspace(workspace), every=every, since=since, period=period
         )
     rt.render.verify_report(report, rt.output_format(fmt, as_json))
@@ -299,5 +291,5 @@ def export(
     with rt.services() as svc, rt.render.event_writer(fmt) as emit:
         if fetch_size < 1:
             raise BadInput("--fetch-size must be at least 1")
-        count = _events(svc).export(rt.workspace(workspace), start=start, end=end, emit=emit, fetch=fetch_size)
+        count = svc.events.export(rt.workspace(workspace), start=start, end=end, emit=emit, fetch=fetch_size)
     rt.render.note(f"Exported {count:,} event(s).")
