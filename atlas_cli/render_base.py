@@ -99,19 +99,35 @@ class Output:
 
     @contextmanager
     def progress(self, label: str) -> Iterator[Callable[[int, int], None] | None]:
-        """A progress bar on stderr when it is a terminal; nothing otherwise."""
+        """A progress bar on stderr when it is a terminal; nothing otherwise.
+
+        Redrawn by the caller's updates (at most 10 times a second), not by a thread of its own:
+        ingestion may fork a writer process, and forking is only safe without other threads."""
         if not sys.stderr.isatty():
             yield None
             return
+        import time
+
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(
-            TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=self.err, transient=True
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.err,
+            transient=True,
+            auto_refresh=False,
         ) as bar:
             task = bar.add_task(label, total=None)
+            drawn = [0.0]
 
             def advance(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+                now = time.monotonic()
+                redraw = now - drawn[0] >= 0.1 or done >= total
+                if redraw:
+                    drawn[0] = now
+                bar.update(task, completed=done, total=total, refresh=redraw)
 
             yield advance
 

@@ -102,8 +102,14 @@ def copy_text(rows: Iterable[EventRow]) -> bytes:
 
 
 def _insert_by_copy(conn: Connection, rows: Sequence[EventRow]) -> int:
+    return insert_copy_text(conn, copy_text(rows))
+
+
+def insert_copy_text(conn: Connection, data: bytes) -> int:
+    """PostgreSQL: insert rows given in COPY's text format (`copy_text`), skipping ids already
+    stored or repeated: COPY into a temporary staging table, then one INSERT ... SELECT ... ON
+    CONFLICT DO NOTHING. Returns rows inserted."""
     conn.exec_driver_sql(_CREATE_STAGE)
-    data = copy_text(rows)
     raw = conn.connection.driver_connection
     assert raw is not None
     import psycopg

@@ -12,11 +12,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from atlas_cli.db.database import Database
 from atlas_cli.domain.events import Event
 from atlas_cli.errors import AtlasError, DatabaseUnavailable
+from atlas_cli.services.writer import BackgroundWriter, WriterGone
+from atlas_cli.services.writer import available as writer_available
+
+if TYPE_CHECKING:
+    from atlas_cli.db.events import EventRow
 
 T = TypeVar("T")
 DEFAULT_FLUSH_AT = 1000
@@ -72,11 +77,42 @@ class EventSink(Protocol):
     def write(self, events: Sequence[Event]) -> WriteResult: ...
 
 
-class DatabaseSink:
-    """Writes a batch in one transaction: resolve workspaces, then one idempotent bulk insert."""
+Attempt = Callable[[], WriteResult]  # a write under way: calling it waits for the outcome (or raises)
 
-    def __init__(self, db: Database) -> None:
+
+def begin_write(sink: EventSink, events: Sequence[Event]) -> Attempt:
+    """Start writing `events`: in the background when `sink` can (`start`), else at once. Errors
+    come out of the returned attempt, never from here."""
+    start: Callable[[Sequence[Event]], Attempt] | None = getattr(sink, "start", None)
+    try:
+        if start is not None:
+            return start(events)
+        result = sink.write(events)
+    except Exception as exc:
+        return _raiser(exc)
+    return lambda: result
+
+
+def _raiser(exc: Exception) -> Attempt:
+    def attempt() -> WriteResult:
+        raise exc
+
+    return attempt
+
+
+class DatabaseSink:
+    """Writes a batch in one transaction: resolve workspaces, then one idempotent bulk insert.
+
+    With `background=True` on PostgreSQL (Linux), `start` hands batches to a child process
+    (services.writer) so the next batch is read and checked while this one is stored; workspaces
+    are then resolved beforehand, and those found are remembered for the sink's life.
+    """
+
+    def __init__(self, db: Database, *, background: bool = False) -> None:
         self._db = db
+        self._background = background
+        self._writer: BackgroundWriter | None = None
+        self._workspaces: dict[str, str] = {}
 
     def write(self, events: Sequence[Event]) -> WriteResult:
         """Raises: DatabaseUnavailable, NotConfigured."""
@@ -84,16 +120,71 @@ class DatabaseSink:
 
         with self._db.begin() as conn:
             ids = sql.workspace_ids(conn, {event.workspace for event in events}).get
-            rows: list[sql.EventRow] = []
-            unknown: list[int] = []
-            for index, (id_, key, user, kind, qty, meta, at, _generated) in enumerate(events):
-                ws = ids(key)
-                if ws is None:
-                    unknown.append(index)
-                else:
-                    rows.append((id_, ws, user, kind, qty, meta, at))
+            rows, unknown = _rows(events, ids)
             inserted = sql.insert_events(conn, rows)
         return WriteResult(inserted, len(rows) - inserted, tuple(unknown))
+
+    def start(self, events: Sequence[Event]) -> Attempt:
+        """Begin writing `events` in the background writer when there is one (else at once).
+        Raises: DatabaseUnavailable (resolving workspaces), NotConfigured."""
+        writer = self._background_writer()
+        if writer is None:
+            result = self.write(events)
+            return lambda: result
+        from atlas_cli.db import events as sql
+
+        known = self._workspaces
+        missing = {event.workspace for event in events} - known.keys()
+        if missing:
+            with self._db.connect() as conn:
+                known.update(sql.workspace_ids(conn, missing))
+        rows, unknown = _rows(events, known.get)
+        try:
+            writer.submit(sql.copy_text(rows))
+        except WriterGone:
+            return self._without_writer(events)
+
+        def attempt() -> WriteResult:
+            try:
+                inserted = writer.result()
+            except WriterGone:
+                return self._without_writer(events)()
+            return WriteResult(inserted, len(rows) - inserted, tuple(unknown))
+
+        return attempt
+
+    def _background_writer(self) -> BackgroundWriter | None:
+        if self._writer is None and self._background and writer_available(self._db.dialect):
+            self._writer = BackgroundWriter(self._db.url)
+        return self._writer
+
+    def _without_writer(self, events: Sequence[Event]) -> Attempt:
+        """The writer process is gone: write in this process from now on."""
+        self._background = False
+        self._close_writer()
+        return begin_write(self, events)
+
+    def close(self) -> None:
+        """Stop the background writer, if one was started (after the batch it is writing)."""
+        self._close_writer()
+
+    def _close_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+
+
+def _rows(events: Sequence[Event], ids: Callable[[str], str | None]) -> tuple[list[EventRow], list[int]]:
+    """The rows to insert (workspace keys resolved by `ids`) and the positions of unknown ones."""
+    rows: list[EventRow] = []
+    unknown: list[int] = []
+    for index, (id_, key, user, kind, qty, meta, at, _generated) in enumerate(events):
+        ws = ids(key)
+        if ws is None:
+            unknown.append(index)
+        else:
+            rows.append((id_, ws, user, kind, qty, meta, at))
+    return rows, unknown
 
 
 @dataclass(frozen=True)
@@ -125,13 +216,16 @@ def write_with_retries(
     events: Sequence[Event],
     policy: RetryPolicy,
     sleep: Callable[[float], None] = time.sleep,
+    first: Attempt | None = None,
 ) -> WriteResult:
-    """Write `events`, retrying an unavailable database. Raises GaveUp."""
+    """Write `events`, retrying an unavailable database; `first` is an attempt already under way
+    (`begin_write`), the retries are `sink.write`. Raises GaveUp."""
     delays = policy.delays()
     failures = 0
+    attempt = first or (lambda: sink.write(events))
     while True:
         try:
-            return sink.write(events)
+            return attempt()
         except DatabaseUnavailable as exc:
             failures += 1
             if failures >= policy.max_failures:
@@ -139,3 +233,4 @@ def write_with_retries(
             sleep(next(delays))
         except AtlasError as exc:  # not configured, refused: retrying cannot help
             raise GaveUp(failures + 1, exc) from exc
+        attempt = lambda: sink.write(events)  # noqa: E731

@@ -184,8 +184,12 @@ class EventService:
             DatabaseUnavailable: the database is down before anything was read.
         """
         opts = replace(opts, workspace=resolve_default_workspace(self._db, opts.workspace))
-        service = IngestService(DatabaseSink(self._db), self._clock, sleep=self._sleep)
-        return service.ingest(stream, opts, stop=stop, on_reject=on_reject, progress=progress)
+        sink = DatabaseSink(self._db, background=True)
+        try:
+            service = IngestService(sink, self._clock, sleep=self._sleep)
+            return service.ingest(stream, opts, stop=stop, on_reject=on_reject, progress=progress)
+        finally:
+            sink.close()
 
     def _scope(self, conn: Any, workspace: str | None, every: bool) -> str | None:
         """The workspace id to work on, or None for --all. Raises BadInput, NotFound."""

@@ -2,10 +2,12 @@
 
 Every line is validated on its own; a bad line is rejected (line number and reason, kept in the
 rejects file) and never stops the good ones. Batches are written like the SDK's (`flush_at`
-events or `flush_interval` seconds). When the database fails `max_failures` times in a row,
-writing stops and every event not written (the failing batch, what was waiting, and for a file
-the rest of it) goes to a spool file of JSON lines with ids assigned, which `ingest` takes again
-without counting anything twice. A stop request (SIGINT/SIGTERM) writes the waiting batch first.
+events or `flush_interval` seconds). With a sink that can (services.writer), a batch is written
+while the next one is read, and is settled before the one after it starts. When the database
+fails `max_failures` times in a row, writing stops and every event not written (the failing
+batch, what was waiting, and for a file the rest of it) goes to a spool file of JSON lines with
+ids assigned, which `ingest` takes again without counting anything twice. A stop request
+(SIGINT/SIGTERM) writes the waiting batch first.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from atlas_cli.errors import BadInput, ExitCode, NotFound
 from atlas_cli.services.batching import (
     DEFAULT_FLUSH_AT,
     DEFAULT_FLUSH_INTERVAL,
+    Attempt,
     Batch,
     EventSink,
     GaveUp,
     RetryPolicy,
+    begin_write,
     write_with_retries,
 )
 from atlas_cli.services.lines import LineSource
@@ -161,6 +165,7 @@ class _Run:
         self.rejections: list[Rejection] = []
         self.rejected = 0
         self.failure: GaveUp | None = None
+        self.in_flight: tuple[list[_Pending], Attempt] | None = None  # the batch being written
 
     def feed(self, lines: list[bytes]) -> None:
         parse, batch = self._parse, self.batch
@@ -219,15 +224,27 @@ class _Run:
             self.on_reject(rejection)
 
     def flush(self) -> None:
+        """Start writing the waiting batch, once the one before it is settled."""
         pending = self.batch.take()
         if not pending:
             return
+        self.settle()
         events = [p[0] for p in pending]
         if self.failure is not None:
             self.out.spool(events)
             return
+        self.in_flight = pending, begin_write(self.sink, events)
+
+    def settle(self) -> None:
+        """Wait for the batch being written (retrying it as needed) and count it; when writing
+        gives up, spool it."""
+        if self.in_flight is None:
+            return
+        pending, attempt = self.in_flight
+        self.in_flight = None
+        events = [p[0] for p in pending]
         try:
-            result = write_with_retries(self.sink, events, self.opts.retry, self.sleep)
+            result = write_with_retries(self.sink, events, self.opts.retry, self.sleep, first=attempt)
         except GaveUp as exc:
             self.failure = exc
             self.out.spool(events)
@@ -302,7 +319,10 @@ class IngestService:
                     progress(source.bytes_read, total or source.bytes_read)
             run.flush()
         finally:
-            run.out.close()
+            try:
+                run.settle()
+            finally:
+                run.out.close()
         return run.report(stop.signum)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,7 +190,10 @@ def test_a_postgres_database_going_away_mid_stream_loses_nothing(pg_cluster: Any
     ident = sql.Identifier(name)
 
     def break_database(number: int) -> None:
-        if number == 8:  # two batches of three are written by now
+        if number == 8:  # two batches of three were handed to the writer by now: let them land
+            deadline = time.monotonic() + 30
+            while event_count(db) < 6 and time.monotonic() < deadline:
+                time.sleep(0.01)
             pg_cluster.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
             pg_cluster.terminate_connections(name)
 
@@ -202,6 +208,63 @@ def test_a_postgres_database_going_away_mid_stream_loses_nothing(pg_cluster: Any
     again = EventService(Database(pg_url), lambda: NOW).ingest(io.BytesIO(spool.read_bytes()), IngestOptions())
     assert (again.accepted, again.duplicates) == (6, 0)
     assert event_ids(db) == {new_id(i) for i in range(1, 13)} and totals(db) == {("ws_acme", "query"): 78}
+
+
+@pytest.mark.postgres
+def test_a_background_writer_that_dies_is_replaced_by_writing_in_process(pg_url: str) -> None:
+    import multiprocessing
+
+    db = prepare(pg_url)
+    killed: list[int] = []
+
+    def kill_writer(number: int) -> None:
+        if number == 8:  # two batches of three were handed to the writer: let them land, then kill it
+            deadline = time.monotonic() + 30
+            while event_count(db) < 6 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            for child in multiprocessing.active_children():
+                if child.name == "atlas-writer" and child.pid is not None:
+                    os.kill(child.pid, signal.SIGKILL)
+                    child.join(10)
+                    killed.append(child.pid)
+
+    lines = [line(id=new_id(i), quantity=i) for i in range(1, 13)]
+    stream = CallbackStream(lines, kill_writer)
+    report = EventService(db, lambda: NOW).ingest(stream, IngestOptions(flush_at=3))  # type: ignore[arg-type]
+    assert len(killed) == 1
+    assert (report.accepted, report.duplicates, report.spooled, report.exit_code) == (12, 0, 0, 0)
+    assert event_ids(db) == {new_id(i) for i in range(1, 13)} and totals(db) == {("ws_acme", "query"): 78}
+    assert not [c for c in multiprocessing.active_children() if c.name == "atlas-writer"]
+
+
+@pytest.mark.postgres
+def test_the_background_sink_remembers_workspaces_found_but_not_those_missing(pg_url: str) -> None:
+    """A long stream must see a workspace created while it runs."""
+    import sqlalchemy as sa
+
+    from atlas_cli.db import schema
+    from atlas_cli.services.batching import begin_write
+
+    db = prepare(pg_url)
+    sink = DatabaseSink(db, background=True)
+    try:
+        first = begin_write(
+            sink,
+            [
+                Event(new_id(1), "ws_acme", None, "query", 1, None, NOW),
+                Event(new_id(2), "initech", None, "query", 1, None, NOW),
+            ],
+        )()
+        assert (first.inserted, first.unknown) == (1, (1,))
+        with db.begin() as conn:
+            conn.execute(
+                sa.insert(schema.organization).values(id="ws_initech", name="Initech", slug="initech", createdAt=NOW)
+            )
+        second = begin_write(sink, [Event(new_id(2), "initech", None, "query", 1, None, NOW)])()
+        assert (second.inserted, second.unknown) == (1, ())
+    finally:
+        sink.close()
+    assert event_ids(db) == {new_id(1), new_id(2)}
 
 
 def test_the_library_logger_writes_batches_and_drops_unknown_workspaces(events_db: tuple[str, Database]) -> None:
