@@ -42,21 +42,30 @@ COLUMNS = "id, workspace_id, user_id, event_type, quantity, metadata, created_at
 Row = tuple[str, str, str, str, int, str | None, datetime]
 
 
-def synthetic(n: int, seed: int = 4) -> list[dict[str, object]]:
+def synthetic(n: int, seed: int = 4, time_ordered: bool = False) -> list[dict[str, object]]:
+    """`time_ordered`: UUIDv7 ids (as atlas gives events sent without one), else random UUIDv4."""
+    from atlas_cli.domain.events import uuid7
+
     rng = random.Random(seed)
     rows: list[dict[str, object]] = []
     for i in range(n):
         kind = rng.choices(("query", "token", "login"), weights=(80, 15, 5))[0]
         ws = rng.randrange(WORKSPACES)
+        at = START + timedelta(seconds=i * 2)
+        bits = rng.getrandbits(80)
+        if time_ordered:
+            id_ = uuid7(int(at.timestamp() * 1000), bits.to_bytes(10, "big"))
+        else:
+            id_ = str(uuid.UUID(int=rng.getrandbits(48) << 80 | bits, version=4))
         rows.append(
             {
-                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "id": id_,
                 "workspace_id": f"ws_{ws:03d}",
                 "user_id": f"u_{ws:03d}_{rng.randrange(20)}",
                 "event_type": kind,
                 "quantity": rng.randrange(100, 5000) if kind == "token" else 1,
                 "metadata": {"source": "bench"} if i % 10 == 0 else None,
-                "created_at": (START + timedelta(seconds=i * 2)).isoformat(),
+                "created_at": at.isoformat(),
             }
         )
     return rows
@@ -226,13 +235,14 @@ def measure(
 
 
 @contextlib.contextmanager
-def throwaway_postgres() -> Iterator[str]:
+def throwaway_postgres(settings: dict[str, str]) -> Iterator[str]:
     """An empty database in a private cluster (tests/pgcluster.py: fsync off, data in RAM when it fits)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.pgcluster import PostgresCluster
 
-    with PostgresCluster() as cluster:
-        print("PostgreSQL: a throwaway cluster (fsync and synchronous_commit off)", flush=True)
+    with PostgresCluster(settings=settings) as cluster:
+        shown = ", ".join(f"{name}={value}" for name, value in settings.items()) or "default shared_buffers"
+        print(f"PostgreSQL: a throwaway cluster (fsync and synchronous_commit off; {shown})", flush=True)
         yield cluster.create_database("atlas_bench")
 
 
@@ -244,10 +254,20 @@ def main() -> None:
     parser.add_argument(
         "--pg-url", help="an EMPTY PostgreSQL database (default: one in a throwaway cluster, as the tests start)"
     )
+    parser.add_argument(
+        "--time-ordered-ids", action="store_true", help="UUIDv7 ids, in time order (default: random UUIDv4)"
+    )
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting for the throwaway cluster, e.g. shared_buffers=2GB (repeatable)",
+    )
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
     parser.add_argument("--sqlite", action="store_true", help="also measure SQLite (a temporary file)")
     args = parser.parse_args()
-    records = synthetic(args.events)
+    records = synthetic(args.events, time_ordered=args.time_ordered_ids)
     rows = parsed(records)
     sizes = [int(size) for size in args.flush_at.split(",")]
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
@@ -257,7 +277,8 @@ def main() -> None:
         del records
         path = str(Path(tmp) / "bench.db")
         if not args.pg_url and not args.no_postgres:
-            args.pg_url = stack.enter_context(throwaway_postgres())
+            settings = dict(setting.split("=", 1) for setting in args.pg_setting)
+            args.pg_url = stack.enter_context(throwaway_postgres(settings))
         pg_db = prepare(args.pg_url) if args.pg_url else None
         sqlite_db = prepare(f"sqlite:///{path}") if args.sqlite else None
         for flush_at in sizes:

@@ -159,8 +159,10 @@ class PostgresCluster:
     of a new database on the same server.
     """
 
-    def __init__(self, external_url: str | None = None) -> None:
+    def __init__(self, external_url: str | None = None, settings: Mapping[str, str] | None = None) -> None:
+        """`settings`: extra server settings (name -> value) for a private cluster."""
         self.external_url = _plain_url(external_url) if external_url else None
+        self.settings = dict(settings or {})
         self.url: str = self.external_url or ""
         self.port: int | None = None
         self.base_dir: Path | None = None
@@ -263,6 +265,7 @@ class PostgresCluster:
                     "-c synchronous_commit=off",
                     "-c full_page_writes=off",
                     "-c max_connections=100",
+                    *(f"-c {shlex.quote(f'{name}={value}')}" for name, value in self.settings.items()),
                 ]
             )
             try:

@@ -78,15 +78,25 @@ class EventSink(Protocol):
 
 
 Attempt = Callable[[], WriteResult]  # a write under way: calling it waits for the outcome (or raises)
+Launch = Callable[[], Attempt]  # a write prepared: calling it starts it
 
 
-def begin_write(sink: EventSink, events: Sequence[Event]) -> Attempt:
-    """Start writing `events`: in the background when `sink` can (`start`), else at once. Errors
-    come out of the returned attempt, never from here."""
-    start: Callable[[Sequence[Event]], Attempt] | None = getattr(sink, "start", None)
+def prepare_write(sink: EventSink, events: Sequence[Event]) -> Launch:
+    """Do what can be done for writing `events` before the previous batch is settled (with a sink
+    that can: `prepare`); the returned launch starts the write. Errors come out of the attempt."""
+    prepare: Callable[[Sequence[Event]], Launch] | None = getattr(sink, "prepare", None)
+    if prepare is None:
+        return lambda: write_now(sink, events)
     try:
-        if start is not None:
-            return start(events)
+        return prepare(events)
+    except Exception as exc:
+        failed = _raiser(exc)
+        return lambda: failed
+
+
+def write_now(sink: EventSink, events: Sequence[Event]) -> Attempt:
+    """Write `events` in this process; errors come out of the returned attempt."""
+    try:
         result = sink.write(events)
     except Exception as exc:
         return _raiser(exc)
@@ -103,9 +113,10 @@ def _raiser(exc: Exception) -> Attempt:
 class DatabaseSink:
     """Writes a batch in one transaction: resolve workspaces, then one idempotent bulk insert.
 
-    With `background=True` on PostgreSQL (Linux), `start` hands batches to a child process
-    (services.writer) so the next batch is read and checked while this one is stored; workspaces
-    are then resolved beforehand, and those found are remembered for the sink's life.
+    With `background=True` on PostgreSQL (Linux), batches go to a child process (services.writer)
+    so the next batch is read and checked while this one is stored: `prepare` resolves the
+    workspaces and formats the batch, and its launch hands it over. Workspaces found are then
+    remembered for the sink's life; missing ones are asked for again each time.
     """
 
     def __init__(self, db: Database, *, background: bool = False) -> None:
@@ -124,13 +135,12 @@ class DatabaseSink:
             inserted = sql.insert_events(conn, rows)
         return WriteResult(inserted, len(rows) - inserted, tuple(unknown))
 
-    def start(self, events: Sequence[Event]) -> Attempt:
-        """Begin writing `events` in the background writer when there is one (else at once).
+    def prepare(self, events: Sequence[Event]) -> Launch:
+        """Resolve and format `events` for the background writer (without one: write at launch).
         Raises: DatabaseUnavailable (resolving workspaces), NotConfigured."""
         writer = self._background_writer()
         if writer is None:
-            result = self.write(events)
-            return lambda: result
+            return lambda: write_now(self, events)
         from atlas_cli.db import events as sql
 
         known = self._workspaces
@@ -139,19 +149,24 @@ class DatabaseSink:
             with self._db.connect() as conn:
                 known.update(sql.workspace_ids(conn, missing))
         rows, unknown = _rows(events, known.get)
-        try:
-            writer.submit(sql.copy_text(rows))
-        except WriterGone:
-            return self._without_writer(events)
+        data = sql.copy_text(rows)
 
-        def attempt() -> WriteResult:
+        def launch() -> Attempt:
             try:
-                inserted = writer.result()
+                writer.submit(data)
             except WriterGone:
-                return self._without_writer(events)()
-            return WriteResult(inserted, len(rows) - inserted, tuple(unknown))
+                return self._without_writer(events)
 
-        return attempt
+            def attempt() -> WriteResult:
+                try:
+                    inserted = writer.result()
+                except WriterGone:
+                    return self._without_writer(events)()
+                return WriteResult(inserted, len(rows) - inserted, tuple(unknown))
+
+            return attempt
+
+        return launch
 
     def _background_writer(self) -> BackgroundWriter | None:
         if self._writer is None and self._background and writer_available(self._db.dialect):
@@ -162,7 +177,7 @@ class DatabaseSink:
         """The writer process is gone: write in this process from now on."""
         self._background = False
         self._close_writer()
-        return begin_write(self, events)
+        return write_now(self, events)
 
     def close(self) -> None:
         """Stop the background writer, if one was started (after the batch it is writing)."""
@@ -219,7 +234,7 @@ def write_with_retries(
     first: Attempt | None = None,
 ) -> WriteResult:
     """Write `events`, retrying an unavailable database; `first` is an attempt already under way
-    (`begin_write`), the retries are `sink.write`. Raises GaveUp."""
+    (`prepare_write`), the retries are `sink.write`. Raises GaveUp."""
     delays = policy.delays()
     failures = 0
     attempt = first or (lambda: sink.write(events))

@@ -32,7 +32,7 @@ from atlas_cli.services.batching import (
     EventSink,
     GaveUp,
     RetryPolicy,
-    begin_write,
+    prepare_write,
     write_with_retries,
 )
 from atlas_cli.services.lines import LineSource
@@ -224,16 +224,18 @@ class _Run:
             self.on_reject(rejection)
 
     def flush(self) -> None:
-        """Start writing the waiting batch, once the one before it is settled."""
+        """Start writing the waiting batch: prepared while the one before it is being written,
+        started once that one is settled."""
         pending = self.batch.take()
         if not pending:
             return
-        self.settle()
         events = [p[0] for p in pending]
-        if self.failure is not None:
+        launch = prepare_write(self.sink, events) if self.failure is None else None
+        self.settle()
+        if launch is None or self.failure is not None:
             self.out.spool(events)
             return
-        self.in_flight = pending, begin_write(self.sink, events)
+        self.in_flight = pending, launch()
 
     def settle(self) -> None:
         """Wait for the batch being written (retrying it as needed) and count it; when writing

@@ -243,24 +243,24 @@ def test_the_background_sink_remembers_workspaces_found_but_not_those_missing(pg
     import sqlalchemy as sa
 
     from atlas_cli.db import schema
-    from atlas_cli.services.batching import begin_write
+    from atlas_cli.services.batching import prepare_write
 
     db = prepare(pg_url)
     sink = DatabaseSink(db, background=True)
     try:
-        first = begin_write(
+        first = prepare_write(
             sink,
             [
                 Event(new_id(1), "ws_acme", None, "query", 1, None, NOW),
                 Event(new_id(2), "initech", None, "query", 1, None, NOW),
             ],
-        )()
+        )()()
         assert (first.inserted, first.unknown) == (1, (1,))
         with db.begin() as conn:
             conn.execute(
                 sa.insert(schema.organization).values(id="ws_initech", name="Initech", slug="initech", createdAt=NOW)
             )
-        second = begin_write(sink, [Event(new_id(2), "initech", None, "query", 1, None, NOW)])()
+        second = prepare_write(sink, [Event(new_id(2), "initech", None, "query", 1, None, NOW)])()()
         assert (second.inserted, second.unknown) == (1, ())
     finally:
         sink.close()
