@@ -170,7 +170,10 @@ class DatabaseSink:
 
     def _background_writer(self) -> BackgroundWriter | None:
         if self._writer is None and self._background and writer_available(self._db.dialect):
-            self._writer = BackgroundWriter(self._db.url)
+            try:
+                self._writer = BackgroundWriter(self._db.url)
+            except OSError:  # no process to be had (limits, memory): write in this one
+                self._background = False
         return self._writer
 
     def _without_writer(self, events: Sequence[Event]) -> Attempt:

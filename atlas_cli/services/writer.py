@@ -41,13 +41,19 @@ class BackgroundWriter:
     """One child process writing COPY text batches to the database at `url`, one at a time."""
 
     def __init__(self, url: str) -> None:
+        """Fork the writer. Raises OSError when no process can be started."""
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
         self._pipe, child_end = context.Pipe()
         self._process = context.Process(target=_serve, args=(child_end, url), name="atlas-writer", daemon=True)
-        self._process.start()
-        child_end.close()
+        try:
+            self._process.start()
+        except OSError:
+            self._pipe.close()
+            raise
+        finally:
+            child_end.close()
         self.busy = False
 
     def submit(self, data: bytes) -> None:

@@ -238,6 +238,18 @@ def test_a_background_writer_that_dies_is_replaced_by_writing_in_process(pg_url:
 
 
 @pytest.mark.postgres
+def test_when_no_writer_process_can_be_started_the_reader_writes(pg_url: str, monkeypatch: Any) -> None:
+    db = prepare(pg_url)
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    report = ingest(db, jsonl([line(id=new_id(i), quantity=i) for i in range(1, 8)]), flush_at=3)
+    assert (report.accepted, report.exit_code) == (7, 0) and totals(db) == {("ws_acme", "query"): 28}
+
+
+@pytest.mark.postgres
 def test_the_background_sink_remembers_workspaces_found_but_not_those_missing(pg_url: str) -> None:
     """A long stream must see a workspace created while it runs."""
     import sqlalchemy as sa
