@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -189,8 +189,9 @@ class EventViews(Output):
         self._emit(fmt, self.verify_json(r), header, rows, table)
 
     @contextmanager
-    def event_writer(self, fmt: str) -> Iterator[Callable[[dict[str, Any]], None]]:
-        """Writes raw events to stdout one at a time, as ndjson or csv (what ingest reads)."""
+    def event_writer(self, fmt: str) -> Iterator[Callable[[Sequence[Any]], None]]:
+        """Writes raw events (rows of FIELDS, in order) to stdout one at a time, as ndjson or csv
+        (what ingest reads)."""
         from atlas_cli.domain.events import FIELDS, iso_micro
 
         if fmt not in ("ndjson", "csv"):
@@ -198,18 +199,45 @@ class EventViews(Output):
 
             raise BadInput(f"--format: {fmt!r} is not one of ndjson, csv")
         out = sys.stdout
+        if fmt == "ndjson":
+            line = ndjson_formatter()
+
+            def emit(row: Sequence[Any]) -> None:
+                out.write(line(row))
+
+            yield emit
+            out.flush()
+            return
         writer = csv.writer(out, lineterminator="\n")
-        if fmt == "csv":
-            writer.writerow(FIELDS)
+        writer.writerow(FIELDS)
+        dumps = json.dumps
 
-        def emit(row: dict[str, Any]) -> None:
-            record = {**row, "created_at": iso_micro(row["created_at"])}
-            if fmt == "ndjson":
-                out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-                return
-            meta = record["metadata"]
-            record["metadata"] = "" if meta is None else json.dumps(meta, ensure_ascii=False)
-            writer.writerow(["" if record[k] is None else record[k] for k in FIELDS])
+        def emit_csv(row: Sequence[Any]) -> None:
+            id_, ws, user, kind, qty, meta, at = row
+            metadata = "" if meta is None else dumps(meta, ensure_ascii=False)
+            writer.writerow((id_, ws, "" if user is None else user, kind, qty, metadata, iso_micro(at)))
 
-        yield emit
+        yield emit_csv
         out.flush()
+
+
+def ndjson_formatter() -> Callable[[Sequence[Any]], str]:
+    """A function turning one event (a row of FIELDS, in order) into a JSON line: the same text
+    as `json.dumps` of its mapping with `ensure_ascii=False` and compact separators, built field
+    by field (several times faster, for exports of millions of rows)."""
+    from json.encoder import encode_basestring as quoted
+
+    from atlas_cli.domain.events import iso_micro
+
+    compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    def line(row: Sequence[Any]) -> str:
+        id_, ws, user, kind, qty, meta, at = row
+        return (
+            f'{{"id":{quoted(id_)},"workspace_id":{quoted(ws)},'
+            f'"user_id":{"null" if user is None else quoted(user)},"event_type":{quoted(kind)},'
+            f'"quantity":{int(qty)},"metadata":{"null" if meta is None else compact(meta)},'
+            f'"created_at":"{iso_micro(at)}"}}\n'
+        )
+
+    return line

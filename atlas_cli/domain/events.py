@@ -295,4 +295,4 @@ def event_record(event: Event, workspace_id: str | None = None) -> dict[str, Any
 
 def iso_micro(moment: datetime) -> str:
     """ISO 8601 UTC with microseconds and a Z: exact, so events round-trip."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # without its "+00:00"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from atlas_cli.db import schema
 from atlas_cli.db.database import Database
+from atlas_cli.domain.events import FIELDS
 from atlas_cli.errors import BadInput, NotFound
 from atlas_cli.services.events import EventService
 from atlas_cli.services.ingest import IngestOptions
@@ -194,12 +196,12 @@ def test_export_streams_more_rows_than_one_fetch_in_order(events_db: tuple[str, 
                 for i in range(250)
             ],
         )
-    rows: list[dict[str, object]] = []
+    rows: list[Any] = []
     count = service(db).export(None, start=None, end=None, emit=rows.append, fetch=7)
     assert count == 250 and len(rows) == 250
-    keys = [(r["created_at"], str(r["id"])) for r in rows]
-    assert keys == sorted(keys) and {str(r["id"]) for r in rows} == {new_id(i) for i in range(250)}
-    assert rows[0]["metadata"] == {"n": 0}
-    acme: list[dict[str, object]] = []
+    keys = [(r.created_at, r.id) for r in rows]
+    assert keys == sorted(keys) and {r.id for r in rows} == {new_id(i) for i in range(250)}
+    assert rows[0].metadata == {"n": 0} and tuple(rows[0]._fields) == FIELDS
+    acme: list[Any] = []
     assert service(db).export("acme", start="2026-03-01", end="2026-03-01", emit=acme.append, fetch=5) == 187
-    assert {r["workspace_id"] for r in acme} == {"ws_acme"}
+    assert {r.workspace_id for r in acme} == {"ws_acme"}
