@@ -314,9 +314,12 @@ class IngestService:
                 if stop.is_set() or (run.failure is not None and not opts.read_rest):
                     run.feed(source.rest())
                     break
-                run.feed(source.poll(min(run.batch.seconds_left(), POLL_SECONDS)))
+                lines = source.poll(min(run.batch.seconds_left(), POLL_SECONDS))
+                run.feed(lines)
                 if run.batch.due():
                     run.flush()
+                elif not lines:  # the input is quiet: settle the batch being written (retry, count) now
+                    run.settle()
                 if progress is not None:
                     progress(source.bytes_read, total or source.bytes_read)
             run.flush()

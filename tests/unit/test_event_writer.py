@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -122,3 +124,40 @@ def test_the_logger_flushes_when_flush_at_events_wait() -> None:
         time.sleep(0.01)
     assert set(sink.stored) == set(ids) and logger.written == 3
     logger.close()
+
+
+class BackgroundSink(FlakySink):
+    """Writes at launch like a background writer would; records when each write is settled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settled = threading.Event()
+
+    def prepare(self, batch: Sequence[Event]) -> Callable[[], Callable[[], WriteResult]]:
+        def launch() -> Callable[[], WriteResult]:
+            def attempt() -> WriteResult:
+                self.settled.set()
+                return self.write(batch)
+
+            return attempt
+
+        return launch
+
+
+def test_a_quiet_stream_settles_the_batch_being_written_without_waiting_for_more_input() -> None:
+    """Otherwise a failing batch would not be retried (nor spooled) until the next line came."""
+    sink = BackgroundSink()
+    read_end, write_end = os.pipe()
+    seen_while_open: list[bool] = []
+
+    def producer() -> None:
+        os.write(write_end, b'{"event_type": "query", "workspace_id": "acme"}\n' * 2)
+        seen_while_open.append(sink.settled.wait(10))
+        os.close(write_end)
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    with os.fdopen(read_end, "rb") as stream:
+        report = IngestService(sink, lambda: NOW).ingest(stream, IngestOptions(flush_interval=0.05))
+    thread.join()
+    assert seen_while_open == [True] and report.accepted == 2
