@@ -27,14 +27,15 @@ import contextlib
 import json
 import random
 import statistics
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from throwaway import add_pg_setting_option, postgres_database
 
 WORKSPACES = 50
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -234,18 +235,6 @@ def measure(
     )
 
 
-@contextlib.contextmanager
-def throwaway_postgres(settings: dict[str, str]) -> Iterator[str]:
-    """An empty database in a private cluster (tests/pgcluster.py: fsync off, data in RAM when it fits)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.pgcluster import PostgresCluster
-
-    with PostgresCluster(settings=settings) as cluster:
-        shown = ", ".join(f"{name}={value}" for name, value in settings.items()) or "default shared_buffers"
-        print(f"PostgreSQL: a throwaway cluster (fsync and synchronous_commit off; {shown})", flush=True)
-        yield cluster.create_database("atlas_bench")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -257,13 +246,7 @@ def main() -> None:
     parser.add_argument(
         "--time-ordered-ids", action="store_true", help="UUIDv7 ids, in time order (default: random UUIDv4)"
     )
-    parser.add_argument(
-        "--pg-setting",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a server setting for the throwaway cluster, e.g. shared_buffers=2GB (repeatable)",
-    )
+    add_pg_setting_option(parser)
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
     parser.add_argument("--sqlite", action="store_true", help="also measure SQLite (a temporary file)")
     args = parser.parse_args()
@@ -277,8 +260,7 @@ def main() -> None:
         del records
         path = str(Path(tmp) / "bench.db")
         if not args.pg_url and not args.no_postgres:
-            settings = dict(setting.split("=", 1) for setting in args.pg_setting)
-            args.pg_url = stack.enter_context(throwaway_postgres(settings))
+            args.pg_url = stack.enter_context(postgres_database(None, args.pg_setting))
         pg_db = prepare(args.pg_url) if args.pg_url else None
         sqlite_db = prepare(f"sqlite:///{path}") if args.sqlite else None
         for flush_at in sizes:

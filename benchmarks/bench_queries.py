@@ -47,6 +47,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from throwaway import add_pg_setting_option, postgres_database
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests/pgcluster.py
 
@@ -521,19 +523,6 @@ def export_memory(engine: str, url: str, n: int) -> None:
 
 
 @contextmanager
-def postgres_database(given: str | None, settings: dict[str, str]) -> Iterator[str]:
-    """The URL of an empty PostgreSQL database: the given one, or one in a throwaway cluster
-    started with the server `settings`."""
-    if given:
-        yield given
-        return
-    from tests.pgcluster import PostgresCluster
-
-    with PostgresCluster(settings=settings) as cluster:
-        yield cluster.create_database("atlas_bench")
-
-
-@contextmanager
 def sqlite_database() -> Iterator[str]:
     parent = "/dev/shm" if shutil.disk_usage("/dev/shm").free > 8 * 2**30 else None
     with tempfile.TemporaryDirectory(prefix="atlas-bench-", dir=parent) as tmp:
@@ -616,13 +605,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--engine", nargs="+", choices=("postgresql", "sqlite"), default=["postgresql", "sqlite"])
     parser.add_argument("--database-url", help="an EMPTY PostgreSQL database (default: a throwaway cluster)")
-    parser.add_argument(
-        "--pg-setting",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a server setting for the throwaway cluster, e.g. shared_buffers=2GB (repeatable)",
-    )
+    add_pg_setting_option(parser)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--explain", action="store_true", help="print atlas's and the raw SQL's plans")
     parser.add_argument("--export-memory", action="store_true", help="also measure `usage export` peak RSS")
@@ -630,8 +613,8 @@ def main() -> None:
     table: list[str] = []
     print(HEADER, flush=True)
     for engine in args.engine:
-        settings = dict(setting.split("=", 1) for setting in args.pg_setting)
-        with postgres_database(args.database_url, settings) if engine == "postgresql" else sqlite_database() as url:
+        database = postgres_database(args.database_url, args.pg_setting)
+        with database if engine == "postgresql" else sqlite_database() as url:
             for n in args.events:
                 bench(engine, url, n, args, table)
     print("\n" + HEADER)
