@@ -40,7 +40,18 @@ def _time(value: Any) -> datetime | None:
 
 def subscription_from(obj: Mapping[str, Any]) -> StripeSubscription:
     """A Stripe subscription (as a plain dict). The period lives on its first item since API
-    version 2025-03-31; older payloads carry it on the subscription itself."""
+    version 2025-03-31; older payloads carry it on the subscription itself.
+
+    Raises:
+        BadInput: the object is not a readable subscription (a malformed signed event).
+    """
+    try:
+        return _subscription(obj)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError, OverflowError, OSError):
+        raise BadInput("the Stripe subscription in this event is malformed; nothing changed") from None
+
+
+def _subscription(obj: Mapping[str, Any]) -> StripeSubscription:
     items = (obj.get("items") or {}).get("data") or []
     item: Mapping[str, Any] = items[0] if items else {}
     price = item.get("price") or {}
@@ -92,8 +103,14 @@ def _message(exc: Any) -> str:
     return " ".join(text.split())
 
 
-def verify_event(payload: bytes, signature: str, secret: str) -> StripeEvent:
-    """The event, once its signature is checked with the SDK (5 minute tolerance).
+DEFAULT_TOLERANCE = 300  # seconds, Stripe's own default
+
+
+def verify_event(payload: bytes, signature: str, secret: str, *, now: datetime, tolerance: int) -> StripeEvent:
+    """The event, once its signature is checked with the SDK and its age against `now`.
+
+    `tolerance` is the oldest signature accepted, in seconds; 0 accepts any age (replaying
+    saved events).
 
     Raises:
         BadInput: a bad or stale signature, or a payload that is not a Stripe event.
@@ -101,20 +118,59 @@ def verify_event(payload: bytes, signature: str, secret: str) -> StripeEvent:
     import stripe
 
     try:
-        event = stripe.Webhook.construct_event(payload, signature, secret)
+        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance=None)
     except stripe.SignatureVerificationError as exc:
         raise BadInput(
             f"the Stripe signature does not verify with STRIPE_WEBHOOK_SECRET: {_message(exc)}; nothing changed"
         ) from None
+    except ValueError:
+        raise BadInput("the payload is not UTF-8 text, so it is not a Stripe event; nothing changed") from None
+    signed_at = _signed_at(signature)
+    if tolerance and signed_at < now.timestamp() - tolerance:
+        raise BadInput(
+            f"the Stripe signature does not verify: it was made {_age(now.timestamp() - signed_at)} ago, more "
+            f"than --tolerance {tolerance} s (--tolerance 0 applies a saved event); nothing changed"
+        )
+    return _event_from(payload)
+
+
+def _signed_at(signature: str) -> int:
+    """The `t=` timestamp of a header the SDK has already verified."""
+    for part in signature.split(","):
+        key, _, value = part.partition("=")
+        if key.strip() == "t":
+            return int(value)
+    raise BadInput("the Stripe signature has no timestamp; nothing changed")  # pragma: no cover - verified above
+
+
+def _age(seconds: float) -> str:
+    return f"{int(seconds) // 60} min" if seconds >= 120 else f"{int(seconds)} s"
+
+
+def _event_from(payload: bytes) -> StripeEvent:
+    """A StripeEvent from a verified body; any malformed body is BadInput, never a traceback."""
+    import json
+
+    try:
+        data = json.loads(payload)
     except ValueError as exc:
-        raise BadInput(f"the payload is not a Stripe event: {exc}") from None
-    data = event.to_dict()
-    return StripeEvent(
-        str(data["id"]),
-        str(data["type"]),
-        _time(data["created"]) or datetime.now(UTC),
-        dict((data.get("data") or {}).get("object") or {}),
-    )
+        raise BadInput(f"the payload is not a Stripe event: not JSON ({exc}); nothing changed") from None
+    if not isinstance(data, dict) or data.get("object") != "event":
+        raise BadInput('the payload is not a Stripe event: no "object": "event"; nothing changed')
+    event_id, event_type, created = data.get("id"), data.get("type"), data.get("created")
+    body = data.get("data")
+    obj = body.get("object") if isinstance(body, dict) else None
+    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str) or not event_type:
+        raise BadInput("the payload is not a Stripe event: it lacks a text id or type; nothing changed")
+    if not isinstance(obj, dict):
+        raise BadInput(f"Stripe event {event_id} has no data.object; nothing changed")
+    try:
+        when = _time(created)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise BadInput(f"Stripe event {event_id} has an unreadable created time; nothing changed") from None
+    if when is None:
+        raise BadInput(f"Stripe event {event_id} has no created time; nothing changed")
+    return StripeEvent(event_id, event_type, when, dict(obj))
 
 
 class StripeGateway:

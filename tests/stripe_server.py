@@ -46,6 +46,9 @@ _FAULT_DEFAULTS: dict[int, tuple[str, str, str | None]] = {
 _SERVER_ERROR = ("api_error", "An unknown error occurred on Stripe's end.", None)
 _STATE = ("customers", "products", "prices", "subscriptions", "portal_sessions", "_counters")
 _STORE_BY_PREFIX = {"cus": "customers", "prod": "products", "price": "prices", "sub": "subscriptions"}
+# The server's clock: the suite's pinned instant (tests.factories.NOW), never the real time, so no
+# test depends on the date it runs. Set `StripeServer.now` to move it.
+PINNED_NOW = int(dt.datetime(2026, 11, 22, 15, 30, tzinfo=dt.UTC).timestamp())
 
 
 class StripeError(Exception):
@@ -146,7 +149,7 @@ def mask_key(key: str) -> str:
 def sign_payload(payload: str | bytes, secret: str, timestamp: int | None = None) -> str:
     """The ``Stripe-Signature`` header Stripe would send with ``payload``."""
     text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
-    ts = int(time.time()) if timestamp is None else timestamp
+    ts = PINNED_NOW if timestamp is None else timestamp
     mac = hmac.new(secret.encode("utf-8"), f"{ts}.{text}".encode(), hashlib.sha256)
     return f"t={ts},v1={mac.hexdigest()}"
 
@@ -162,7 +165,7 @@ def make_event(event_type: str, data_object: Json, *, event_id: str | None = Non
         "api_version": API_VERSION,
         "livemode": False,
         "pending_webhooks": 0,
-        "created": int(time.time()) if created is None else created,
+        "created": PINNED_NOW if created is None else created,
         "data": {"object": data_object},
         "request": {"id": None, "idempotency_key": None},
         "type": event_type,
@@ -287,8 +290,10 @@ class StripeServer:
 
     # ------------------------------------------------------------------------ test controls
     def reset(self) -> None:
-        """Forget all objects, faults, recorded requests, idempotency keys and id counters."""
+        """Forget all objects, faults, recorded requests, idempotency keys and id counters; the
+        clock goes back to the pinned instant."""
         with self._lock:
+            self.now: Callable[[], int] = lambda: PINNED_NOW
             self.customers: dict[str, Json] = {}
             self.products: dict[str, Json] = {}
             self.prices: dict[str, Json] = {}
@@ -502,7 +507,7 @@ class StripeServer:
         new: Json = {
             "id": self._new_id(prefix),
             "object": obj,
-            "created": int(time.time()),
+            "created": self.now(),
             "livemode": False,
             "metadata": {},
         }
@@ -596,13 +601,12 @@ class StripeServer:
         return self._paginate(found, params, "/v1/customers")
 
     # ---------------------------------------------------------------------------- prices
-    @staticmethod
-    def _product(product_id: str, name: str) -> Json:
+    def _product(self, product_id: str, name: str) -> Json:
         return {
             "id": product_id,
             "object": "product",
             "active": True,
-            "created": int(time.time()),
+            "created": self.now(),
             "description": None,
             "livemode": False,
             "metadata": {},
@@ -704,7 +708,7 @@ class StripeServer:
         return {
             "id": self._new_id("si"),
             "object": "subscription_item",
-            "created": int(time.time()),
+            "created": self.now(),
             "current_period_start": sub["current_period_start"],
             "current_period_end": sub["current_period_end"],
             "discounts": [],
@@ -744,12 +748,11 @@ class StripeServer:
         for holder in (sub, *sub["items"]["data"]):
             holder["current_period_start"], holder["current_period_end"] = start, end
 
-    @staticmethod
-    def _set_cancel_at_period_end(sub: Json, flag: bool | None) -> None:
+    def _set_cancel_at_period_end(self, sub: Json, flag: bool | None) -> None:
         if flag is not None and sub["status"] != "canceled":
             sub["cancel_at_period_end"] = flag
             sub["cancel_at"] = sub["current_period_end"] if flag else None
-            sub["canceled_at"] = int(time.time()) if flag else None
+            sub["canceled_at"] = self.now() if flag else None
 
     def _create_subscription(self, params: Json) -> Json:
         """Besides Stripe's params, accepts test-only ``test_status``,
@@ -760,7 +763,7 @@ class StripeServer:
         status = params.get("test_status") or "active"
         if status not in SUBSCRIPTION_STATUSES:
             raise StripeError(400, f"Invalid status: {status}", param="test_status")
-        now = int(time.time())
+        now = self.now()
         start = _int(params, "test_current_period_start", now) or now
         sub = self._new_object("sub", "subscription", params)
         sub.update(
@@ -842,7 +845,7 @@ class StripeServer:
         sub = self._lookup(self.subscriptions, "subscription", obj_id)
         if sub["status"] == "canceled":  # Stripe answers as if the subscription were gone
             raise _missing("subscription", obj_id)
-        now = int(time.time())
+        now = self.now()
         sub.update(
             {
                 "status": "canceled",
@@ -864,7 +867,7 @@ class StripeServer:
             "id": session_id,
             "object": "billing_portal.session",
             "configuration": "bpc_default",
-            "created": int(time.time()),
+            "created": self.now(),
             "customer": customer_id,
             "flow": None,
             "livemode": False,

@@ -159,6 +159,15 @@ def webhook(
     ctx: typer.Context,
     payload: Annotated[str, typer.Option("--payload", help="File holding the event's raw body, or - for stdin.")],
     signature: Annotated[str, typer.Option("--signature", help="The Stripe-Signature header sent with it.")],
+    tolerance: Annotated[
+        int,
+        typer.Option(
+            "--tolerance",
+            min=0,
+            metavar="SECONDS",
+            help="Oldest signature accepted, in seconds (0: any age, to replay saved events).",
+        ),
+    ] = 300,
     dry_run: DryRunOpt = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
@@ -172,11 +181,12 @@ def webhook(
 
     \b
       atlas billing webhook --payload event.json --signature "t=...,v1=..."
+      atlas billing webhook --payload saved.json --signature "t=...,v1=..." --tolerance 0
     """
     rt: Runtime = ctx.obj
     with rt.services() as svc:
         body = _read_payload(payload)
-        result = svc.webhooks.apply(body, signature, dry_run=dry_run)
+        result = svc.webhooks.apply(body, signature, dry_run=dry_run, tolerance=tolerance)
     rt.render.webhook_result(result, rt.output_format(fmt, as_json))
 
 

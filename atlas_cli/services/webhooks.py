@@ -18,12 +18,18 @@ from atlas_cli.config import Settings
 from atlas_cli.db import billing_queries as bq
 from atlas_cli.db.database import Database
 from atlas_cli.domain.stripe_mapping import LIVE_STATUSES, StripeSubscription
-from atlas_cli.errors import NotConfigured, NotFound
+from atlas_cli.errors import BadInput, NotConfigured, NotFound
 from atlas_cli.services import Clock
 from atlas_cli.services.admin import WEBHOOK_ACTOR, jsonable
 from atlas_cli.services.billing_ops import allowed_tiers
 from atlas_cli.services.stripe_sync import Apply, price_map, reconcile
-from atlas_cli.stripe_gateway import StripeEvent, StripeGateway, subscription_from, verify_event
+from atlas_cli.stripe_gateway import (
+    DEFAULT_TOLERANCE,
+    StripeEvent,
+    StripeGateway,
+    subscription_from,
+    verify_event,
+)
 
 SUBSCRIPTION_EVENTS = frozenset(
     {"customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted"}
@@ -54,7 +60,9 @@ class WebhookService:
         self._settings = settings
         self._stripe = gateway or StripeGateway(settings)
 
-    def apply(self, payload: bytes, signature: str, *, dry_run: bool = False) -> WebhookResult:
+    def apply(
+        self, payload: bytes, signature: str, *, dry_run: bool = False, tolerance: int = DEFAULT_TOLERANCE
+    ) -> WebhookResult:
         """Verify the event's signature, then apply it once.
 
         Raises:
@@ -68,7 +76,7 @@ class WebhookService:
                 "STRIPE_WEBHOOK_SECRET is not set: atlas cannot verify Stripe events (use the "
                 "signing secret of the Atlas server's webhook endpoint)"
             )
-        event = verify_event(payload, signature, secret.get_secret_value())
+        event = verify_event(payload, signature, secret.get_secret_value(), now=self._clock(), tolerance=tolerance)
         found = self._subscription(event)
         if found is None:
             return WebhookResult(
@@ -86,8 +94,14 @@ class WebhookService:
         if event.type != CHECKOUT_COMPLETED or not obj.get("subscription"):
             return None
         sub_ref = obj["subscription"]
-        sub = self._stripe.subscription(sub_ref["id"] if isinstance(sub_ref, dict) else str(sub_ref))
-        reference = obj.get("client_reference_id") or (obj.get("metadata") or {}).get("referenceId")
+        sub_id = sub_ref.get("id") if isinstance(sub_ref, dict) else sub_ref
+        metadata = obj.get("metadata")
+        reference = obj.get("client_reference_id") or (
+            metadata.get("referenceId") if isinstance(metadata, dict) else None
+        )
+        if not isinstance(sub_id, str) or not sub_id or not (reference is None or isinstance(reference, str)):
+            raise BadInput(f"Stripe event {event.id}: the checkout session in it is malformed; nothing changed")
+        sub = self._stripe.subscription(sub_id)
         return sub, reference or sub.reference_id
 
     def _apply(

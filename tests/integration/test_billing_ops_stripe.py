@@ -232,6 +232,7 @@ def test_ended_subscription_without_locked_tier_is_an_expired_trial(
     bf.people(legacy, tier="team")
     cli = bf.Cli(legacy.url)
     customer = customer_for(legacy, stripe_server)
+    stripe_server.now = lambda: END  # it ended at its period's end, a month before the CLI's pinned now
     sub = stripe_server.add_subscription(
         customer, stripe_env["team"], status="canceled", period_start=START, period_end=END
     )

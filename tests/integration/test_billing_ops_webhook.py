@@ -11,7 +11,7 @@ import pytest
 from atlas_cli.db.database import Database
 from tests import billing_factories as bf
 from tests import factories
-from tests.stripe_server import StripeServer, make_event, sign_payload, stripe_fast_retries
+from tests.stripe_server import PINNED_NOW, StripeServer, make_event, sign_payload, stripe_fast_retries
 
 SECRET = "whsec_atlas_test"
 
@@ -170,7 +170,56 @@ def test_bad_or_stale_signature_exit_2(
     sub = stripe_server.add_subscription(customer, env["team"])
     event = make_event("customer.subscription.updated", sub)
     assert "does not verify" in hook.send(event, code=2, secret="whsec_wrong")
-    assert "does not verify" in hook.send(event, code=2, signed_at=int(time.time()) - 3600)
+    assert "does not verify" in hook.send(event, code=2, signed_at=PINNED_NOW - 301)
+    assert bf.ledger(db) == [] and bf.org(db, "acme")["plan_tier"] == "trial"
+
+
+def test_tolerance_bounds_the_signature_age_on_the_pinned_clock(
+    db: Database, hook: Hook, stripe_server: StripeServer, env: dict, customer: str
+) -> None:
+    sub = stripe_server.add_subscription(customer, env["team"])
+    stale = make_event("customer.subscription.updated", sub, event_id="evt_stale")
+    err = hook.send(stale, code=2, signed_at=PINNED_NOW - 301)
+    assert "--tolerance 300" in err and "nothing changed" in err
+    assert bf.ledger(db) == [] and bf.org(db, "acme")["plan_tier"] == "trial"
+    at_edge = make_event("customer.subscription.updated", sub, event_id="evt_edge")
+    assert hook.send(at_edge, signed_at=PINNED_NOW - 300)["after"]["tier"] == "team"
+    saved = make_event("customer.subscription.updated", sub, event_id="evt_saved")
+    assert hook.send(saved, code=2, signed_at=PINNED_NOW - 86_400, extra=("--tolerance", "3600"))
+    assert hook.send(saved, signed_at=PINNED_NOW - 86_400, extra=("--tolerance", "0"))["eventId"] == "evt_saved"
+
+
+def _signed_event(event_type: str, created: object = 1, **fields: object) -> bytes:
+    return json.dumps({"object": "event", "id": "evt_x", "type": event_type, "created": created, **fields}).encode()
+
+
+UPDATED, CHECKOUT = "customer.subscription.updated", "checkout.session.completed"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"\xff\xfe",
+        b"[]",
+        b'{"object": "event"}',
+        _signed_event(UPDATED),
+        _signed_event(UPDATED, data={"object": []}),
+        _signed_event(UPDATED, created="soon", data={"object": {}}),
+        _signed_event(UPDATED, data={"object": {"items": 5}}),
+        _signed_event(UPDATED, created=10**30, data={"object": {}}),
+        _signed_event(CHECKOUT, data={"object": {"subscription": {"no": "id"}}}),
+        _signed_event(CHECKOUT, data={"object": {"subscription": "sub_1", "client_reference_id": 5}}),
+    ],
+)
+def test_signed_malformed_bodies_are_bad_input(
+    db: Database, hook: Hook, env: dict, tmp_path: Path, body: bytes
+) -> None:
+    path = tmp_path / "event.json"
+    path.write_bytes(body)
+    header = sign_payload(body.decode("latin-1") if body.startswith(b"\xff") else body, SECRET)
+    err = hook.cli.fails(2, "billing", "webhook", "--payload", str(path), "--signature", header)
+    assert "nothing changed" in err or "not UTF-8" in err
     assert bf.ledger(db) == [] and bf.org(db, "acme")["plan_tier"] == "trial"
 
 
