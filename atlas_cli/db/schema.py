@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from atlas_cli.db.types import UTCDateTime, json_type, uuid_type
+from atlas_cli.db.types import RandomUUID, UTCDateTime, json_type, uuid_type
 
 metadata = sa.MetaData()
 
@@ -23,7 +23,7 @@ organization = sa.Table(
     sa.Column("id", sa.Text, primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("slug", sa.Text, unique=True),
-    sa.Column("createdAt", UTCDateTime, nullable=False),
+    sa.Column("createdAt", UTCDateTime, nullable=False, server_default=sa.func.now()),
     sa.Column("workspace_status", sa.Text, nullable=False, server_default="active"),
     sa.Column("plan_tier", sa.Text, nullable=False, server_default="free"),
     sa.Column("byot", sa.Boolean, nullable=False, server_default=sa.false()),
@@ -42,7 +42,7 @@ user = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("email", sa.Text, nullable=False, unique=True),
     sa.Column("role", sa.Text),
-    sa.Column("createdAt", UTCDateTime, nullable=False),
+    sa.Column("createdAt", UTCDateTime, nullable=False, server_default=sa.func.now()),
 )
 
 member = sa.Table(
@@ -52,19 +52,19 @@ member = sa.Table(
     sa.Column("organizationId", sa.Text, sa.ForeignKey("organization.id", ondelete="CASCADE"), nullable=False),
     sa.Column("userId", sa.Text, sa.ForeignKey("user.id", ondelete="CASCADE"), nullable=False),
     sa.Column("role", sa.Text, nullable=False, server_default="member"),
-    sa.Column("createdAt", UTCDateTime, nullable=False),
+    sa.Column("createdAt", UTCDateTime, nullable=False, server_default=sa.func.now()),
     sa.Index("idx_member_organization", "organizationId"),
 )
 
 usage_events = sa.Table(
     "usage_events",
     metadata,
-    sa.Column("id", uuid_type(), primary_key=True),
+    sa.Column("id", uuid_type(), primary_key=True, server_default=RandomUUID()),
     sa.Column("workspace_id", sa.Text, nullable=False),
     sa.Column("user_id", sa.Text),
     sa.Column("event_type", sa.Text, nullable=False),
     sa.Column("quantity", sa.Integer, nullable=False, server_default="1"),
-    sa.Column("metadata", json_type()),
+    sa.Column("metadata", json_type(), server_default=sa.text("'{}'")),
     sa.Column("created_at", UTCDateTime, nullable=False, server_default=sa.func.now()),
     sa.Index("idx_usage_events_workspace_created", "workspace_id", "created_at"),
     sa.Index("idx_usage_events_type_created", "event_type", "created_at"),
@@ -74,7 +74,7 @@ usage_events = sa.Table(
 usage_summaries = sa.Table(
     "usage_summaries",
     metadata,
-    sa.Column("id", uuid_type(), primary_key=True),
+    sa.Column("id", uuid_type(), primary_key=True, server_default=RandomUUID()),
     sa.Column("workspace_id", sa.Text, nullable=False),
     sa.Column("period", sa.Text, nullable=False),
     sa.Column("period_start", UTCDateTime, nullable=False),
@@ -115,7 +115,7 @@ connections = sa.Table(
 invitations = sa.Table(
     "invitations",
     metadata,
-    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True, server_default=RandomUUID(as_text=True)),
     sa.Column("org_id", sa.Text, nullable=False),
     sa.Column("email", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False, server_default="pending"),

@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -35,3 +37,33 @@ def json_type() -> sa.types.TypeEngine[Any]:
 
 def uuid_type() -> sa.types.TypeEngine[Any]:
     return sa.Uuid(as_uuid=False).with_variant(sa.String(36), "sqlite")
+
+
+class RandomUUID(sa.sql.functions.FunctionElement[str]):
+    """A new random UUID made by the database, as the Atlas server's column defaults make them:
+    `gen_random_uuid()` on PostgreSQL (`::text` for text columns), a version-4 UUID on SQLite."""
+
+    type = sa.String()
+    inherit_cache = True
+
+    def __init__(self, *, as_text: bool = False) -> None:
+        self.as_text = as_text
+        super().__init__()
+
+
+# Version 4 layout: 8-4-4-4-12 hex digits, "4" as the version, 8/9/a/b as the variant.
+_SQLITE_UUID4 = (
+    "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || "
+    "substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || "
+    "substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))"
+)
+
+
+@compiles(RandomUUID, "postgresql")
+def _random_uuid_postgresql(element: RandomUUID, compiler: SQLCompiler, **kw: Any) -> str:
+    return "gen_random_uuid()::text" if element.as_text else "gen_random_uuid()"
+
+
+@compiles(RandomUUID)
+def _random_uuid_default(element: RandomUUID, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({_SQLITE_UUID4})"

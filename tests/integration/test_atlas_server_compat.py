@@ -1,6 +1,7 @@
 """atlas on a database created by the Atlas server's own DDL, not by atlas's migrations."""
 
 import json
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -130,3 +131,36 @@ def test_read_commands_never_change_the_schema(server_db):
         atlas(*args)
     with server_db.connect() as conn:
         assert set(sa.inspect(conn).get_table_names()) == before
+
+
+def test_tables_atlas_creates_take_the_servers_own_inserts(db_url):
+    """`db init` gives Atlas's tables the server's column defaults, so a server can write to them."""
+    db = Database(db_url, create=True)
+    try:
+        result = Atlas(db_url)("db", "init")
+        assert result.exit_code == 0, result.output + result.stderr
+        with db.begin() as conn:
+            conn.execute(sa.text("INSERT INTO organization (id, name, slug) VALUES ('org_1', 'Acme', 'acme')"))
+            conn.execute(sa.text("INSERT INTO \"user\" (id, name, email) VALUES ('u1', 'Ann', 'ann@acme.test')"))
+            conn.execute(
+                sa.text("INSERT INTO member (id, \"organizationId\", \"userId\") VALUES ('m1', 'org_1', 'u1')")
+            )
+            conn.execute(sa.text("INSERT INTO usage_events (workspace_id, event_type) VALUES ('org_1', 'query')"))
+            conn.execute(sa.text("INSERT INTO usage_events (workspace_id, event_type) VALUES ('org_1', 'login')"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO usage_summaries (workspace_id, period, period_start) VALUES ('org_1', 'daily', :d)"
+                ),
+                {"d": NOW},
+            )
+            conn.execute(sa.text("INSERT INTO invitations (org_id, email) VALUES ('org_1', 'new@acme.test')"))
+            ids = [row[0] for row in conn.execute(sa.text("SELECT id FROM usage_events"))]
+            metadata = [row[0] for row in conn.execute(sa.text("SELECT metadata FROM usage_events"))]
+            summary_id = conn.execute(sa.text("SELECT id FROM usage_summaries")).scalar_one()
+            invitation_id = conn.execute(sa.text("SELECT id FROM invitations")).scalar_one()
+            created = conn.execute(sa.text('SELECT "createdAt" FROM organization')).scalar_one()
+        uuids = [uuid.UUID(str(value)) for value in [*ids, summary_id, invitation_id]]
+        assert len(set(uuids)) == 4 and all(u.version == 4 for u in uuids)
+        assert all(m in ({}, "{}") for m in metadata) and created is not None
+    finally:
+        db.dispose()
