@@ -16,6 +16,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from rich.console import Console
     from rich.table import Table
 
@@ -49,7 +51,7 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def number(value: int | None, unlimited: str = "Unlimited") -> str:
+def number(value: int | Decimal | None, unlimited: str = "Unlimited") -> str:
     return unlimited if value is None else f"{value:,}"
 
 
@@ -139,7 +141,7 @@ class Output:
             table.add_column(column.rstrip("#"), justify="right" if column.endswith("#") else "left")
         return table
 
-    def _bar(self, used: int, limit: int | None, status: str) -> Any:
+    def _bar(self, used: int | Decimal, limit: int | Decimal | None, status: str) -> Any:
         from rich.progress_bar import ProgressBar
         from rich.text import Text
 
@@ -148,8 +150,8 @@ class Output:
         if limit <= 0:
             return Text("not allowed", style="red")
         return ProgressBar(
-            total=limit,
-            completed=min(used, limit),
+            total=float(limit),
+            completed=float(min(used, limit)),
             width=30,
             complete_style=STATUS_STYLE.get(status, "green"),
             finished_style=STATUS_STYLE.get(status, "green"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -9,24 +10,25 @@ class Status(StrEnum):
     OK = "ok"
     WARNING = "warning"
     SOFT_LIMIT = "soft_limit"
+    METERED = "metered"  # per-seat: past the included credit, billed at cost
     HARD_LIMIT = "hard_limit"
 
 
-SEVERITY = {Status.OK: 0, Status.WARNING: 1, Status.SOFT_LIMIT: 2, Status.HARD_LIMIT: 3}
+SEVERITY = {Status.OK: 0, Status.WARNING: 1, Status.SOFT_LIMIT: 2, Status.METERED: 3, Status.HARD_LIMIT: 4}
 
 WARNING_PERCENT = 80
 SOFT_LIMIT_PERCENT = 100
 HARD_LIMIT_PERCENT = 110
 
 
-def usage_percent(usage: int, limit: int | None) -> int | None:
+def usage_percent(usage: int | Decimal, limit: int | Decimal | None) -> int | None:
     """`usage / limit * 100` rounded half up; None for an unlimited or non-positive limit.
 
-    Integer arithmetic only, so 79.5% is exactly 80 and never 79 by float error.
+    Exact arithmetic (ints, or Decimal dollars), so 79.5% is exactly 80 and never 79 by float error.
     """
     if limit is None or limit <= 0:
         return None
-    return (200 * usage + limit) // (2 * limit)
+    return int((200 * usage + limit) // (2 * limit))
 
 
 def status_for(usage: int, limit: int | None) -> Status:

@@ -1,9 +1,18 @@
-"""Plan tiers and their limits (DESIGN section 4)."""
+"""Plan tiers of the classic model and their limits (DESIGN section 4a).
+
+The figures are data: `atlas_cli/catalogs/classic.toml`. `Plan` is the classic view of one of
+its plans, with the four limits by name.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from atlas_cli.domain import catalog
 
 
 class Tier(StrEnum):
@@ -15,6 +24,12 @@ class Tier(StrEnum):
 
 
 TRIAL_DAYS = 14
+
+
+def classic_catalog() -> catalog.Catalog:
+    from atlas_cli.catalogs import builtin
+
+    return builtin("classic")
 
 
 @dataclass(frozen=True)
@@ -32,30 +47,53 @@ class Plan:
     @property
     def metered(self) -> bool:
         """Whether usage is enforced against limits at all (free and enterprise are skipped)."""
-        return self.tier in (Tier.TRIAL, Tier.TEAM)
+        return self.definition().enforced
+
+    def definition(self) -> catalog.Plan:
+        """This plan as the engine reads it: the catalog's plan of the tier, with these limits."""
+        base = classic_catalog().plans[self.tier.value]
+        limits = {
+            "queries": self.queries_per_month,
+            "tokens": self.tokens_per_month,
+            "members": self.max_members,
+            "connections": self.max_connections,
+        }
+        return replace(base, display_name=self.display_name, values={**base.values, **limits})
 
 
-_TEAM_LIMITS = {
-    "queries_per_month": 10_000,
-    "tokens_per_month": 5_000_000,
-    "max_members": 25,
-    "max_connections": 5,
-}
-_UNLIMITED = {
-    "queries_per_month": None,
-    "tokens_per_month": None,
-    "max_members": None,
-    "max_connections": None,
-}
+def _from_catalog(tier: Tier) -> Plan:
+    plan = classic_catalog().plans[tier.value]
+    limit = plan.values.get
 
-PLANS: dict[Tier, Plan] = {
-    Tier.FREE: Plan(Tier.FREE, "Self-Hosted", **_UNLIMITED),
-    Tier.TRIAL: Plan(Tier.TRIAL, "Trial", trial_days=TRIAL_DAYS, **_TEAM_LIMITS),
-    Tier.TEAM: Plan(Tier.TEAM, "Team", **_TEAM_LIMITS),
-    Tier.ENTERPRISE: Plan(Tier.ENTERPRISE, "Enterprise", **_UNLIMITED),
-    # A workspace whose subscription ended: blocked before any limit is looked at.
-    Tier.LOCKED: Plan(Tier.LOCKED, "Locked", 0, 0, 0, 0),
-}
+    def whole(key: str) -> int | None:
+        value = limit(key)
+        return None if value is None else int(value)
+
+    return Plan(
+        tier,
+        plan.display_name,
+        whole("queries"),
+        whole("tokens"),
+        whole("members"),
+        whole("connections"),
+        trial_days=classic_catalog().policy.trial_days if plan.trial else None,
+    )
+
+
+class _Plans(Mapping[Tier, Plan]):
+    """The classic plans, read from the catalog on first use (nothing is built at import)."""
+
+    def __getitem__(self, tier: Tier) -> Plan:
+        return _from_catalog(Tier(tier))
+
+    def __iter__(self) -> Iterator[Tier]:
+        return iter(Tier)
+
+    def __len__(self) -> int:
+        return len(Tier)
+
+
+PLANS: Mapping[Tier, Plan] = _Plans()
 
 SELLABLE_TIERS = (Tier.FREE, Tier.TRIAL, Tier.TEAM, Tier.ENTERPRISE)
 

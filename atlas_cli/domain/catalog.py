@@ -1,0 +1,312 @@
+"""A billing catalog: plans, features and the policies of the enforcement decision, as data.
+
+DESIGN section 4c. A catalog is parsed from plain data (the TOML of `atlas_cli/catalogs/`, later
+an operator's file) and validated here; `atlas_cli.domain.engine` decides from it. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+# A plan's value for a feature: a cap or limit (int or Decimal), True/False for a boolean
+# feature, None for unlimited. A feature absent from a plan is not entitled.
+Value = int | Decimal | bool | None
+
+UNLIMITED = "unlimited"
+KINDS = ("boolean", "limit", "metered")
+BAND_STATUSES = ("warning", "soft_limit", "metered", "hard_limit")
+CEILING = "ceiling"
+STEPS = (
+    "unknown_tier",
+    "unlimited",
+    "locked",
+    "byot",
+    "trial_expired",
+    "seats_unreadable",
+    "usage_unreadable",
+    "usage",
+)
+METER_SUMS = ("quantity", "cost")
+
+
+class CatalogError(ValueError):
+    """A catalog that cannot be used; the message names the entry at fault."""
+
+
+@dataclass(frozen=True)
+class Band:
+    """Usage at or above `percent` of the limit puts a metered feature in `status`.
+
+    `percent` None: the band sits at the ceiling the spend policy resolves (per-seat)."""
+
+    status: str
+    percent: int | None
+
+
+@dataclass(frozen=True)
+class Meter:
+    """What a metered feature counts over `usage_events` in the billing period."""
+
+    sum: str  # "quantity" or "cost" (gateway_cost_usd)
+    event_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Feature:
+    key: str
+    kind: str
+    metric: str = ""  # its name in `billing check` metrics
+    label: str = ""  # the plural noun in messages
+    singular: str = ""
+    unit: str = "count"  # "count" or "usd"
+    meter: Meter | None = None
+    counter: str | None = None
+    bands: tuple[Band, ...] = ()
+    per_seat: bool = False
+    enforced: bool = True
+    byot_exempt: bool = False
+    zero_limit_percent: int | None = None
+    counted: str = ""  # what the count covers, for messages
+
+
+@dataclass(frozen=True)
+class Plan:
+    tier: str
+    display_name: str
+    values: Mapping[str, Value]
+    enforced: bool = True
+    trial: bool = False
+    block: str | None = None
+    price_per_seat: int = 0
+
+    def value(self, feature: str) -> Value:
+        """The plan's value for `feature` (None: unlimited). KeyError: not entitled."""
+        return self.values[feature]
+
+    def entitled(self, feature: str) -> bool:
+        return feature in self.values and self.values[feature] is not False
+
+
+@dataclass(frozen=True)
+class CeilingPolicy:
+    policy_setting: str
+    ceiling_setting: str
+    default_policy: str
+    cutoff_policy: str
+    cutoff_percent: int
+    default_percent: int
+    floor_percent: int
+    disable_values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Policy:
+    order: tuple[str, ...]
+    resource_order: tuple[str, ...]
+    period_statuses: tuple[str, ...]
+    trial_days: int
+    seat_minimum: int
+    ceiling: CeilingPolicy | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    model: str
+    plans: Mapping[str, Plan]
+    features: Mapping[str, Feature]
+    policy: Policy
+    messages: Mapping[str, str] = field(default_factory=dict)
+
+    def plan(self, tier: str | None) -> Plan | None:
+        """The plan of `tier`, or None when this catalog does not know it."""
+        return self.plans.get(tier) if tier is not None else None
+
+    def of_kind(self, kind: str) -> tuple[Feature, ...]:
+        return tuple(f for f in self.features.values() if f.kind == kind)
+
+    def limit_for(self, counter: str) -> Feature | None:
+        """The limit feature counted by the built-in `counter`, if the catalog has one."""
+        return next((f for f in self.of_kind("limit") if f.counter == counter), None)
+
+    def message(self, key: str, variant: str | None = None) -> str:
+        if variant is not None and f"{key}.{variant}" in self.messages:
+            return self.messages[f"{key}.{variant}"]
+        return self.messages[key]
+
+
+def parse(data: Mapping[str, Any]) -> Catalog:
+    """A Catalog from plain data (a parsed TOML document).
+
+    Raises:
+        CatalogError: an unknown kind, band, step or value, naming the entry at fault.
+    """
+    model = _text(data, "model", "catalog")
+    features = {key: _feature(key, spec) for key, spec in _table(data, "features", "catalog").items()}
+    plans = {tier: _plan(tier, spec, features) for tier, spec in _table(data, "plans", "catalog").items()}
+    policy = _policy(_table(data, "policy", "catalog"))
+    messages = {str(k): str(v) for k, v in _table(data, "messages", "catalog", required=False).items()}
+    return Catalog(model, plans, features, policy, messages)
+
+
+def _feature(key: str, spec: Any) -> Feature:
+    where = f"features.{key}"
+    if not isinstance(spec, Mapping):
+        raise CatalogError(f"{where}: must be a table")
+    kind = _text(spec, "kind", where)
+    if kind not in KINDS:
+        raise CatalogError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    meter = _meter(spec.get("meter"), where) if kind == "metered" else None
+    if kind == "metered" and meter is None:
+        raise CatalogError(f"{where}: a metered feature needs a meter")
+    label = str(spec.get("label", spec.get("metric", key)))
+    return Feature(
+        key=key,
+        kind=kind,
+        metric=str(spec.get("metric", key)),
+        label=label,
+        singular=str(spec.get("singular", label)),
+        unit=_choice(spec.get("unit", "count"), ("count", "usd"), f"{where}.unit"),
+        meter=meter,
+        counter=str(spec["counter"]) if "counter" in spec else None,
+        bands=_bands(spec.get("bands", {}), where),
+        per_seat=bool(spec.get("per_seat", False)),
+        enforced=bool(spec.get("enforced", True)),
+        byot_exempt=bool(spec.get("byot_exempt", False)),
+        zero_limit_percent=_int_or_none(spec.get("zero_limit_percent"), f"{where}.zero_limit_percent"),
+        counted=str(spec.get("counted", "")),
+    )
+
+
+def _meter(spec: Any, where: str) -> Meter | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping):
+        raise CatalogError(f"{where}.meter: must be a table")
+    types = spec.get("event_types")
+    if not isinstance(types, list) or not types or not all(isinstance(t, str) and t for t in types):
+        raise CatalogError(f"{where}.meter.event_types: must be a non-empty list of event types")
+    return Meter(_choice(spec.get("sum", "quantity"), METER_SUMS, f"{where}.meter.sum"), tuple(types))
+
+
+def _bands(spec: Any, where: str) -> tuple[Band, ...]:
+    if not isinstance(spec, Mapping):
+        raise CatalogError(f"{where}.bands: must be a table")
+    bands = []
+    for status, percent in spec.items():
+        _choice(status, BAND_STATUSES, f"{where}.bands")
+        if percent == CEILING:
+            bands.append(Band(status, None))
+        elif isinstance(percent, int) and not isinstance(percent, bool) and percent > 0:
+            bands.append(Band(status, percent))
+        else:
+            raise CatalogError(f"{where}.bands.{status}: must be a positive whole percent or {CEILING!r}")
+    return tuple(bands)
+
+
+def _plan(tier: str, spec: Any, features: Mapping[str, Feature]) -> Plan:
+    where = f"plans.{tier}"
+    if not isinstance(spec, Mapping):
+        raise CatalogError(f"{where}: must be a table")
+    settings = {"display_name", "enforced", "trial", "block", "price_per_seat"}
+    values: dict[str, Value] = {}
+    for key, raw in spec.items():
+        if key in settings:
+            continue
+        if key not in features:
+            raise CatalogError(f"{where}.{key}: no feature {key!r} in this catalog")
+        values[key] = _value(raw, features[key], f"{where}.{key}")
+    block = spec.get("block")
+    return Plan(
+        tier=tier,
+        display_name=str(spec.get("display_name", tier.title())),
+        values=values,
+        enforced=bool(spec.get("enforced", True)),
+        trial=bool(spec.get("trial", False)),
+        block=_choice(block, ("subscription_required",), f"{where}.block") if block is not None else None,
+        price_per_seat=_int_or_none(spec.get("price_per_seat", 0), f"{where}.price_per_seat") or 0,
+    )
+
+
+def _value(raw: Any, feature: Feature, where: str) -> Value:
+    if feature.kind == "boolean":
+        if not isinstance(raw, bool):
+            raise CatalogError(f"{where}: a boolean feature takes true or false")
+        return raw
+    if raw == UNLIMITED:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise CatalogError(f"{where}: must be a number or {UNLIMITED!r}")
+    try:
+        number = Decimal(str(raw))
+    except ArithmeticError:
+        raise CatalogError(f"{where}: {raw!r} is not a number") from None
+    if not number.is_finite() or number < 0:
+        raise CatalogError(f"{where}: must be zero or more")
+    return int(number) if number == number.to_integral_value() else number
+
+
+def _policy(spec: Mapping[str, Any]) -> Policy:
+    ceiling = spec.get("ceiling")
+    return Policy(
+        order=_steps(spec.get("order"), "policy.order"),
+        resource_order=_steps(spec.get("resource_order", []), "policy.resource_order"),
+        period_statuses=tuple(str(s) for s in spec.get("period_statuses", ["active"])),
+        trial_days=_int_or_none(spec.get("trial_days", 14), "policy.trial_days") or 0,
+        seat_minimum=_int_or_none(spec.get("seat_minimum", 0), "policy.seat_minimum") or 0,
+        ceiling=_ceiling(ceiling) if ceiling is not None else None,
+    )
+
+
+def _ceiling(spec: Any) -> CeilingPolicy:
+    if not isinstance(spec, Mapping):
+        raise CatalogError("policy.ceiling: must be a table")
+    try:
+        return CeilingPolicy(
+            policy_setting=str(spec["policy_setting"]),
+            ceiling_setting=str(spec["ceiling_setting"]),
+            default_policy=str(spec["default_policy"]),
+            cutoff_policy=str(spec["cutoff_policy"]),
+            cutoff_percent=int(spec["cutoff_percent"]),
+            default_percent=int(spec["default_percent"]),
+            floor_percent=int(spec["floor_percent"]),
+            disable_values=tuple(str(v) for v in spec.get("disable_values", ())),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CatalogError(f"policy.ceiling: missing or malformed {exc}") from None
+
+
+def _steps(raw: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        raise CatalogError(f"{where}: must be a list of steps")
+    return tuple(_choice(step, STEPS, where) for step in raw)
+
+
+def _table(data: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> Mapping[str, Any]:
+    value = data.get(key, None if required else {})
+    if not isinstance(value, Mapping):
+        raise CatalogError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str, where: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise CatalogError(f"{where}: {key} must be a non-empty string")
+    return value
+
+
+def _choice(value: Any, allowed: tuple[str, ...], where: str) -> str:
+    if value not in allowed:
+        raise CatalogError(f"{where}: {value!r} is not one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _int_or_none(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CatalogError(f"{where}: must be a whole number")
+    return value
