@@ -17,7 +17,9 @@ CREATE TABLE organization (
     trial_ends_at {ts}
 )
 """
-BARE_ORGANIZATION = 'CREATE TABLE organization (id text PRIMARY KEY, name text, slug text, "createdAt" {ts}, plan_tier text)'
+BARE_ORGANIZATION = (
+    'CREATE TABLE organization (id text PRIMARY KEY, name text, slug text, "createdAt" {ts}, plan_tier text)'
+)
 
 
 def _lay_out(db: Database, ddl: str) -> None:
