@@ -58,6 +58,10 @@ class Runtime:
 
         return embedded_database_url(self.settings), True
 
+    def database_url_source(self) -> str:
+        """Where the database URL comes from, as a user would name it in a message."""
+        return "--database-url" if self.database_url else "DATABASE_URL"
+
     def workspace(self, local: str | None) -> str | None:
         """The workspace named on the command, else globally, else ATLAS_WORKSPACE."""
         return local or self.workspace_key or self.settings.atlas_workspace
@@ -78,7 +82,8 @@ class Runtime:
 
         with self.errors():
             url, _embedded = self.resolved_database_url()
-            services = Services(Database(url, create=create), self.clock or utc_now)
+            db = Database(url, create=create, name=self.database_url_source())
+            services = Services(db, self.clock or utc_now)
             try:
                 yield services
             finally:

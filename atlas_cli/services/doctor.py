@@ -12,7 +12,7 @@ from typing import Any
 from atlas_cli.config import Settings, embedded_database_url
 from atlas_cli.db import migrate, urls
 from atlas_cli.db.database import Database
-from atlas_cli.errors import AtlasError, ExitCode
+from atlas_cli.errors import AtlasError, BadInput, ExitCode
 from atlas_cli.services import Clock, utc_now
 from atlas_cli.stripe_gateway import StripeGateway
 
@@ -61,7 +61,10 @@ def _shown(name: str, value: Any) -> str | None:
     if hasattr(value, "get_secret_value"):
         value = value.get_secret_value()
     if name == "database_url":
-        return urls.mask(str(value))
+        try:
+            return urls.mask(str(value))
+        except BadInput as exc:
+            return f"(unusable: {exc.message})"
     return mask_secret(str(value)) if name in SECRET_FIELDS else str(value)
 
 
@@ -88,9 +91,10 @@ def settings_report(
             source = ".env"
         else:
             source = "default"
-            if name == "database_url":
-                value = f"{embedded_database_url(settings)} (embedded)"
-        rows.append(SettingSource(name.upper(), _shown(name, value), source))
+        shown = _shown(name, value)
+        if name == "database_url" and source == "default":
+            shown = f"{embedded_database_url(settings)} (embedded)"
+        rows.append(SettingSource(name.upper(), shown, source))
     return rows
 
 
