@@ -37,10 +37,15 @@ class Runtime:
 
     @cached_property
     def settings(self) -> Settings:
-        from atlas_cli.config import load_settings
+        from atlas_cli.config import ignored_in_dotenv, load_settings
 
         with self.errors():
-            return load_settings()
+            settings = load_settings()
+        for name in ignored_in_dotenv():
+            self.render.note(
+                f"Ignored {name} from .env: a .env may not redirect the Stripe key; set it in the environment."
+            )
+        return settings
 
     @cached_property
     def render(self) -> Renderer:
@@ -83,7 +88,7 @@ class Runtime:
         with self.errors():
             url, _embedded = self.resolved_database_url()
             db = Database(url, create=create, name=self.database_url_source())
-            services = Services(db, self.clock or utc_now)
+            services = Services(db, self.clock or utc_now, self.settings)
             try:
                 yield services
             finally:

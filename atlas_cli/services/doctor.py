@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atlas_cli.config import Settings, embedded_database_url
+from atlas_cli.config import NOT_FROM_DOTENV, Settings, embedded_database_url
 from atlas_cli.db import migrate, urls
 from atlas_cli.db.database import Database
 from atlas_cli.errors import AtlasError, BadInput, ExitCode
@@ -24,7 +24,7 @@ PRICE_FIELDS = ("stripe_team_price_id", "stripe_team_annual_price_id", "stripe_e
 class SettingSource:
     name: str
     value: str | None
-    source: str  # flag | env | .env | default
+    source: str  # flag | env | .env | ignored (.env) | default
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def settings_report(
         elif name.upper() in env_names:
             source = "env"
         elif name.upper() in file_names:
-            source = ".env"
+            source = "ignored (.env)" if name in NOT_FROM_DOTENV else ".env"
         else:
             source = "default"
         shown = _shown(name, value)
