@@ -59,7 +59,7 @@ def normalize(url: str, name: str = "the database URL") -> str:
     parsed = parse(url, name)
     if parsed.get_backend_name() == "sqlite":
         return url.strip()  # SQLite: as given (rendering would percent-encode the path)
-    return parsed.set(drivername=DRIVER).render_as_string(hide_password=False)
+    return _render(parsed.set(drivername=DRIVER), hide_password=False)
 
 
 def mask(url: str, name: str = "the database URL") -> str:
@@ -71,7 +71,7 @@ def mask(url: str, name: str = "the database URL") -> str:
     parsed = parse(url, name)
     if parsed.get_backend_name() == "sqlite":
         return url.strip()
-    return parsed.render_as_string(hide_password=True)
+    return _render(parsed, hide_password=True)
 
 
 def password(url: str) -> str | None:
@@ -80,6 +80,34 @@ def password(url: str) -> str | None:
         return parse(url).password
     except BadInput:
         return None
+
+
+def _render(parsed: URL, *, hide_password: bool) -> str:
+    """`parsed` as a URL that SQLAlchemy and libpq read alike: every part percent-encoded (SQLAlchemy's
+    own rendering leaves spaces raw and a password without a user out)."""
+    from urllib.parse import quote
+
+    def q(text: str) -> str:
+        return quote(text, safe="")
+
+    text = parsed.drivername + "://"
+    if parsed.username is not None or parsed.password is not None:
+        text += q(parsed.username or "")
+        if parsed.password is not None:
+            text += ":" + ("***" if hide_password else q(parsed.password))
+        text += "@"
+    if parsed.host:
+        text += f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    if parsed.port is not None:
+        text += f":{parsed.port}"
+    if parsed.database is not None:
+        text += "/" + q(parsed.database)
+    pairs = [
+        (k, v) for k, values in sorted(parsed.query.items()) for v in ([values] if isinstance(values, str) else values)
+    ]
+    if pairs:
+        text += "?" + "&".join(f"{q(k)}={q(v)}" for k, v in pairs)
+    return text
 
 
 def _encode_extra_at(rest: str) -> str:

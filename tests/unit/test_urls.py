@@ -54,7 +54,7 @@ def test_sqlite_paths():
         ),
         (
             "host=db port=5433 user=atlas password='s3 cret' dbname=atlas sslmode=require",
-            "postgresql+psycopg://atlas:s3 cret@db:5433/atlas?sslmode=require",
+            "postgresql+psycopg://atlas:s3%20cret@db:5433/atlas?sslmode=require",
             "postgresql://atlas:***@db:5433/atlas?sslmode=require",
         ),
         # the Atlas server (a WHATWG URL parser) reads the last `@` as the end of the user info
@@ -108,3 +108,21 @@ def test_an_unusable_url_is_bad_input_that_never_repeats_it(given, problem):
         urls.normalize(given, "DATABASE_URL")
     assert problem in caught.value.message and "DATABASE_URL" in caught.value.message
     assert "s3" not in caught.value.message and "cret" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "host=db user=atlas password='a b%c/d?e+f@g#h' dbname='my db' application_name='a b+c'",
+        "postgresql://atlas:p@ss@db/atlas",
+        "postgresql://db/atlas?password=s3cret",
+        "postgresql://atlas:s3cret@h1:5432,h2:5433/atlas",
+    ],
+)
+def test_a_normalized_url_reads_the_same_again(given):
+    """The ingest writer opens the normalized URL in its own process: it must parse to the same."""
+    from sqlalchemy.engine import make_url
+
+    once = urls.normalize(given)
+    assert urls.normalize(once) == once
+    assert make_url(once).password == make_url(urls.normalize(once)).password is not None
