@@ -7,14 +7,28 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from atlas_cli.errors import BadInput
 
 DATABASE_FILE = "atlas.db"
+DOTENV = Path(".env")
+# A `.env` may not redirect a secret (DESIGN section 2): a cloned repository's `.env` could send
+# the Stripe key anywhere. These are read from the environment (or a flag) only.
+NOT_FROM_DOTENV = frozenset({"atlas_stripe_api_base"})
+
+
+class _DotEnvWithoutRedirects(DotEnvSettingsSource):
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in super().__call__().items() if k.lower() not in NOT_FROM_DOTENV}
 
 
 class Settings(BaseSettings):
@@ -32,6 +46,17 @@ class Settings(BaseSettings):
     atlas_stripe_api_base: str | None = None
     atlas_data_dir: Path | None = None
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _DotEnvWithoutRedirects(settings_cls), file_secret_settings
+
 
 def load_settings() -> Settings:
     """The settings, or BadInput naming each bad field (never echoing its value)."""
@@ -42,6 +67,18 @@ def load_settings() -> Settings:
             f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}" for error in exc.errors()
         )
         raise BadInput(f"invalid configuration: {problems}") from None
+
+
+def ignored_in_dotenv(dotenv: Path = DOTENV) -> list[str]:
+    """The variables `dotenv` sets that only the environment may set, and the environment does not
+    (upper case, in order): the `.env` value was ignored."""
+    if not dotenv.is_file():
+        return []
+    from dotenv import dotenv_values
+
+    in_environment = {k.upper() for k in os.environ}
+    names = dict.fromkeys(k.upper() for k in dotenv_values(dotenv))
+    return [n for n in names if n.lower() in NOT_FROM_DOTENV and n not in in_environment]
 
 
 def data_dir(settings: Settings) -> Path:

@@ -37,10 +37,15 @@ class Runtime:
 
     @cached_property
     def settings(self) -> Settings:
-        from atlas_cli.config import load_settings
+        from atlas_cli.config import ignored_in_dotenv, load_settings
 
         with self.errors():
-            return load_settings()
+            settings = load_settings()
+        for name in ignored_in_dotenv():
+            self.render.note(
+                f"Ignored {name} from .env: a .env may not redirect the Stripe key; set it in the environment."
+            )
+        return settings
 
     @cached_property
     def render(self) -> Renderer:
@@ -57,6 +62,10 @@ class Runtime:
         from atlas_cli.config import embedded_database_url
 
         return embedded_database_url(self.settings), True
+
+    def database_url_source(self) -> str:
+        """Where the database URL comes from, as a user would name it in a message."""
+        return "--database-url" if self.database_url else "DATABASE_URL"
 
     def workspace(self, local: str | None) -> str | None:
         """The workspace named on the command, else globally, else ATLAS_WORKSPACE."""
@@ -78,7 +87,8 @@ class Runtime:
 
         with self.errors():
             url, _embedded = self.resolved_database_url()
-            services = Services(Database(url, create=create), self.clock or utc_now)
+            db = Database(url, create=create, name=self.database_url_source())
+            services = Services(db, self.clock or utc_now, self.settings)
             try:
                 yield services
             finally:

@@ -20,18 +20,19 @@ def lock_workspace(conn: Connection, workspace_id: str) -> RowMapping:
     return conn.execute(sa.select(organization).where(o.id == workspace_id).with_for_update()).mappings().one()
 
 
-def user_by_key(conn: Connection, key: str) -> RowMapping | None:
-    """The user whose id is `key`, else whose email is `key` (case-insensitive)."""
-    rows = (
+def users_by_key(conn: Connection, key: str) -> Sequence[RowMapping]:
+    """Every user whose id is `key` or whose email is `key` ignoring case, by id.
+
+    Case is folded by each engine's `lower()` (ASCII letters on SQLite)."""
+    return (
         conn.execute(
-            sa.select(user.c.id, user.c.email, user.c.role).where(
-                sa.or_(user.c.id == key, sa.func.lower(user.c.email) == key.lower())
-            )
+            sa.select(user.c.id, user.c.email, user.c.role)
+            .where(sa.or_(user.c.id == key, sa.func.lower(user.c.email) == sa.func.lower(key)))
+            .order_by(user.c.id)
         )
         .mappings()
         .all()
     )
-    return next((r for r in rows if r["id"] == key), rows[0] if rows else None)
 
 
 def member_role(conn: Connection, workspace_id: str, user_id: str) -> str | None:

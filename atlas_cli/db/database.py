@@ -17,13 +17,12 @@ if TYPE_CHECKING:
 class Database:
     """The database at `url`; nothing is opened until a connection is asked for."""
 
-    def __init__(self, url: str, *, create: bool = False) -> None:
-        self.url = urls.normalize(url)
+    def __init__(self, url: str, *, create: bool = False, name: str = "the database URL") -> None:
+        """Raises BadInput for a URL atlas cannot use, naming it `name` (never echoing it)."""
+        self.url = urls.normalize(url, name)
+        self.masked_url = urls.mask(url, name)
+        self._password = urls.password(self.url)
         self._create = create
-
-    @property
-    def masked_url(self) -> str:
-        return urls.mask(self.url)
 
     @property
     def dialect(self) -> str:
@@ -36,13 +35,13 @@ class Database:
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A connection for reads; nothing it does is committed."""
-        with translate_errors(self.url), self.engine.connect() as conn:
+        with translate_errors(self.masked_url, self._password), self.engine.connect() as conn:
             yield conn
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A transaction: committed when the block ends, rolled back when it raises."""
-        with translate_errors(self.url), self.engine.begin() as conn:
+        with translate_errors(self.masked_url, self._password), self.engine.begin() as conn:
             yield conn
 
     def dispose(self) -> None:

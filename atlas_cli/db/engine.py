@@ -59,27 +59,35 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _scrubbed(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
 @contextmanager
-def translate_errors(url: str) -> Iterator[None]:
-    """Turn SQLAlchemy/driver errors into AtlasErrors with one readable, password-free line."""
+def translate_errors(shown_url: str, secret: str | None = None) -> Iterator[None]:
+    """Turn SQLAlchemy/driver errors into AtlasErrors with one readable, password-free line.
+
+    `shown_url` is the masked URL; `secret`, the password, is scrubbed from the driver's message
+    should it ever repeat it.
+    """
     from sqlalchemy import exc as sa_exc
 
     try:
         yield
     except sa_exc.IntegrityError as exc:
-        raise Conflict(f"the database refused the change: {_first_line(exc)}") from exc
+        raise Conflict(f"the database refused the change: {_scrubbed(_first_line(exc), secret)}") from exc
     except sa_exc.DBAPIError as exc:
-        reason = _first_line(exc)
+        reason = _scrubbed(_first_line(exc), secret)
         kind = (type(getattr(exc, "orig", None)).__name__ + " " + reason).lower()
         if any(marker in kind for marker in _MISSING_TABLE_MARKERS):
             raise NotConfigured(
-                f"the database at {urls.mask(url)} has no Atlas tables ({reason}): "
+                f"the database at {shown_url} has no Atlas tables ({reason}): "
                 "run `atlas db init`, or point DATABASE_URL at the Atlas database"
             ) from exc
         if any(marker in kind for marker in _MISSING_COLUMN_MARKERS):
             raise NotConfigured(
-                f"the database at {urls.mask(url)} is not compatible ({reason}): run `atlas db status`"
+                f"the database at {shown_url} is not compatible ({reason}): run `atlas db status`"
             ) from exc
         if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
-            raise DatabaseUnavailable(f"database unavailable at {urls.mask(url)}: {urls.mask(reason)}") from exc
+            raise DatabaseUnavailable(f"database unavailable at {shown_url}: {reason}") from exc
         raise

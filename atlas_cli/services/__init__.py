@@ -34,9 +34,11 @@ def utc_now() -> datetime:
 class Services:
     """Every service over one database and one clock, each built on first use."""
 
-    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+    def __init__(self, db: Database, clock: Clock = utc_now, settings: Settings | None = None) -> None:
         self.db = db
         self.clock = clock
+        if settings is not None:
+            self.settings = settings  # the caller's, already loaded (and its notes shown)
 
     @cached_property
     def workspaces(self) -> WorkspaceService:

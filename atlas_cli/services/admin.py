@@ -8,12 +8,12 @@ A dry run does all of that except the writes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from atlas_cli.db import billing_queries as bq
 from atlas_cli.db.database import Database
@@ -93,10 +93,33 @@ def find_actor(conn: Connection, key: str | None) -> Actor:
             "this command changes data: name who you are with --as or ATLAS_ACTOR "
             "(a user id or email of an owner/admin)"
         )
-    row = bq.user_by_key(conn, key.strip())
-    if row is None:
-        raise PermissionDenied(f"actor {key!r} is not a user of this Atlas database; nothing changed")
+    row = pick_actor(key.strip(), bq.users_by_key(conn, key.strip()))
     return Actor(key, row["id"], row["email"], row["role"])
+
+
+def pick_actor(key: str, candidates: Sequence[RowMapping]) -> RowMapping:
+    """The one user `key` names among `candidates` (users whose id is `key` or whose email is `key`
+    ignoring case): the id, else the exact email, else the email ignoring case, each only when it
+    names exactly one user. A guess could act as someone with more rights.
+
+    Raises:
+        PermissionDenied: no such user, or `key` names several (exit 8).
+    """
+    folded = key.lower()
+    for matches in (
+        [r for r in candidates if r["id"] == key],
+        [r for r in candidates if r["email"] == key],
+        [r for r in candidates if (r["email"] or "").lower() == folded],
+    ):
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            ids = ", ".join(str(r["id"]) for r in matches)
+            raise PermissionDenied(
+                f"actor {key!r} is ambiguous: it is the email of {len(matches)} users ({ids}); "
+                "name the actor by user id; nothing changed"
+            )
+    raise PermissionDenied(f"actor {key!r} is not a user of this Atlas database; nothing changed")
 
 
 def is_global_admin(actor: Actor) -> bool:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atlas_cli.config import Settings, embedded_database_url
+from atlas_cli.config import NOT_FROM_DOTENV, Settings, embedded_database_url
 from atlas_cli.db import migrate, urls
 from atlas_cli.db.database import Database
-from atlas_cli.errors import AtlasError, ExitCode
+from atlas_cli.errors import AtlasError, BadInput, ExitCode
 from atlas_cli.services import Clock, utc_now
 from atlas_cli.stripe_gateway import StripeGateway
 
@@ -24,7 +24,7 @@ PRICE_FIELDS = ("stripe_team_price_id", "stripe_team_annual_price_id", "stripe_e
 class SettingSource:
     name: str
     value: str | None
-    source: str  # flag | env | .env | default
+    source: str  # flag | env | .env | ignored (.env) | default
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,10 @@ def _shown(name: str, value: Any) -> str | None:
     if hasattr(value, "get_secret_value"):
         value = value.get_secret_value()
     if name == "database_url":
-        return urls.mask(str(value))
+        try:
+            return urls.mask(str(value))
+        except BadInput as exc:
+            return f"(unusable: {exc.message})"
     return mask_secret(str(value)) if name in SECRET_FIELDS else str(value)
 
 
@@ -85,12 +88,13 @@ def settings_report(
         elif name.upper() in env_names:
             source = "env"
         elif name.upper() in file_names:
-            source = ".env"
+            source = "ignored (.env)" if name in NOT_FROM_DOTENV else ".env"
         else:
             source = "default"
-            if name == "database_url":
-                value = f"{embedded_database_url(settings)} (embedded)"
-        rows.append(SettingSource(name.upper(), _shown(name, value), source))
+        shown = _shown(name, value)
+        if name == "database_url" and source == "default":
+            shown = f"{embedded_database_url(settings)} (embedded)"
+        rows.append(SettingSource(name.upper(), shown, source))
     return rows
 
 

@@ -136,3 +136,32 @@ def test_audit_list_filters(db: Database, cli: bf.Cli) -> None:
     assert len(cli.json("audit", "list", "--limit", "1")) == 1
     cli.fails(2, "audit", "list", "--since", "yesterday")
     cli.fails(2, "audit", "list", "--limit", "0")
+
+
+def test_an_actor_email_matches_exactly_before_ignoring_case(db: Database, cli: bf.Cli) -> None:
+    with db.begin() as conn:
+        factories.user(conn, "boss", email="BOSS@acme.test")  # the owner
+        factories.user(conn, "imposter", email="boss@acme.test")  # a plain member
+        bf.member(conn, "acme", "boss", "owner")
+        bf.member(conn, "acme", "imposter", "member")
+    err = cli.fails(8, "billing", "byot", "--enable", "-w", "acme", "--as", "boss@acme.test")
+    assert "role 'member'" in err and "owner or admin required" in err  # the member, not the owner
+    assert bf.org(db, "acme")["byot"] is False and bf.audit(db) == []
+    # two users differ only in case: a third spelling names neither
+    err = cli.fails(8, "billing", "byot", "--enable", "-w", "acme", "--as", "Boss@Acme.test")
+    assert "ambiguous" in err and "boss, imposter" in err and "user id" in err
+    assert bf.org(db, "acme")["byot"] is False and bf.audit(db) == []
+    out = cli.json("billing", "byot", "--enable", "-w", "acme", "--as", "BOSS@acme.test")
+    assert out["changed"] is True and bf.audit(db)[0]["actor"] == "BOSS@acme.test"
+
+
+def test_an_actor_email_ignores_case_when_that_names_one_user(db: Database, cli: bf.Cli) -> None:
+    out = cli.json("billing", "byot", "--enable", "-w", "acme", "--as", "Owner@ACME.test")
+    assert out["changed"] is True and bf.audit(db)[0]["actor"] == "owner@acme.test"
+
+
+def test_an_actor_id_wins_over_another_users_email(db: Database, cli: bf.Cli) -> None:
+    with db.begin() as conn:
+        factories.user(conn, "owner@acme.test", email="someone@else.test")  # an id that looks like an email
+    cli.fails(8, "billing", "byot", "--enable", "-w", "acme", "--as", "owner@acme.test")
+    assert bf.org(db, "acme")["byot"] is False
