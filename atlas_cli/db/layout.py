@@ -7,15 +7,22 @@ catalog knows (`starter`, ...); classic otherwise, and on a database without the
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from atlas_cli.errors import BadInput
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from atlas_cli.domain.catalog import Meter
+
 CLASSIC, PER_SEAT = "classic", "per-seat"
+# The workspace_plugins pillar that each per-seat resource counter counts.
+PILLARS = (("connections", "datasource"), ("chat", "chat"), ("knowledge", "knowledge"))
 MODELS = (CLASSIC, PER_SEAT)
 
 
@@ -76,3 +83,174 @@ def detect(conn: Connection, override: str | None = None) -> Detection:
     if holder is not None:
         return Detection(PER_SEAT, f"no plan_tier constraint, and workspace {holder[0]} holds the tier {holder[1]!r}")
     return Detection(CLASSIC, "no plan_tier constraint and no workspace on a per-seat tier")
+
+
+class Layout:
+    """Where a billing model keeps what differs between the two generations: the organization's
+    columns, seats and resource counters, the cost of an event, settings. Services ask the layout
+    and never branch on the model."""
+
+    model = CLASSIC
+    counters: tuple[str, ...] = ("seats", "connections")
+
+    @property
+    def organization(self) -> Any:
+        from atlas_cli.db.schema import organization
+
+        return organization
+
+    @property
+    def usage_events(self) -> Any:
+        from atlas_cli.db.schema import usage_events
+
+        return usage_events
+
+    @property
+    def customer_column(self) -> str:
+        return "stripe_customer_id"
+
+    def counts(self, conn: Connection, workspace_id: str, now: datetime) -> dict[str, int]:
+        """Members, pending invitations, and each built-in counter (seats = members + pending)."""
+        import sqlalchemy as sa
+
+        from atlas_cli.db.schema import connections, invitations, member
+
+        row = conn.execute(
+            sa.select(
+                _count(member, member.c.organizationId == workspace_id).label("members"),
+                _count(invitations, invitations.c.org_id == workspace_id, invitations.c.status == "pending").label(
+                    "pending_invitations"
+                ),
+                _count(connections, connections.c.org_id == workspace_id).label("connections"),
+            )
+        ).one()
+        members, pending, conns = (int(v) for v in row)
+        return {"members": members, "pending_invitations": pending, "seats": members + pending, "connections": conns}
+
+    def settings(self, conn: Connection, workspace_id: str, keys: Sequence[str]) -> dict[str, str | None]:
+        """Setting values for `keys` (the workspace's row, else the platform row): none here."""
+        return dict.fromkeys(keys)
+
+
+class PerSeatLayout(Layout):
+    model = PER_SEAT
+    counters = ("seats", "connections", "chat", "knowledge")
+
+    @property
+    def organization(self) -> Any:
+        from atlas_cli.db.per_seat_schema import organization
+
+        return organization
+
+    @property
+    def usage_events(self) -> Any:
+        from atlas_cli.db.per_seat_schema import usage_events
+
+        return usage_events
+
+    @property
+    def customer_column(self) -> str:
+        return "stripeCustomerId"
+
+    def counts(self, conn: Connection, workspace_id: str, now: datetime) -> dict[str, int]:
+        """Members; pending, unexpired invitations; plugin rows of each capped pillar not archived."""
+        import sqlalchemy as sa
+
+        from atlas_cli.db.per_seat_schema import invitation, workspace_plugins
+        from atlas_cli.db.schema import member
+
+        plugins = workspace_plugins.c
+        pending = _count(
+            invitation,
+            invitation.c.organizationId == workspace_id,
+            invitation.c.status == "pending",
+            invitation.c.expiresAt > now,
+        )
+        pillars = [
+            _count(
+                workspace_plugins,
+                plugins.workspace_id == workspace_id,
+                plugins.pillar == pillar,
+                plugins.status != "archived",
+            ).label(counter)
+            for counter, pillar in PILLARS
+        ]
+        row = (
+            conn.execute(
+                sa.select(
+                    _count(member, member.c.organizationId == workspace_id).label("members"),
+                    pending.label("pending_invitations"),
+                    *pillars,
+                )
+            )
+            .mappings()
+            .one()
+        )
+        found = {key: int(value) for key, value in row.items()}
+        found["seats"] = found["members"] + found["pending_invitations"]
+        return found
+
+    def settings(self, conn: Connection, workspace_id: str, keys: Sequence[str]) -> dict[str, str | None]:
+        """Each key's value: the workspace's own row, else the platform row (org_id NULL)."""
+        import sqlalchemy as sa
+
+        from atlas_cli.db.per_seat_schema import settings
+
+        s = settings.c
+        rows = conn.execute(
+            sa.select(s.key, s.value, s.org_id).where(
+                s.key.in_(list(keys)), sa.or_(s.org_id == workspace_id, s.org_id.is_(None))
+            )
+        ).all()
+        found: dict[str, str | None] = dict.fromkeys(keys)
+        for key, value, _org in sorted(rows, key=lambda r: r[2] is not None):  # platform first, then workspace
+            found[key] = value
+        return found
+
+
+def layout_for(model: str) -> Layout:
+    return PerSeatLayout() if model == PER_SEAT else Layout()
+
+
+def _count(table: Any, *where: Any) -> Any:
+    import sqlalchemy as sa
+
+    return sa.select(sa.func.count()).select_from(table).where(*where).scalar_subquery()
+
+
+MICROS = 1_000_000  # gateway_cost_usd is numeric(12, 6): summed as whole micro-dollars, exactly
+
+
+def meter_totals(
+    conn: Connection, layout: Layout, workspace_id: str, window: Any, meters: Mapping[str, Meter]
+) -> dict[str, Any]:
+    """Each meter's total over the workspace's events in `window`, plus `active_users` (distinct
+    users with a login), in one statement. Costs come back as exact Decimal dollars."""
+    import sqlalchemy as sa
+
+    e = layout.usage_events.c
+    columns = [sa.func.count(sa.distinct(sa.case((e.event_type == "login", e.user_id)))).label("active_users")]
+    for key, meter in meters.items():
+        if meter.sum == "cost":
+            if "gateway_cost_usd" not in e:
+                raise BadInput(f"the {key!r} meter sums event costs, which this database does not record")
+            amount: Any = sa.cast(sa.func.round(sa.func.coalesce(e.gateway_cost_usd, 0) * MICROS), sa.BigInteger)
+        else:
+            amount = e.quantity
+        columns.append(
+            sa.func.coalesce(sa.func.sum(sa.case((e.event_type.in_(meter.event_types), amount), else_=0)), 0).label(key)
+        )
+    row = (
+        conn.execute(
+            sa.select(*columns).where(
+                e.workspace_id == workspace_id, e.created_at >= window.start, e.created_at < window.end
+            )
+        )
+        .mappings()
+        .one()
+    )
+    totals: dict[str, Any] = {"active_users": int(row["active_users"])}
+    for key, meter in meters.items():
+        value = int(row[key])
+        totals[key] = Decimal(value) / MICROS if meter.sum == "cost" else value
+    return totals
