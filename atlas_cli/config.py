@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     atlas_actor: str | None = None
     atlas_format: Literal["table", "json", "csv"] | None = None
     atlas_stripe_api_base: str | None = None
+    atlas_billing_model: str | None = None
     atlas_data_dir: Path | None = None
 
     @classmethod

@@ -153,6 +153,7 @@ def check_json(r: CheckReport) -> dict[str, Any]:
     d = r.decision
     return {
         "workspaceId": r.workspace.id,
+        "billingModel": r.workspace.billing_model,
         "allowed": d.allowed,
         "status": str(d.status),
         "errorCode": d.error_code,

@@ -51,6 +51,16 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def json_number(value: Any) -> Any:
+    """Dollar amounts (Decimal) as JSON numbers: whole ones as integers, others as the shortest float
+    that reads back the same (at most six decimals, the database's scale)."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def number(value: int | Decimal | None, unlimited: str = "Unlimited") -> str:
     return unlimited if value is None else f"{value:,}"
 
@@ -82,7 +92,7 @@ class Output:
         sys.stderr.write(f"{message}\n")
 
     def json(self, data: Any) -> None:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=json_number) + "\n")
 
     def csv(self, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         writer = csv.writer(sys.stdout, lineterminator="\n")

@@ -87,7 +87,9 @@ class Runtime:
 
         with self.errors():
             url, _embedded = self.resolved_database_url()
-            db = Database(url, create=create, name=self.database_url_source())
+            db = Database(
+                url, create=create, name=self.database_url_source(), billing_model=self.settings.atlas_billing_model
+            )
             services = Services(db, self.clock or utc_now, self.settings)
             try:
                 yield services

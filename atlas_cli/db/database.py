@@ -13,16 +13,25 @@ from atlas_cli.db.engine import create_engine, translate_errors
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
+    from atlas_cli.db.layout import Billing
+
 
 class Database:
     """The database at `url`; nothing is opened until a connection is asked for."""
 
-    def __init__(self, url: str, *, create: bool = False, name: str = "the database URL") -> None:
-        """Raises BadInput for a URL atlas cannot use, naming it `name` (never echoing it)."""
+    def __init__(
+        self, url: str, *, create: bool = False, name: str = "the database URL", billing_model: str | None = None
+    ) -> None:
+        """Raises BadInput for a URL atlas cannot use, naming it `name` (never echoing it).
+
+        `billing_model` (ATLAS_BILLING_MODEL) overrides the billing model detected in the database.
+        """
         self.url = urls.normalize(url, name)
         self.masked_url = urls.mask(url, name)
         self._password = urls.password(self.url)
         self._create = create
+        self.billing_model = billing_model
+        self._billing: Billing | None = None
 
     @property
     def dialect(self) -> str:
@@ -43,6 +52,18 @@ class Database:
         """A transaction: committed when the block ends, rolled back when it raises."""
         with translate_errors(self.masked_url, self._password), self.engine.begin() as conn:
             yield conn
+
+    def billing(self, conn: Connection) -> Billing:
+        """The billing model of this database (detected once, or the override), its catalog and layout.
+
+        Raises:
+            BadInput: an override that names no billing model.
+        """
+        if self._billing is None:
+            from atlas_cli.db.layout import billing_for
+
+            self._billing = billing_for(conn, self.billing_model)
+        return self._billing
 
     def dispose(self) -> None:
         if "engine" in self.__dict__:

@@ -18,7 +18,7 @@ from atlas_cli.errors import BadInput
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from atlas_cli.domain.catalog import Meter
+    from atlas_cli.domain.catalog import Catalog, Meter
 
 CLASSIC, PER_SEAT = "classic", "per-seat"
 # The workspace_plugins pillar that each per-seat resource counter counts.
@@ -210,6 +210,30 @@ class PerSeatLayout(Layout):
 
 def layout_for(model: str) -> Layout:
     return PerSeatLayout() if model == PER_SEAT else Layout()
+
+
+@dataclass(frozen=True)
+class Billing:
+    """A database's billing model: why it was chosen, its built-in catalog and its layout."""
+
+    detection: Detection
+    layout: Layout
+
+    @property
+    def model(self) -> str:
+        return self.detection.model
+
+    @property
+    def catalog(self) -> Catalog:
+        from atlas_cli.catalogs import builtin
+
+        return builtin(self.model)
+
+
+def billing_for(conn: Connection, override: str | None = None) -> Billing:
+    """Raises BadInput for an override that names no billing model."""
+    detection = detect(conn, override)
+    return Billing(detection, layout_for(detection.model))
 
 
 def _count(table: Any, *where: Any) -> Any:

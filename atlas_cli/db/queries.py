@@ -26,25 +26,21 @@ from atlas_cli.domain.periods import Window
 e = usage_events
 
 
-def workspace_by_key(conn: Connection, key: str) -> RowMapping | None:
-    """The workspace whose id is `key`, else whose slug is `key`."""
-    rows = (
-        conn.execute(sa.select(organization).where(sa.or_(organization.c.id == key, organization.c.slug == key)))
-        .mappings()
-        .all()
-    )
+def workspace_by_key(conn: Connection, key: str, table: sa.Table = organization) -> RowMapping | None:
+    """The workspace whose id is `key`, else whose slug is `key` (`table`: the model's organization)."""
+    rows = conn.execute(sa.select(table).where(sa.or_(table.c.id == key, table.c.slug == key))).mappings().all()
     for row in rows:
         if row["id"] == key:
             return row
     return rows[0] if rows else None
 
 
-def first_workspaces(conn: Connection, limit: int) -> Sequence[RowMapping]:
-    return conn.execute(sa.select(organization).order_by(organization.c.id).limit(limit)).mappings().all()
+def first_workspaces(conn: Connection, limit: int, table: sa.Table = organization) -> Sequence[RowMapping]:
+    return conn.execute(sa.select(table).order_by(table.c.id).limit(limit)).mappings().all()
 
 
-def all_workspaces(conn: Connection) -> Sequence[RowMapping]:
-    return conn.execute(sa.select(organization).order_by(organization.c.name, organization.c.id)).mappings().all()
+def all_workspaces(conn: Connection, table: sa.Table = organization) -> Sequence[RowMapping]:
+    return conn.execute(sa.select(table).order_by(table.c.name, table.c.id)).mappings().all()
 
 
 def count_workspaces(conn: Connection) -> int:

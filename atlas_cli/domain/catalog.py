@@ -30,6 +30,7 @@ STEPS = (
     "usage",
 )
 METER_SUMS = ("quantity", "cost")
+PERIOD_PICKS = ("holding", "newest")
 
 
 class CatalogError(ValueError):
@@ -107,6 +108,7 @@ class Policy:
     order: tuple[str, ...]
     resource_order: tuple[str, ...]
     period_statuses: tuple[str, ...]
+    period_pick: str
     trial_days: int
     seat_minimum: int
     ceiling: CeilingPolicy | None = None
@@ -254,6 +256,7 @@ def _policy(spec: Mapping[str, Any]) -> Policy:
         order=_steps(spec.get("order"), "policy.order"),
         resource_order=_steps(spec.get("resource_order", []), "policy.resource_order"),
         period_statuses=tuple(str(s) for s in spec.get("period_statuses", ["active"])),
+        period_pick=_choice(spec.get("period_pick", "holding"), PERIOD_PICKS, "policy.period_pick"),
         trial_days=_int_or_none(spec.get("trial_days", 14), "policy.trial_days") or 0,
         seat_minimum=_int_or_none(spec.get("seat_minimum", 0), "policy.seat_minimum") or 0,
         ceiling=_ceiling(ceiling) if ceiling is not None else None,

@@ -57,18 +57,26 @@ def calendar_month(now: datetime) -> Window:
     return Window(start, add_months(start, 1))
 
 
-def holds(now: datetime, subscription: SubscriptionPeriod) -> bool:
-    """Whether the subscription is active or trialing and its [start, end) contains now."""
-    if subscription.status not in ACTIVE_SUBSCRIPTION_STATUSES:
+def holds(
+    now: datetime,
+    subscription: SubscriptionPeriod,
+    statuses: frozenset[str] | tuple[str, ...] = ACTIVE_SUBSCRIPTION_STATUSES,
+) -> bool:
+    """Whether the subscription has one of `statuses` (active, trialing) and its [start, end) contains now."""
+    if subscription.status not in statuses:
         return False
     if subscription.start is None or subscription.end is None:
         return False
     return utc(subscription.start) <= utc(now) < utc(subscription.end)
 
 
-def billing_period(now: datetime, subscription: SubscriptionPeriod | None) -> Window:
-    """The subscription's period when it is active or trialing and contains now, else the month."""
-    if subscription is not None and holds(now, subscription):
+def billing_period(
+    now: datetime,
+    subscription: SubscriptionPeriod | None,
+    statuses: frozenset[str] | tuple[str, ...] = ACTIVE_SUBSCRIPTION_STATUSES,
+) -> Window:
+    """The subscription's period when it has one of `statuses` and contains now, else the month."""
+    if subscription is not None and holds(now, subscription, statuses):
         assert subscription.start is not None and subscription.end is not None
         return Window(utc(subscription.start), utc(subscription.end))
     return calendar_month(now)
@@ -127,3 +135,19 @@ def date_range(start: date | None, end: date | None, default: Window) -> Window:
     lower = day_start(start) if start is not None else default.start
     upper = day_start(end) + timedelta(days=1) if end is not None else default.end
     return Window(lower, upper)
+
+
+def subscription_period(
+    now: datetime, subscriptions: list[SubscriptionPeriod], statuses: tuple[str, ...], pick: str
+) -> SubscriptionPeriod | None:
+    """The subscription row whose period is the billing period, by a catalog's policy: of the rows
+    with one of `statuses`, `holding` takes the first whose [start, end) contains now, `newest`
+    only the newest by start (None when that one does not contain now)."""
+    candidates = [s for s in subscriptions if s.status in statuses and s.start is not None and s.end is not None]
+    if pick == "newest":
+        candidates = sorted(candidates, key=lambda s: utc(s.start), reverse=True)[:1]  # type: ignore[arg-type]
+    for sub in candidates:
+        assert sub.start is not None and sub.end is not None
+        if utc(sub.start) <= utc(now) < utc(sub.end):
+            return sub
+    return None

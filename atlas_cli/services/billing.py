@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
 from atlas_cli.db import queries
 from atlas_cli.db.database import Database
-from atlas_cli.domain.enforcement import (
-    FailOn,
-    Resource,
-    decide,
-    decide_resource,
-    exit_code,
-    measure,
-)
+from atlas_cli.db.layout import meter_totals
+from atlas_cli.domain import engine
+from atlas_cli.domain.enforcement import FailOn, measure
+from atlas_cli.errors import BadInput
 from atlas_cli.services import Clock, inputs
 from atlas_cli.services.models import BillingStatus, CheckReport, Workspace
 from atlas_cli.services.workspaces import (
     billing_window,
-    counts,
+    period_of,
     resolve,
     shown_subscription,
     subscriptions,
     trial_of,
 )
+
+if TYPE_CHECKING:
+    from atlas_cli.db.layout import Billing
+    from atlas_cli.domain import catalog
 
 
 class BillingService:
@@ -58,42 +59,88 @@ class BillingService:
         )
 
     def check(self, workspace: str | None, *, fail_on: str | None = None, resource: str | None = None) -> CheckReport:
-        """The enforcement decision, in the server's order, and the exit code it maps to.
+        """The enforcement decision of the database's billing model, in its server's order, and
+        the exit code it maps to.
 
         Raises:
-            BadInput: unknown --fail-on or --resource value.
+            BadInput: unknown --fail-on or --resource value (for this billing model).
             NotFound: unknown workspace.
         """
         threshold = inputs.choice(FailOn, fail_on, "--fail-on") if fail_on else None
-        wanted = inputs.choice(Resource, resource, "--resource") if resource else None
         now = self._clock()
         with self._db.connect() as conn:
-            ws = resolve(conn, workspace)
-            trial = trial_of(ws, now)
-            expired = bool(trial and trial.expired)
-            if wanted is not None:
-                found = counts(conn, ws)
-                used = found.seats if wanted is Resource.MEMBERS else found.connections
-                decision = decide_resource(ws.plan, trial_expired=expired, resource=wanted, count=used)
+            billing = self._db.billing(conn)
+            ws = resolve(conn, workspace, billing.layout)
+            plan = billing.catalog.plan(ws.tier_value)
+            if resource is not None:
+                decision = self._resource(conn, billing, ws, plan, resource, now)
             else:
-                used_queries, used_tokens = self._usage(conn, ws, now)
-                decision = decide(
-                    ws.plan, trial_expired=expired, byot=ws.byot, queries=used_queries, tokens=used_tokens
-                )
-        return CheckReport(ws, decision, exit_code(decision, threshold), wanted.value if wanted else None)
+                decision = engine.decide(billing.catalog, plan, measure_facts(conn, billing, ws, plan, now))
+        code = engine.exit_code(decision, threshold.value if threshold else None)
+        return CheckReport(ws, decision, code, resource)
 
     @staticmethod
-    def _usage(conn: Connection, ws: Workspace, now: datetime) -> tuple[int | None, int | None]:
-        """Current queries and tokens; (None, None) when the usage data cannot be read.
+    def _resource(
+        conn: Connection, billing: Billing, ws: Workspace, plan: catalog.Plan | None, resource: str, now: datetime
+    ) -> engine.Decision:
+        named = {name: billing.catalog.limit_for(counter) for name, counter in RESOURCES.items()}
+        known = {name: feature for name, feature in named.items() if feature is not None}
+        if resource not in known:
+            raise BadInput(
+                f"--resource: {resource!r} is not one of {', '.join(known)} (the {billing.model} billing model)"
+            )
+        trial = trial_of(ws, now)
+        count = billing.layout.counts(conn, ws.id, now)[RESOURCES[resource]]
+        facts = engine.Facts(byot=ws.byot, trial_expired=bool(trial and trial.expired))
+        return engine.decide_resource(billing.catalog, plan, facts, known[resource].key, count)
 
-        The server lets requests through when usage tracking fails; so does the check.
-        """
-        from sqlalchemy.exc import DBAPIError
 
-        try:
-            with conn.begin_nested():
-                window = billing_window(subscriptions(conn, ws), now)
-                totals = queries.usage_totals(conn, ws.id, window)
-        except DBAPIError:
-            return None, None
-        return int(totals["queries"]), int(totals["tokens"])
+# `billing check --resource NAME`: the built-in counter each name counts.
+RESOURCES = {"members": "seats", "connections": "connections", "chat": "chat", "knowledge": "knowledge"}
+
+
+def measure_facts(
+    conn: Connection, billing: Billing, ws: Workspace, plan: catalog.Plan | None, now: datetime
+) -> engine.Facts:
+    """What the engine needs to decide for `ws`: trial, seats, usage in the billing period and the
+    spend settings. Seats or usage that cannot be read are None (the catalog's order decides)."""
+    from sqlalchemy.exc import DBAPIError
+
+    trial = trial_of(ws, now)
+    seats: int | None
+    try:
+        with conn.begin_nested():
+            seats = billing.layout.counts(conn, ws.id, now)["members"]
+    except DBAPIError:
+        seats = None
+    usage: dict[str, Any] | None
+    try:
+        with conn.begin_nested():
+            window, _source = period_of(billing, subscriptions(conn, ws), now)
+            meters = {f.key: f.meter for f in billing.catalog.of_kind("metered") if f.meter is not None}
+            usage = meter_totals(conn, billing.layout, ws.id, window, meters)
+    except DBAPIError:
+        usage = None
+    spend_policy, abuse_ceiling = _ceiling_settings(conn, billing, ws)
+    return engine.Facts(
+        byot=ws.byot,
+        trial_expired=bool(trial and trial.expired),
+        seats=seats,
+        usage=usage,
+        spend_policy=spend_policy,
+        abuse_ceiling=abuse_ceiling,
+    )
+
+
+def _ceiling_settings(conn: Connection, billing: Billing, ws: Workspace) -> tuple[str | None, str | None]:
+    """The spend policy and abuse ceiling: the workspace's settings row, the platform's, else the
+    environment (DESIGN 4b)."""
+    import os
+
+    policy = billing.catalog.policy.ceiling
+    if policy is None:
+        return None, None
+    keys = [policy.policy_setting, policy.ceiling_setting]
+    found = billing.layout.settings(conn, ws.id, keys)
+    values = [found[key] if found[key] is not None else os.environ.get(key) for key in keys]
+    return values[0], values[1]

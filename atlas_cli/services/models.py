@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atlas_cli.domain.enforcement import Decision, MetricCheck
 from atlas_cli.domain.periods import PeriodKind, SubscriptionPeriod, Window
 from atlas_cli.domain.plans import Plan, Tier, parse_tier, plan_for
 from atlas_cli.domain.trial import TrialState
+
+if TYPE_CHECKING:
+    from atlas_cli.db.layout import Layout
+    from atlas_cli.domain import catalog
 
 
 @dataclass(frozen=True)
@@ -25,9 +29,14 @@ class Workspace:
     trial_ends_at: datetime | None
     suspended_at: datetime | None
     deleted_at: datetime | None
+    billing_model: str = "classic"
+    suspension_source: str | None = None
+    plan_override_until: datetime | None = None
 
     @classmethod
-    def from_row(cls, row: Any) -> Workspace:
+    def from_row(cls, row: Any, layout: Layout | None = None) -> Workspace:
+        """A workspace from its organization row, read with the billing model's layout."""
+        customer = layout.customer_column if layout else "stripe_customer_id"
         return cls(
             id=row["id"],
             name=row["name"],
@@ -36,11 +45,21 @@ class Workspace:
             status=row["workspace_status"] or "active",
             tier_value=row["plan_tier"] or "",
             byot=bool(row["byot"]),
-            stripe_customer_id=row["stripe_customer_id"],
+            stripe_customer_id=row[customer],
             trial_ends_at=row["trial_ends_at"],
             suspended_at=row["suspended_at"],
             deleted_at=row["deleted_at"],
+            billing_model=layout.model if layout else "classic",
+            suspension_source=row.get("suspension_source"),
+            plan_override_until=row.get("plan_override_until"),
         )
+
+    @property
+    def definition(self) -> catalog.Plan | None:
+        """The workspace's plan in its billing model's catalog; None for a tier the model does not know."""
+        from atlas_cli.catalogs import builtin
+
+        return builtin(self.billing_model).plan(self.tier_value)
 
     @property
     def tier(self) -> Tier | None:

@@ -3,44 +3,57 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
 from atlas_cli.db import queries
 from atlas_cli.db.database import Database
-from atlas_cli.domain.periods import Window, billing_period, holds
-from atlas_cli.domain.plans import Tier
+from atlas_cli.db.schema import organization
+from atlas_cli.domain.periods import Window, billing_period, holds, subscription_period
 from atlas_cli.domain.trial import TrialState, trial_state
 from atlas_cli.errors import BadInput, NotFound
 from atlas_cli.services import Clock
 from atlas_cli.services.models import ResourceCounts, Subscription, Workspace, WorkspaceDetail
 
+if TYPE_CHECKING:
+    from atlas_cli.db.layout import Billing, Layout
 
-def resolve(conn: Connection, key: str | None) -> Workspace:
+
+def resolve(conn: Connection, key: str | None, layout: Layout | None = None) -> Workspace:
     """The workspace named by id or slug; without a name, the database's only workspace.
 
     Raises:
         NotFound: no workspace has that id or slug, or the database holds none.
         BadInput: no name was given and the database holds several workspaces.
     """
+    table = layout.organization if layout else organization
     if key:
-        row = queries.workspace_by_key(conn, key)
+        row = queries.workspace_by_key(conn, key, table)
         if row is None:
             raise NotFound(f"workspace {key!r} not found (give its id or slug; `atlas workspace list`)")
-        return Workspace.from_row(row)
-    rows = queries.first_workspaces(conn, 2)
+        return Workspace.from_row(row, layout)
+    rows = queries.first_workspaces(conn, 2, table)
     if not rows:
         raise NotFound("the database holds no workspace yet (try `atlas demo`)")
     if len(rows) > 1:
         raise BadInput("several workspaces: name one with --workspace/-w or ATLAS_WORKSPACE")
-    return Workspace.from_row(rows[0])
+    return Workspace.from_row(rows[0], layout)
 
 
 def trial_of(workspace: Workspace, now: datetime) -> TrialState | None:
-    """The trial's state for a workspace on the trial tier; None on any other tier."""
-    if workspace.tier is not Tier.TRIAL:
+    """The trial's state for a workspace whose plan is a trial; None on any other plan."""
+    plan = workspace.definition
+    if plan is None or not plan.trial:
         return None
     return trial_state(now, workspace.trial_ends_at, workspace.created_at)
+
+
+def period_of(billing: Billing, subs: list[Subscription], now: datetime) -> tuple[Window, str]:
+    """The billing period by the catalog's policy, and where it comes from (`stripe`/`utc-month`)."""
+    policy = billing.catalog.policy
+    anchor = subscription_period(now, [s.period for s in subs], policy.period_statuses, policy.period_pick)
+    return billing_period(now, anchor, policy.period_statuses), "stripe" if anchor else "utc-month"
 
 
 def subscriptions(conn: Connection, workspace: Workspace) -> list[Subscription]:
