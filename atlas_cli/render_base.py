@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,46 @@ STATUS_STYLE = {
 
 
 CHART_WIDTH = 12  # characters of the longest bar in `usage history`'s chart
+
+# Characters a terminal may act on instead of showing: C0 controls (ESC starts a sequence that can
+# clear the screen or set the window title), DEL, C1 controls (0x9b is a one-byte CSI), and the
+# bidirectional overrides and isolates that reorder what is shown.
+_BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_UNSAFE_IN_CSV = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")  # tab and line ends are CSV's
+_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f{_BIDI}]")  # json.dumps already escapes C0
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: str) -> str:
+    """Text a tenant chose (a name, an email, metadata), safe to show on a terminal: control
+    characters and bidi overrides are shown escaped, `\\x1b` or `\\u202e`, never sent raw."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def csv_cell(value: Any) -> Any:
+    """One CSV cell: booleans as true/false, None empty, numbers as numbers, and text with its
+    control characters escaped (as on the terminal) and, when a spreadsheet would run it as a
+    formula (it starts with = + - @, a tab or a carriage return), made inert by a leading `'`."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
+    text = _UNSAFE_IN_CSV.sub(_escaped, str(value))
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def json_text(data: Any, **kwargs: Any) -> str:
+    """`json.dumps` of `data` that never carries a raw DEL, C1 or bidi control: they are written as
+    `\\u009b`-style escapes, which decode to the very same strings."""
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(data, ensure_ascii=False, **kwargs))
 
 
 def days(window: Any) -> str:
@@ -61,31 +102,32 @@ class Output:
 
     @cached_property
     def out(self) -> Console:
-        from rich.console import Console
+        from atlas_cli.render_console import SafeConsole
 
-        return Console(no_color=self._no_color or None, markup=False, highlight=False, emoji=False)
+        return SafeConsole(no_color=self._no_color or None, markup=False, highlight=False, emoji=False)
 
     @cached_property
     def err(self) -> Console:
-        from rich.console import Console
+        from atlas_cli.render_console import SafeConsole
 
-        return Console(stderr=True, no_color=self._no_color or None, markup=False, highlight=False, emoji=False)
+        return SafeConsole(stderr=True, no_color=self._no_color or None, markup=False, highlight=False, emoji=False)
 
     # --- plumbing -------------------------------------------------------------------------
 
     def error(self, message: str) -> None:
-        sys.stderr.write(f"Error: {message}\n")
+        sys.stderr.write(f"Error: {clean(message)}\n")
 
     def note(self, message: str) -> None:
-        sys.stderr.write(f"{message}\n")
+        sys.stderr.write(f"{clean(message)}\n")
 
     def json(self, data: Any) -> None:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(data, indent=2) + "\n")
 
     def csv(self, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Every CSV atlas prints goes through `csv_cell`."""
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        writer.writerows([csv_cell(v) for v in row] for row in rows)
 
     def _emit(
         self, fmt: str, data: Any, header: Sequence[str], rows: Sequence[Sequence[Any]], table: Callable[[], None]

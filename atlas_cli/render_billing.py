@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from atlas_cli.render_base import Output, iso
+from atlas_cli.render_base import Output, iso, json_text
 
 
 class BillingOpsViews(Output):
@@ -61,7 +60,7 @@ class BillingOpsViews(Output):
         data = [self.audit_json(e) for e in entries]
         header = ["createdAt", "workspaceId", "actor", "action", "before", "after"]
         rows = [
-            [d["createdAt"], d["workspaceId"], d["actor"], d["action"], json.dumps(d["before"]), json.dumps(d["after"])]
+            [d["createdAt"], d["workspaceId"], d["actor"], d["action"], json_text(d["before"]), json_text(d["after"])]
             for d in data
         ]
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from atlas_cli.render_base import Output, iso
+from atlas_cli.render_base import Output, csv_cell, iso, json_text
 
 
 class EventViews(Output):
@@ -210,12 +210,11 @@ class EventViews(Output):
             return
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(FIELDS)
-        dumps = json.dumps
 
         def emit_csv(row: Sequence[Any]) -> None:
             id_, ws, user, kind, qty, meta, at = row
-            metadata = "" if meta is None else dumps(meta, ensure_ascii=False)
-            writer.writerow((id_, ws, "" if user is None else user, kind, qty, metadata, iso_micro(at)))
+            metadata = "" if meta is None else csv_cell(json_text(meta))
+            writer.writerow((id_, csv_cell(ws), csv_cell(user), csv_cell(kind), qty, metadata, iso_micro(at)))
 
         yield emit_csv
         out.flush()
