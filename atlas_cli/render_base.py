@@ -17,8 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
+    from atlas_cli.render_console import SafeConsole
 
 STATUS_STYLE = {
     "ok": "green",
@@ -101,13 +100,15 @@ class Output:
         self._no_color = no_color
 
     @cached_property
-    def out(self) -> Console:
+    def out(self) -> SafeConsole:
         from atlas_cli.render_console import SafeConsole
 
-        return SafeConsole(no_color=self._no_color or None, markup=False, highlight=False, emoji=False)
+        # soft_wrap: a line longer than the terminal is left for the terminal to wrap, so a pipe
+        # gets it whole, never broken in the middle of a number
+        return SafeConsole(no_color=self._no_color or None, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
     @cached_property
-    def err(self) -> Console:
+    def err(self) -> SafeConsole:
         from atlas_cli.render_console import SafeConsole
 
         return SafeConsole(stderr=True, no_color=self._no_color or None, markup=False, highlight=False, emoji=False)
@@ -173,13 +174,18 @@ class Output:
 
             yield advance
 
-    def _table(self, title: str | None = None, *columns: str, **kwargs: Any) -> Table:
-        from rich.table import Table
+    def _print_table(
+        self, title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], **kwargs: Any
+    ) -> None:
+        """Prints a title line and a table. A header ending in `#` is a number, in `~` free text
+        that may fold; an empty header is a decoration, dropped first on a narrow terminal. Ids,
+        slugs, numbers and dates are never cut (see render_console.fitted)."""
+        from atlas_cli.render_console import fitted
 
-        table = Table(title=title, title_justify="left", **kwargs)
-        for column in columns:
-            table.add_column(column.rstrip("#"), justify="right" if column.endswith("#") else "left")
-        return table
+        if title:
+            self.out.print(title)
+        table, need = fitted(columns, rows, self.out.width, **kwargs)
+        self.out.print_table(table, need)
 
     def _bar(self, used: int, limit: int | None, status: str) -> Any:
         from rich.progress_bar import ProgressBar

@@ -65,10 +65,7 @@ class BillingOpsViews(Output):
         ]
 
         def table() -> None:
-            t = self._table(None, "When", "Workspace", "Actor", "Action", "Before", "After")
-            for row in rows:
-                t.add_row(*row)
-            self.out.print(t)
+            self._print_table(None, ["When", "Workspace", "Actor", "Action", "Before~", "After~"], rows)
 
         self._emit(fmt, data, header, rows, table)
 
@@ -108,12 +105,11 @@ class BillingOpsViews(Output):
 
         def table() -> None:
             title = "Stripe sync (dry run: nothing written)" if r.dry_run else "Stripe sync"
-            t = self._table(title, "Workspace", "Before", "After", "Why")
-            for d, row in zip(data, rows, strict=True):
-                t.add_row(
-                    d["workspaceId"], row[5] if d["changed"] else "", row[6] if d["changed"] else "unchanged", d["why"]
-                )
-            self.out.print(t)
+            changes = [
+                [d["workspaceId"], row[5] if d["changed"] else "", row[6] if d["changed"] else "unchanged", d["why"]]
+                for d, row in zip(data, rows, strict=True)
+            ]
+            self._print_table(title, ["Workspace", "Before~", "After~", "Why~"], changes)
 
         self._emit(fmt, data, header, rows, table)
         for row in r.rows:
@@ -154,10 +150,8 @@ class BillingOpsViews(Output):
         rows = [[d["name"], d["value"], d["source"]] for d in data]
 
         def table() -> None:
-            t = self._table("Effective settings", "Setting", "Value", "From")
-            for name, value, source in rows:
-                t.add_row(name, "" if value is None else str(value), source)
-            self.out.print(t)
+            shown = [[name, "" if value is None else str(value), source] for name, value, source in rows]
+            self._print_table("Effective settings", ["Setting", "Value~", "From"], shown)
 
         self._emit(fmt, data, ["name", "value", "source"], rows, table)
 
@@ -171,10 +165,8 @@ class BillingOpsViews(Output):
         rows = [[d["check"], d["status"], d["detail"], d["fix"] or ""] for d in data["checks"]]
 
         def table() -> None:
-            t = self._table("atlas doctor", "Check", "Status", "Detail")
-            for name, state, detail, _fix in rows:
-                t.add_row(name, self._status(state), detail)
-            self.out.print(t)
+            checks = [[name, self._status(state), detail] for name, state, detail, _fix in rows]
+            self._print_table("atlas doctor", ["Check", "Status", "Detail~"], checks)
             for name, state, _detail, fix in rows:
                 if state == "failed" and fix:
                     self.out.print(f"To fix {name}: {fix}")

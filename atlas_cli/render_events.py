@@ -169,22 +169,15 @@ class EventViews(Output):
             if not r.mismatches:
                 self.out.print(f"Summaries match the raw events ({', '.join(r.periods)}, since {iso(r.since)}).")
                 return
-            t = self._table(
-                f"{len(r.mismatches):,} mismatch(es): stored → actual",
-                "Workspace",
-                "Period",
-                "Start",
-                "Queries",
-                "Tokens",
-                "Active users",
-            )
+            shown = []
             for row in rows:
                 cells = [
                     f"{'missing' if s is None else f'{s:,}'} → {a:,}"
                     for s, a in ((row[3], row[4]), (row[5], row[6]), (row[7], row[8]))
                 ]
-                t.add_row(row[0], row[1], (row[2] or "")[:10], *cells)
-            self.out.print(t)
+                shown.append([row[0], row[1], (row[2] or "")[:10], *cells])
+            columns = ["Workspace", "Period", "Start", "Queries", "Tokens", "Active users"]
+            self._print_table(f"{len(r.mismatches):,} mismatch(es): stored → actual", columns, shown)
 
         self._emit(fmt, self.verify_json(r), header, rows, table)
 
