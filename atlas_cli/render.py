@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from atlas_cli.render_base import CHART_WIDTH, STATUS_STYLE, days, iso, number
+from atlas_cli.render_base import CHART_WIDTH, NOT_ENFORCED, STATUS_STYLE, days, iso, number
 from atlas_cli.render_billing import BillingOpsViews
 from atlas_cli.render_events import EventViews
 
@@ -52,6 +52,7 @@ def usage_json(r: UsageReport) -> dict[str, Any]:
         "pendingInvitations": r.counts.pending_invitations,
         "connections": r.counts.connections,
         "trialEndsAt": iso(r.trial.ends_at) if r.trial else None,
+        "tokenLimitEnforced": not r.workspace.byot,
     }
 
 
@@ -122,6 +123,7 @@ def billing_status_json(r: BillingStatus) -> dict[str, Any]:
             "tokenUsagePercent": r.tokens.usage_percent,
             "queryOverageStatus": r.queries.status.value,
             "tokenOverageStatus": r.tokens.status.value,
+            "tokenLimitEnforced": r.tokens.enforced,
             "periodStart": iso(r.period.start),
             "periodEnd": iso(r.period.end),
         },
@@ -248,18 +250,15 @@ class Renderer(BillingOpsViews, EventViews):
         title = f"{ws.name} ({ws.slug or ws.id}) · {plan.display_name if plan else ws.tier_value} plan"
         metrics = [
             ("Queries", r.queries, plan.queries_per_month if plan else None, True),
-            (
-                "Tokens" + (" (BYOT, not enforced)" if ws.byot else ""),
-                r.tokens,
-                plan.tokens_per_month if plan else None,
-                True,
-            ),
+            ("Tokens (BYOT)" if ws.byot else "Tokens", r.tokens, plan.tokens_per_month if plan else None, True),
             ("Members + invitations", r.counts.seats, plan.max_members if plan else None, False),
             ("Connections", r.counts.connections, plan.max_connections if plan else None, False),
         ]
         rows: list[list[Any]] = []
         for label, used, limit, metered in metrics:
-            if metered:
+            if label == "Tokens (BYOT)":
+                status = NOT_ENFORCED  # metered, but a BYOT workspace's token limit is not enforced
+            elif metered:
                 status = status_for(used, limit).value
             else:
                 status = "at limit" if limit is not None and used >= limit else "ok"
@@ -345,6 +344,7 @@ class Renderer(BillingOpsViews, EventViews):
             "tokenCount",
             "tokenUsagePercent",
             "tokenOverageStatus",
+            "tokenLimitEnforced",
             "periodStart",
             "periodEnd",
         ]
@@ -355,12 +355,12 @@ class Renderer(BillingOpsViews, EventViews):
         ws, plan = r.workspace, r.workspace.plan
         rows = [
             [
-                m.metric.capitalize() + ("" if m.enforced else " (not enforced)"),
+                m.metric.capitalize() + ("" if m.enforced else " (BYOT)"),
                 f"{m.current_usage:,}",
                 number(m.limit),
-                self._bar(m.current_usage, m.limit, m.status),
+                self._bar(m.current_usage, m.limit, m.status.value if m.enforced else NOT_ENFORCED),
                 "" if m.usage_percent is None else f"{m.usage_percent}%",
-                self._status(m.status.value),
+                self._status(m.status.value if m.enforced else NOT_ENFORCED),
             ]
             for m in (r.queries, r.tokens)
         ]
@@ -397,8 +397,8 @@ class Renderer(BillingOpsViews, EventViews):
         self.out.print(line)
         for m in d.metrics:
             pct = "" if m.usage_percent is None else f" ({m.usage_percent}%)"
-            extra = "" if m.enforced else ", not enforced (BYOT)"
-            self.out.print(f"  {m.metric}: {m.current_usage:,} / {number(m.limit)}{pct} {m.status.value}{extra}")
+            status = m.status.value if m.enforced else f"{NOT_ENFORCED} (BYOT)"
+            self.out.print(f"  {m.metric}: {m.current_usage:,} / {number(m.limit)}{pct} {status}")
         for warning in d.warnings:
             self.note(f"Warning: {warning}")
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from atlas_cli.render_console import SafeConsole
 
+NOT_ENFORCED = "not enforced"  # the status shown for a BYOT workspace's tokens: metered, never blocked
+
 STATUS_STYLE = {
     "ok": "green",
     "warning": "yellow",
@@ -28,6 +30,7 @@ STATUS_STYLE = {
     "subscription_required": "red",
     "billing_check_failed": "red",
     "at limit": "yellow",
+    NOT_ENFORCED: "blue",
 }
 
 
