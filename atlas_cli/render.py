@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from atlas_cli.render_base import CHART_WIDTH, NOT_ENFORCED, STATUS_STYLE, days, iso, number
+from atlas_cli.render_base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number
 from atlas_cli.render_billing import BillingOpsViews
 from atlas_cli.render_events import EventViews
 
@@ -300,9 +300,9 @@ class Renderer(BillingOpsViews, EventViews):
             [
                 x.period_start.strftime(fmt),
                 f"{x.query_count:,}",
-                Text("█" * round(CHART_WIDTH * x.query_count / top_q), style="cyan"),
+                Text(chart_bar(x.query_count, top_q), style="cyan"),
                 f"{x.token_count:,}",
-                Text("█" * round(CHART_WIDTH * x.token_count / top_t), style="magenta"),
+                Text(chart_bar(x.token_count, top_t), style="magenta"),
                 f"{x.active_users:,}",
             ]
             for x in r.rows

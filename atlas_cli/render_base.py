@@ -77,6 +77,16 @@ def json_text(data: Any, **kwargs: Any) -> str:
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(data, ensure_ascii=False, **kwargs))
 
 
+def chart_bar(value: int, top: int, width: int = CHART_WIDTH) -> str:
+    """A bar of `width * value / top` cells drawn in eighths of a cell (full blocks, then one of
+    ▏▎▍▌▋▊▉), so a small value is still seen: anything above zero gets at least ▏."""
+    if value <= 0 or top <= 0:
+        return ""
+    eighths = min(max(1, round(8 * width * value / top)), 8 * width)
+    full, rest = divmod(eighths, 8)
+    return "█" * full + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[rest]
+
+
 def days(window: Any) -> str:
     """A half-open window as the inclusive days it covers: `2026-11-01 – 2026-11-30`."""
     from datetime import timedelta

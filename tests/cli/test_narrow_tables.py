@@ -131,3 +131,15 @@ def test_text_lines_are_never_broken(demo_url, monkeypatch):
     monkeypatch.setenv("COLUMNS", "40")
     result = Atlas(demo_url)("billing", "status", "-w", "stark")
     assert "Period 2026-11-01T00:00:00.000Z → 2026-12-01T00:00:00.000Z" in result.stdout
+
+
+def test_small_days_still_show_in_the_chart(atlas, atlas_db):
+    from datetime import timedelta
+
+    with atlas_db.begin() as conn:
+        factories.workspace(conn, "acme")
+        day = NOW.replace(hour=1)
+        factories.events(conn, "acme", [("query", 1_000, day, None), ("query", 10, day - timedelta(days=1), None)])
+    result = atlas("usage", "history", "-w", "acme", "--period", "daily", "--limit", "2")
+    rows = {line.split()[1]: line for line in result.stdout.splitlines() if "2026-11-2" in line}
+    assert "████████████" in rows["2026-11-22"] and "▏" in rows["2026-11-21"]
