@@ -29,12 +29,17 @@ def check(
     fail_on: Annotated[
         FailOn | None,
         typer.Option(
-            "--fail-on", help="Also exit non-zero at this tier: warning (10) or soft (11).", show_default=False
+            "--fail-on",
+            help="Also exit non-zero at this tier: warning (10) or soft (11).",
+            show_default=False,
+            case_sensitive=False,
         ),
     ] = None,
     resource: Annotated[
         Resource | None,
-        typer.Option("--resource", help="Instead: may one more of these be added?", show_default=False),
+        typer.Option(
+            "--resource", help="Instead: may one more of these be added?", show_default=False, case_sensitive=False
+        ),
     ] = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,

@@ -29,7 +29,7 @@ SinceOpt = Annotated[
     str | None,
     typer.Option("--since", help="First day, YYYY-MM-DD; default: start of the previous month.", show_default=False),
 ]
-PeriodOpt = Annotated[Periods, typer.Option("--period", "-p", help="Days, months or both.")]
+PeriodOpt = Annotated[Periods, typer.Option("--period", "-p", help="Days, months or both.", case_sensitive=False)]
 
 
 @app.command("record")
@@ -86,7 +86,12 @@ def ingest(
     source: Annotated[str, typer.Argument(help="A file of events, or - for standard input.", metavar="FILE|-")],
     input_format: Annotated[
         InputFormat | None,
-        typer.Option("--input-format", help="Default: from the file name (stdin: jsonl).", show_default=False),
+        typer.Option(
+            "--input-format",
+            help="Default: from the file name (stdin: jsonl).",
+            show_default=False,
+            case_sensitive=False,
+        ),
     ] = None,
     workspace: WorkspaceOpt = None,
     flush_at: Annotated[int, typer.Option("--flush-at", help="Write a batch when this many events wait.")] = 1000,
@@ -284,7 +289,9 @@ def export(
     end: Annotated[
         str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (inclusive).", show_default=False)
     ] = None,
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="What ingest reads.")] = "ndjson",
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="What ingest reads.", case_sensitive=False)
+    ] = "ndjson",
     fetch_size: Annotated[int, typer.Option("--fetch-size", help="Rows per round trip.")] = 2000,
 ) -> None:
     """Stream raw events, oldest first, to stdout; memory stays flat however many rows.

@@ -21,7 +21,7 @@ WorkspaceOpt = Annotated[
 ]
 FormatOpt = Annotated[
     OutputFormat | None,
-    typer.Option("--format", "-f", help="Output format [env: ATLAS_FORMAT].", show_default=False),
+    typer.Option("--format", "-f", help="Output format [env: ATLAS_FORMAT].", show_default=False, case_sensitive=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD (inclusive).", show_default=False)]

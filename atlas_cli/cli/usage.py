@@ -33,7 +33,7 @@ def show(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = No
 def history(
     ctx: typer.Context,
     workspace: WorkspaceOpt = None,
-    period: Annotated[Period, typer.Option("--period", "-p", help="Days or months.")] = "monthly",
+    period: Annotated[Period, typer.Option("--period", "-p", help="Days or months.", case_sensitive=False)] = "monthly",
     start: StartOpt = None,
     end: EndOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Most periods to show, 1-365.")] = 90,
@@ -63,7 +63,7 @@ def breakdown(
     start: StartOpt = None,
     end: EndOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Most users to show, 1-500.")] = 100,
-    sort: Annotated[Sort, typer.Option("--sort", help="Order, largest first.")] = "queries",
+    sort: Annotated[Sort, typer.Option("--sort", help="Order, largest first.", case_sensitive=False)] = "queries",
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -88,3 +88,12 @@ def test_a_usage_error_is_one_line_and_exit_2(args, message):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_choices_accept_any_case_as_before(atlas, atlas_db):
+    with atlas_db.begin() as conn:
+        factories.workspace(conn, "acme")
+    check = atlas.json("billing", "check", "-w", "acme", "--fail-on", "SOFT", "--resource", "Members")
+    assert check["resource"] == "members"
+    history = atlas("usage", "history", "-w", "acme", "--period", "Daily", "--limit", "1", "--format", "JSON")
+    assert history.exit_code == 0 and '"period": "daily"' in history.stdout
