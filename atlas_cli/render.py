@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from atlas_cli.render_base import CHART_WIDTH, STATUS_STYLE, days, iso, number
+from atlas_cli.render_base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number
 from atlas_cli.render_billing import BillingOpsViews
 from atlas_cli.render_events import EventViews
 
@@ -52,6 +52,7 @@ def usage_json(r: UsageReport) -> dict[str, Any]:
         "pendingInvitations": r.counts.pending_invitations,
         "connections": r.counts.connections,
         "trialEndsAt": iso(r.trial.ends_at) if r.trial else None,
+        "tokenLimitEnforced": not r.workspace.byot,
     }
 
 
@@ -122,6 +123,7 @@ def billing_status_json(r: BillingStatus) -> dict[str, Any]:
             "tokenUsagePercent": r.tokens.usage_percent,
             "queryOverageStatus": r.queries.status.value,
             "tokenOverageStatus": r.tokens.status.value,
+            "tokenLimitEnforced": r.tokens.enforced,
             "periodStart": iso(r.period.start),
             "periodEnd": iso(r.period.end),
         },
@@ -247,34 +249,33 @@ class Renderer(BillingOpsViews, EventViews):
 
         ws, plan = r.workspace, r.workspace.plan
         title = f"{ws.name} ({ws.slug or ws.id}) · {plan.display_name if plan else ws.tier_value} plan"
-        table = self._table(title, "Metric", "Used#", "Limit#", "", "%#", "Status")
-        rows = [
+        metrics = [
             ("Queries", r.queries, plan.queries_per_month if plan else None, True),
-            (
-                "Tokens" + (" (BYOT, not enforced)" if ws.byot else ""),
-                r.tokens,
-                plan.tokens_per_month if plan else None,
-                True,
-            ),
+            ("Tokens (BYOT)" if ws.byot else "Tokens", r.tokens, plan.tokens_per_month if plan else None, True),
             ("Members + invitations", r.counts.seats, plan.max_members if plan else None, False),
             ("Connections", r.counts.connections, plan.max_connections if plan else None, False),
         ]
-        for label, used, limit, metered in rows:
-            if metered:
+        rows: list[list[Any]] = []
+        for label, used, limit, metered in metrics:
+            if label == "Tokens (BYOT)":
+                status = NOT_ENFORCED  # metered, but a BYOT workspace's token limit is not enforced
+            elif metered:
                 status = status_for(used, limit).value
             else:
                 status = "at limit" if limit is not None and used >= limit else "ok"
             pct = usage_percent(used, limit)
-            table.add_row(
-                label,
-                f"{used:,}",
-                number(limit),
-                self._bar(used, limit, status),
-                "" if pct is None else f"{pct}%",
-                self._status(status),
+            rows.append(
+                [
+                    label,
+                    f"{used:,}",
+                    number(limit),
+                    self._bar(used, limit, status),
+                    "" if pct is None else f"{pct}%",
+                    self._status(status),
+                ]
             )
-        table.add_row("Active users", f"{r.active_users:,}", "", "", "", "")
-        self.out.print(table)
+        rows.append(["Active users", f"{r.active_users:,}", "", "", "", ""])
+        self._print_table(title, ["Metric~", "Used#", "Limit#", "", "%#", "Status"], rows)
         period = f"Billing period {days(r.period)} (UTC)"
         self.out.print(Text(period, style="dim"))
         if r.trial is not None:
@@ -283,7 +284,7 @@ class Renderer(BillingOpsViews, EventViews):
         line = Text("Overall: ")
         line.append(str(r.decision.status), style=STATUS_STYLE.get(str(r.decision.status), ""))
         line.append(f" · {r.decision.message}")
-        self.out.print(line, soft_wrap=True)
+        self.out.print(line)
 
     def history_report(self, r: HistoryReport, fmt: str) -> None:
         header = ["period_start", "query_count", "token_count", "active_users"]
@@ -294,39 +295,41 @@ class Renderer(BillingOpsViews, EventViews):
         from rich.text import Text
 
         fmt = "%Y-%m-%d" if r.kind.value == "daily" else "%Y-%m"
-        table = self._table(
-            f"{r.workspace.name}: {r.kind.value} usage, newest first",
-            "Period",
-            "Queries#",
-            "",
-            "Tokens#",
-            "",
-            "Active users#",
-        )
         top_q = max((x.query_count for x in r.rows), default=0) or 1
         top_t = max((x.token_count for x in r.rows), default=0) or 1
-        for x in r.rows:
-            table.add_row(
+        rows = [
+            [
                 x.period_start.strftime(fmt),
                 f"{x.query_count:,}",
-                Text("█" * round(CHART_WIDTH * x.query_count / top_q), style="cyan"),
+                Text(chart_bar(x.query_count, top_q), style="cyan"),
                 f"{x.token_count:,}",
-                Text("█" * round(CHART_WIDTH * x.token_count / top_t), style="magenta"),
+                Text(chart_bar(x.token_count, top_t), style="magenta"),
                 f"{x.active_users:,}",
-            )
-        self.out.print(table)
+            ]
+            for x in r.rows
+        ]
+        self._print_table(
+            f"{r.workspace.name}: {r.kind.value} usage, newest first",
+            ["Period", "Queries#", "", "Tokens#", "", "Active users#"],
+            rows,
+        )
 
     def breakdown_report(self, r: BreakdownReport, fmt: str) -> None:
         header = ["user_id", "email", "name", "query_count", "token_count", "login_count"]
         rows = [[u.user_id, u.email, u.name, u.query_count, u.token_count, u.login_count] for u in r.users]
 
         def table() -> None:
-            self.out.print(f"{r.workspace.name}: usage per user, {days(r.window)} (UTC)", soft_wrap=True)
-            t = self._table(None, "User", "Queries#", "Tokens#", "Logins#")
-            for u in r.users:
-                who = u.email or u.name or u.user_id or "(no user)"
-                t.add_row(who, f"{u.query_count:,}", f"{u.token_count:,}", f"{u.login_count:,}")
-            self.out.print(t)
+            people = [
+                [
+                    u.email or u.name or u.user_id or "(no user)",
+                    f"{u.query_count:,}",
+                    f"{u.token_count:,}",
+                    f"{u.login_count:,}",
+                ]
+                for u in r.users
+            ]
+            title = f"{r.workspace.name}: usage per user, {days(r.window)} (UTC)"
+            self._print_table(title, ["User", "Queries#", "Tokens#", "Logins#"], people)
 
         self._emit(fmt, breakdown_json(r), header, rows, table)
 
@@ -342,6 +345,7 @@ class Renderer(BillingOpsViews, EventViews):
             "tokenCount",
             "tokenUsagePercent",
             "tokenOverageStatus",
+            "tokenLimitEnforced",
             "periodStart",
             "periodEnd",
         ]
@@ -350,26 +354,22 @@ class Renderer(BillingOpsViews, EventViews):
 
     def _billing_table(self, r: BillingStatus) -> None:
         ws, plan = r.workspace, r.workspace.plan
-        table = self._table(
-            f"{ws.name}: {plan.display_name if plan else ws.tier_value} plan" + (" · BYOT" if ws.byot else ""),
-            "Metric",
-            "Used#",
-            "Limit#",
-            "",
-            "%#",
-            "Status",
-        )
-        for m in (r.queries, r.tokens):
-            label = m.metric.capitalize() + ("" if m.enforced else " (not enforced)")
-            table.add_row(
-                label,
+        rows = [
+            [
+                m.metric.capitalize() + ("" if m.enforced else " (BYOT)"),
                 f"{m.current_usage:,}",
                 number(m.limit),
-                self._bar(m.current_usage, m.limit, m.status),
+                self._bar(m.current_usage, m.limit, m.status.value if m.enforced else NOT_ENFORCED),
                 "" if m.usage_percent is None else f"{m.usage_percent}%",
-                self._status(m.status.value),
-            )
-        self.out.print(table)
+                self._status(m.status.value if m.enforced else NOT_ENFORCED),
+            ]
+            for m in (r.queries, r.tokens)
+        ]
+        self._print_table(
+            f"{ws.name}: {plan.display_name if plan else ws.tier_value} plan" + (" · BYOT" if ws.byot else ""),
+            ["Metric~", "Used#", "Limit#", "", "%#", "Status"],
+            rows,
+        )
         self.out.print(f"Period {iso(r.period.start)} → {iso(r.period.end)}")
         if r.trial is not None:
             self.out.print(f"Trial ends {iso(r.trial.ends_at)}" + (" (expired)" if r.trial.expired else ""))
@@ -395,11 +395,11 @@ class Renderer(BillingOpsViews, EventViews):
 
         line = Text("allowed" if d.allowed else "blocked", style="green" if d.allowed else "red")
         line.append(f" · {d.status} · {d.message}", style=STATUS_STYLE.get(str(d.status), ""))
-        self.out.print(line, soft_wrap=True)
+        self.out.print(line)
         for m in d.metrics:
             pct = "" if m.usage_percent is None else f" ({m.usage_percent}%)"
-            extra = "" if m.enforced else ", not enforced (BYOT)"
-            self.out.print(f"  {m.metric}: {m.current_usage:,} / {number(m.limit)}{pct} {m.status.value}{extra}")
+            status = m.status.value if m.enforced else f"{NOT_ENFORCED} (BYOT)"
+            self.out.print(f"  {m.metric}: {m.current_usage:,} / {number(m.limit)}{pct} {status}")
         for warning in d.warnings:
             self.note(f"Warning: {warning}")
 
@@ -420,18 +420,19 @@ class Renderer(BillingOpsViews, EventViews):
         header = ["id", "name", "slug", "tier", "status", "byot", "trialEndsAt"]
 
         def table() -> None:
-            t = self._table(None, "Id", "Name", "Slug", "Tier", "Status", "BYOT", "Trial ends")
-            for w in data:
-                t.add_row(
-                    w["id"],
-                    w["name"],
-                    w["slug"] or "",
-                    w["tier"],
-                    w["status"],
-                    "yes" if w["byot"] else "",
-                    w["trialEndsAt"] or "",
-                )
-            self.out.print(t)
+            rows = [
+                [
+                    w.id,
+                    w.name,
+                    w.slug or "",
+                    w.tier_value,
+                    w.status,
+                    "yes" if w.byot else "",
+                    f"{w.trial_ends_at:%Y-%m-%d}" if w.trial_ends_at else "",  # the day; `show` has the time
+                ]
+                for w in workspaces
+            ]
+            self._print_table(None, ["Id", "Name~", "Slug", "Tier", "Status", "BYOT", "Trial ends"], rows)
 
         self._emit(fmt, data, header, [[w[k] for k in header] for w in data], table)
 
@@ -440,7 +441,6 @@ class Renderer(BillingOpsViews, EventViews):
         header = [k for k in data if k not in ("limits", "subscription")]
 
         def table() -> None:
-            t = self._table(f"{d.workspace.name}", "Field", "Value", show_header=False)
             limits = data["limits"] or {}
             rows = [
                 ("Id", data["id"]),
@@ -468,9 +468,7 @@ class Renderer(BillingOpsViews, EventViews):
                         f"{d.subscription.stripe_subscription_id}: {d.subscription.plan}, {d.subscription.status}",
                     )
                 )
-            for row in rows:
-                t.add_row(*row)
-            self.out.print(t)
+            self._print_table(d.workspace.name, ["Field", "Value"], rows, show_header=False)
 
         self._emit(fmt, data, header, [[data[k] for k in header]], table)
 
@@ -487,11 +485,8 @@ class Renderer(BillingOpsViews, EventViews):
         ]
 
         def table() -> None:
-            t = self._table(
-                None, "Tier", "Name", "Queries/month#", "Tokens/month#", "Members#", "Connections#", "Trial"
-            )
-            for p in plans:
-                t.add_row(
+            rows = [
+                [
                     p.tier.value,
                     p.display_name,
                     number(p.queries_per_month),
@@ -499,8 +494,11 @@ class Renderer(BillingOpsViews, EventViews):
                     number(p.max_members),
                     number(p.max_connections),
                     f"{p.trial_days} days" if p.trial_days else "-",
-                )
-            self.out.print(t)
+                ]
+                for p in plans
+            ]
+            columns = ["Tier", "Name~", "Queries / month#", "Tokens / month#", "Members#", "Connections#", "Trial"]
+            self._print_table(None, columns, rows)
 
         self._emit(fmt, data, header, [[row[k] for k in header] for row in data], table)
 
@@ -512,10 +510,8 @@ class Renderer(BillingOpsViews, EventViews):
         data = schema_json(s, url)
 
         def table() -> None:
-            t = self._table(f"Schema of {url}", "Table", "Owner", "State", "Detail")
-            for table_state in s.tables:
-                t.add_row(table_state.name, table_state.owner, self._status_word(table_state.state), table_state.detail)
-            self.out.print(t)
+            states = [[t.name, t.owner, self._status_word(t.state), t.detail] for t in s.tables]
+            self._print_table(f"Schema of {url}", ["Table", "Owner", "State", "Detail~"], states)
             self.out.print(f"Migrations: {s.revision or 'not applied'} (head {s.head})")
             locked = "accepts" if data["lockedTierAllowed"] else "does not accept"
             if s.tiers is not None:

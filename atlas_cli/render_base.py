@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from decimal import Decimal
 
-    from rich.console import Console
-    from rich.table import Table
+    from atlas_cli.render_console import SafeConsole
+
+NOT_ENFORCED = "not enforced"  # the status shown for a BYOT workspace's tokens: metered, never blocked
 
 STATUS_STYLE = {
     "ok": "green",
@@ -30,10 +32,62 @@ STATUS_STYLE = {
     "subscription_required": "red",
     "billing_check_failed": "red",
     "at limit": "yellow",
+    NOT_ENFORCED: "blue",
 }
 
 
 CHART_WIDTH = 12  # characters of the longest bar in `usage history`'s chart
+
+# Characters a terminal may act on instead of showing: C0 controls (ESC starts a sequence that can
+# clear the screen or set the window title), DEL, C1 controls (0x9b is a one-byte CSI), and the
+# bidirectional overrides and isolates that reorder what is shown.
+_BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_UNSAFE_IN_CSV = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")  # tab and line ends are CSV's
+_UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f{_BIDI}]")  # json.dumps already escapes C0
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: str) -> str:
+    """Text a tenant chose (a name, an email, metadata), safe to show on a terminal: control
+    characters and bidi overrides are shown escaped, `\\x1b` or `\\u202e`, never sent raw."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def csv_cell(value: Any) -> Any:
+    """One CSV cell: booleans as true/false, None empty, numbers as numbers, and text with its
+    control characters escaped (as on the terminal) and, when a spreadsheet would run it as a
+    formula (it starts with = + - @, a tab or a carriage return), made inert by a leading `'`."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
+    text = _UNSAFE_IN_CSV.sub(_escaped, str(value))
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def json_text(data: Any, **kwargs: Any) -> str:
+    """`json.dumps` of `data` that never carries a raw DEL, C1 or bidi control: they are written as
+    `\\u009b`-style escapes, which decode to the very same strings."""
+    text = json.dumps(data, ensure_ascii=False, default=json_number, **kwargs)
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def chart_bar(value: int, top: int, width: int = CHART_WIDTH) -> str:
+    """A bar of `width * value / top` cells drawn in eighths of a cell (full blocks, then one of
+    ▏▎▍▌▋▊▉), so a small value is still seen: anything above zero gets at least ▏."""
+    if value <= 0 or top <= 0:
+        return ""
+    eighths = min(max(1, round(8 * width * value / top)), 8 * width)
+    full, rest = divmod(eighths, 8)
+    return "█" * full + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[rest]
 
 
 def days(window: Any) -> str:
@@ -72,32 +126,35 @@ class Output:
         self._no_color = no_color
 
     @cached_property
-    def out(self) -> Console:
-        from rich.console import Console
+    def out(self) -> SafeConsole:
+        from atlas_cli.render_console import SafeConsole
 
-        return Console(no_color=self._no_color or None, markup=False, highlight=False, emoji=False)
+        # soft_wrap: a line longer than the terminal is left for the terminal to wrap, so a pipe
+        # gets it whole, never broken in the middle of a number
+        return SafeConsole(no_color=self._no_color or None, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
     @cached_property
-    def err(self) -> Console:
-        from rich.console import Console
+    def err(self) -> SafeConsole:
+        from atlas_cli.render_console import SafeConsole
 
-        return Console(stderr=True, no_color=self._no_color or None, markup=False, highlight=False, emoji=False)
+        return SafeConsole(stderr=True, no_color=self._no_color or None, markup=False, highlight=False, emoji=False)
 
     # --- plumbing -------------------------------------------------------------------------
 
     def error(self, message: str) -> None:
-        sys.stderr.write(f"Error: {message}\n")
+        sys.stderr.write(f"Error: {clean(message)}\n")
 
     def note(self, message: str) -> None:
-        sys.stderr.write(f"{message}\n")
+        sys.stderr.write(f"{clean(message)}\n")
 
     def json(self, data: Any) -> None:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=json_number) + "\n")
+        sys.stdout.write(json_text(data, indent=2) + "\n")
 
     def csv(self, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Every CSV atlas prints goes through `csv_cell`."""
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        writer.writerows([csv_cell(v) for v in row] for row in rows)
 
     def _emit(
         self, fmt: str, data: Any, header: Sequence[str], rows: Sequence[Sequence[Any]], table: Callable[[], None]
@@ -143,13 +200,18 @@ class Output:
 
             yield advance
 
-    def _table(self, title: str | None = None, *columns: str, **kwargs: Any) -> Table:
-        from rich.table import Table
+    def _print_table(
+        self, title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], **kwargs: Any
+    ) -> None:
+        """Prints a title line and a table. A header ending in `#` is a number, in `~` free text
+        that may fold; an empty header is a decoration, dropped first on a narrow terminal. Ids,
+        slugs, numbers and dates are never cut (see render_console.fitted)."""
+        from atlas_cli.render_console import fitted
 
-        table = Table(title=title, title_justify="left", **kwargs)
-        for column in columns:
-            table.add_column(column.rstrip("#"), justify="right" if column.endswith("#") else "left")
-        return table
+        if title:
+            self.out.print(title)
+        table, need = fitted(columns, rows, self.out.width, **kwargs)
+        self.out.print_table(table, need)
 
     def _bar(self, used: int | Decimal, limit: int | Decimal | None, status: str) -> Any:
         from rich.progress_bar import ProgressBar

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from atlas_cli.render_base import Output, iso
+from atlas_cli.render_base import Output, iso, json_text
 
 
 class BillingOpsViews(Output):
@@ -61,15 +60,12 @@ class BillingOpsViews(Output):
         data = [self.audit_json(e) for e in entries]
         header = ["createdAt", "workspaceId", "actor", "action", "before", "after"]
         rows = [
-            [d["createdAt"], d["workspaceId"], d["actor"], d["action"], json.dumps(d["before"]), json.dumps(d["after"])]
+            [d["createdAt"], d["workspaceId"], d["actor"], d["action"], json_text(d["before"]), json_text(d["after"])]
             for d in data
         ]
 
         def table() -> None:
-            t = self._table(None, "When", "Workspace", "Actor", "Action", "Before", "After")
-            for row in rows:
-                t.add_row(*row)
-            self.out.print(t)
+            self._print_table(None, ["When", "Workspace", "Actor", "Action", "Before~", "After~"], rows)
 
         self._emit(fmt, data, header, rows, table)
 
@@ -109,12 +105,11 @@ class BillingOpsViews(Output):
 
         def table() -> None:
             title = "Stripe sync (dry run: nothing written)" if r.dry_run else "Stripe sync"
-            t = self._table(title, "Workspace", "Before", "After", "Why")
-            for d, row in zip(data, rows, strict=True):
-                t.add_row(
-                    d["workspaceId"], row[5] if d["changed"] else "", row[6] if d["changed"] else "unchanged", d["why"]
-                )
-            self.out.print(t)
+            changes = [
+                [d["workspaceId"], row[5] if d["changed"] else "", row[6] if d["changed"] else "unchanged", d["why"]]
+                for d, row in zip(data, rows, strict=True)
+            ]
+            self._print_table(title, ["Workspace", "Before~", "After~", "Why~"], changes)
 
         self._emit(fmt, data, header, rows, table)
         for row in r.rows:
@@ -155,10 +150,8 @@ class BillingOpsViews(Output):
         rows = [[d["name"], d["value"], d["source"]] for d in data]
 
         def table() -> None:
-            t = self._table("Effective settings", "Setting", "Value", "From")
-            for name, value, source in rows:
-                t.add_row(name, "" if value is None else str(value), source)
-            self.out.print(t)
+            shown = [[name, "" if value is None else str(value), source] for name, value, source in rows]
+            self._print_table("Effective settings", ["Setting", "Value~", "From"], shown)
 
         self._emit(fmt, data, ["name", "value", "source"], rows, table)
 
@@ -172,10 +165,8 @@ class BillingOpsViews(Output):
         rows = [[d["check"], d["status"], d["detail"], d["fix"] or ""] for d in data["checks"]]
 
         def table() -> None:
-            t = self._table("atlas doctor", "Check", "Status", "Detail")
-            for name, state, detail, _fix in rows:
-                t.add_row(name, self._status(state), detail)
-            self.out.print(t)
+            checks = [[name, self._status(state), detail] for name, state, detail, _fix in rows]
+            self._print_table("atlas doctor", ["Check", "Status", "Detail~"], checks)
             for name, state, _detail, fix in rows:
                 if state == "failed" and fix:
                     self.out.print(f"To fix {name}: {fix}")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from atlas_cli.render_base import Output, iso
+from atlas_cli.render_base import Output, csv_cell, iso, json_text
 
 
 class EventViews(Output):
@@ -169,22 +169,15 @@ class EventViews(Output):
             if not r.mismatches:
                 self.out.print(f"Summaries match the raw events ({', '.join(r.periods)}, since {iso(r.since)}).")
                 return
-            t = self._table(
-                f"{len(r.mismatches):,} mismatch(es): stored → actual",
-                "Workspace",
-                "Period",
-                "Start",
-                "Queries",
-                "Tokens",
-                "Active users",
-            )
+            shown = []
             for row in rows:
                 cells = [
                     f"{'missing' if s is None else f'{s:,}'} → {a:,}"
                     for s, a in ((row[3], row[4]), (row[5], row[6]), (row[7], row[8]))
                 ]
-                t.add_row(row[0], row[1], (row[2] or "")[:10], *cells)
-            self.out.print(t)
+                shown.append([row[0], row[1], (row[2] or "")[:10], *cells])
+            columns = ["Workspace", "Period", "Start", "Queries", "Tokens", "Active users"]
+            self._print_table(f"{len(r.mismatches):,} mismatch(es): stored → actual", columns, shown)
 
         self._emit(fmt, self.verify_json(r), header, rows, table)
 
@@ -210,12 +203,11 @@ class EventViews(Output):
             return
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(FIELDS)
-        dumps = json.dumps
 
         def emit_csv(row: Sequence[Any]) -> None:
             id_, ws, user, kind, qty, meta, at = row
-            metadata = "" if meta is None else dumps(meta, ensure_ascii=False)
-            writer.writerow((id_, ws, "" if user is None else user, kind, qty, metadata, iso_micro(at)))
+            metadata = "" if meta is None else csv_cell(json_text(meta))
+            writer.writerow((id_, csv_cell(ws), csv_cell(user), csv_cell(kind), qty, metadata, iso_micro(at)))
 
         yield emit_csv
         out.flush()

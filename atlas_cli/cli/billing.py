@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from atlas_cli.cli.choices import FailOn, Resource
 from atlas_cli.cli.options import FormatOpt, JsonOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 
@@ -26,15 +27,21 @@ def check(
     ctx: typer.Context,
     workspace: WorkspaceOpt = None,
     fail_on: Annotated[
-        str | None,
+        FailOn | None,
         typer.Option(
-            "--fail-on", help="Also exit non-zero at this tier: warning (10) or soft (11).", show_default=False
+            "--fail-on",
+            help="Also exit non-zero at this tier: warning (10) or soft (11).",
+            show_default=False,
+            case_sensitive=False,
         ),
     ] = None,
     resource: Annotated[
-        str | None,
+        Resource | None,
         typer.Option(
-            "--resource", help="Instead: may one more of members or connections be added?", show_default=False
+            "--resource",
+            help="Instead: may one more of these be added? (chat and knowledge: per-seat databases)",
+            show_default=False,
+            case_sensitive=False,
         ),
     ] = None,
     fmt: FormatOpt = None,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 
+from atlas_cli.cli.choices import EVENT_TYPES, ExportFormat, InputFormat, Periods
 from atlas_cli.cli.options import FormatOpt, JsonOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 from atlas_cli.cli.usage import app
@@ -28,13 +29,23 @@ SinceOpt = Annotated[
     str | None,
     typer.Option("--since", help="First day, YYYY-MM-DD; default: start of the previous month.", show_default=False),
 ]
-PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="daily, monthly or both.")]
+PeriodOpt = Annotated[Periods, typer.Option("--period", "-p", help="Days, months or both.", case_sensitive=False)]
 
 
 @app.command("record")
 def record(
     ctx: typer.Context,
-    event_type: Annotated[str, typer.Option("--type", "-t", help="query, token or login.", show_default=False)],
+    event_type: Annotated[
+        str,
+        typer.Option(
+            "--type",
+            "-t",
+            help="The event type.",
+            metavar="<query|token|login>",
+            autocompletion=lambda incomplete: [t for t in EVENT_TYPES if t.startswith(incomplete)],
+            show_default=False,
+        ),
+    ],
     quantity: Annotated[int, typer.Option("--quantity", "-q", help="A positive integer.")] = 1,
     user: Annotated[str | None, typer.Option("--user", "-u", help="User id.", show_default=False)] = None,
     metadata: Annotated[str | None, typer.Option("--metadata", help="A JSON object.", show_default=False)] = None,
@@ -74,9 +85,12 @@ def ingest(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="A file of events, or - for standard input.", metavar="FILE|-")],
     input_format: Annotated[
-        str | None,
+        InputFormat | None,
         typer.Option(
-            "--input-format", help="jsonl or csv; default: from the file name (stdin: jsonl).", show_default=False
+            "--input-format",
+            help="Default: from the file name (stdin: jsonl).",
+            show_default=False,
+            case_sensitive=False,
         ),
     ] = None,
     workspace: WorkspaceOpt = None,
@@ -275,7 +289,9 @@ def export(
     end: Annotated[
         str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (inclusive).", show_default=False)
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="ndjson or csv.")] = "ndjson",
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="What ingest reads.", case_sensitive=False)
+    ] = "ndjson",
     fetch_size: Annotated[int, typer.Option("--fetch-size", help="Rows per round trip.")] = 2000,
 ) -> None:
     """Stream raw events, oldest first, to stdout; memory stays flat however many rows.

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Annotated, Any
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # Typer vendors Click
+from typer.core import TyperGroup
 
 from atlas_cli import __version__
 from atlas_cli.cli import (
@@ -20,9 +24,58 @@ from atlas_cli.cli import (
     usage,
     workspace,
 )
+from atlas_cli.cli.options import FormatOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 
+
+class OneLineUsageError(UsageError):
+    """A usage error (unknown option, bad or missing value) as atlas reports bad input: one line
+    `Error: ...` on stderr, exit 2."""
+
+    def __init__(self, error: UsageError) -> None:
+        super().__init__(_usage_message(error), error.ctx)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        typer.echo(f"Error: {self.message}", err=True)
+
+
+def _usage_message(error: UsageError) -> str:
+    param = getattr(error, "param", None)
+    choices = getattr(getattr(param, "type", None), "choices", None)
+    if param is not None and choices and " is not one of " in error.message:
+        # `--period: 'weekly' is not one of daily, monthly`, as the services word it
+        value = error.message.split(" is not one of ")[0]
+        message = f"{max(param.opts, key=len)}: {value} is not one of {', '.join(map(str, choices))}"
+    else:
+        message = error.format_message()
+    hint = f" (see '{error.ctx.command_path} -h')" if error.ctx is not None else ""
+    return " ".join(message.split()) + hint
+
+
+@contextmanager
+def _one_line_usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except (NoArgsIsHelpError, OneLineUsageError):
+        raise
+    except UsageError as exc:
+        raise OneLineUsageError(exc) from None
+
+
+class AtlasGroup(TyperGroup):
+    """The root group: every usage error below it is reported on one line."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        with _one_line_usage_errors():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _one_line_usage_errors():
+            return super().invoke(ctx)
+
+
 app = typer.Typer(
+    cls=AtlasGroup,
     name="atlas",
     help="Administer Atlas billing and usage metering: usage against limits, plans, trials, Stripe.",
     no_args_is_help=True,
@@ -59,16 +112,8 @@ def main(
             show_default=False,
         ),
     ] = None,
-    workspace_key: Annotated[
-        str | None,
-        typer.Option("--workspace", "-w", help="Workspace id or slug [env: ATLAS_WORKSPACE].", show_default=False),
-    ] = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format", "-f", help="Output format: table, json or csv [env: ATLAS_FORMAT].", show_default=False
-        ),
-    ] = None,
+    workspace_key: WorkspaceOpt = None,
+    fmt: FormatOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output without colour [env: NO_COLOR].")] = False,
     version: Annotated[

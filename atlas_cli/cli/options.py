@@ -6,13 +6,22 @@ from typing import Annotated
 
 import typer
 
+from atlas_cli.cli import completion
+from atlas_cli.cli.choices import OutputFormat
+
 WorkspaceOpt = Annotated[
     str | None,
-    typer.Option("--workspace", "-w", help="Workspace id or slug [env: ATLAS_WORKSPACE].", show_default=False),
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace id or slug [env: ATLAS_WORKSPACE].",
+        show_default=False,
+        autocompletion=completion.workspaces,
+    ),
 ]
 FormatOpt = Annotated[
-    str | None,
-    typer.Option("--format", "-f", help="Output format: table, json or csv [env: ATLAS_FORMAT].", show_default=False),
+    OutputFormat | None,
+    typer.Option("--format", "-f", help="Output format [env: ATLAS_FORMAT].", show_default=False, case_sensitive=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD (inclusive).", show_default=False)]

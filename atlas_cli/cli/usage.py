@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from atlas_cli.cli.choices import Period, Sort
 from atlas_cli.cli.options import EndOpt, FormatOpt, JsonOpt, StartOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 
@@ -32,7 +33,7 @@ def show(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = No
 def history(
     ctx: typer.Context,
     workspace: WorkspaceOpt = None,
-    period: Annotated[str, typer.Option("--period", "-p", help="daily or monthly.")] = "monthly",
+    period: Annotated[Period, typer.Option("--period", "-p", help="Days or months.", case_sensitive=False)] = "monthly",
     start: StartOpt = None,
     end: EndOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Most periods to show, 1-365.")] = 90,
@@ -62,7 +63,7 @@ def breakdown(
     start: StartOpt = None,
     end: EndOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Most users to show, 1-500.")] = 100,
-    sort: Annotated[str, typer.Option("--sort", help="queries, tokens or logins.")] = "queries",
+    sort: Annotated[Sort, typer.Option("--sort", help="Order, largest first.", case_sensitive=False)] = "queries",
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from atlas_cli.cli import completion
 from atlas_cli.cli.options import FormatOpt, JsonOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 
@@ -24,7 +25,12 @@ def list_(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -
 @app.command("show")
 def show(
     ctx: typer.Context,
-    key: Annotated[str | None, typer.Argument(metavar="[WORKSPACE]", help="Id or slug.", show_default=False)] = None,
+    key: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[WORKSPACE]", help="Id or slug.", show_default=False, autocompletion=completion.workspaces
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
 from collections.abc import Callable, Iterator
@@ -101,6 +102,13 @@ class DemoService:
             Conflict: the database holds workspaces that are not the demo's.
         """
         now = self._clock()
+        total = sum(
+            sum(_span_counts(ws, lower, upper, queries))
+            for ws in DEMO_WORKSPACES
+            for lower, upper, queries, _tokens, _label in _spans(ws, now)
+        )
+        if progress:
+            progress(0, total)  # the total is known before anything is generated
         with self._db.begin() as conn:
             migrate.upgrade(conn)
             existing = {row["id"] for row in conn.execute(schema.organization.select()).mappings()}
@@ -112,21 +120,21 @@ class DemoService:
                 )
             if existing:
                 return DemoResult(False, len(existing), 0, SHOWN_WORKSPACE)
-            events = self._insert(conn, now, progress)
+            events = self._insert(conn, now, progress, total)
         return DemoResult(True, len(DEMO_WORKSPACES), events, SHOWN_WORKSPACE)
 
-    def _insert(self, conn: Any, now: datetime, progress: Progress | None) -> int:
+    def _insert(self, conn: Any, now: datetime, progress: Progress | None, total: int) -> int:
         conn.execute(schema.user.insert(), list(self._users(now)))
         for table, rows in self._workspace_rows(now):
             if rows:
                 conn.execute(table.insert(), rows)
-        events = list(self._events(now))
-        chunk = 5_000
-        for offset in range(0, len(events), chunk):
-            conn.execute(schema.usage_events.insert(), events[offset : offset + chunk])
+        done, events = 0, self._events(now)
+        while chunk := list(itertools.islice(events, 5_000)):  # generated as they are written
+            conn.execute(schema.usage_events.insert(), chunk)
+            done += len(chunk)
             if progress:
-                progress(min(offset + chunk, len(events)), len(events))
-        return len(events)
+                progress(done, total)
+        return done
 
     @staticmethod
     def _users(now: datetime) -> Iterator[dict[str, Any]]:
@@ -217,26 +225,36 @@ class DemoService:
 
     @staticmethod
     def _events(now: datetime) -> Iterator[dict[str, Any]]:
-        month = calendar_month(now)
         for ws in DEMO_WORKSPACES:
             rng = random.Random(ws.slug)
-            start = max(now - timedelta(days=HISTORY_DAYS), now - timedelta(days=ws.age_days))
-            # This month: exactly the planned totals. Before it: about two thirds of that rate.
-            spans = [(max(month.start, start), now, ws.queries, ws.tokens, "current")]
-            if start < month.start:
-                days = (month.start - start) / timedelta(days=30)
-                spans.append((start, month.start, int(ws.queries * 0.66 * days), int(ws.tokens * 0.66 * days), "past"))
-            for lower, upper, queries, tokens, label in spans:
+            for lower, upper, queries, tokens, label in _spans(ws, now):
                 yield from _span_events(ws, rng, lower, upper, queries, tokens, label)
+
+
+def _spans(ws: DemoWorkspace, now: datetime) -> list[tuple[datetime, datetime, int, int, str]]:
+    """This month: exactly the planned totals. Before it: about two thirds of that rate."""
+    month = calendar_month(now)
+    start = max(now - timedelta(days=HISTORY_DAYS), now - timedelta(days=ws.age_days))
+    spans = [(max(month.start, start), now, ws.queries, ws.tokens, "current")]
+    if start < month.start:
+        days = (month.start - start) / timedelta(days=30)
+        spans.append((start, month.start, int(ws.queries * 0.66 * days), int(ws.tokens * 0.66 * days), "past"))
+    return spans
+
+
+def _span_counts(ws: DemoWorkspace, lower: datetime, upper: datetime, queries: int) -> tuple[int, int, int]:
+    """How many query, token and login events a span gets."""
+    query_events = max(1, queries // 2)
+    token_events = max(1, query_events // 2)
+    login_events = max(ws.users, int((upper - lower) / timedelta(days=1)) * ws.users // 2)
+    return query_events, token_events, login_events
 
 
 def _span_events(
     ws: DemoWorkspace, rng: random.Random, lower: datetime, upper: datetime, queries: int, tokens: int, label: str
 ) -> Iterator[dict[str, Any]]:
     width = upper - lower
-    query_events = max(1, queries // 2)
-    token_events = max(1, query_events // 2)
-    login_events = max(ws.users, int(width / timedelta(days=1)) * ws.users // 2)
+    query_events, token_events, login_events = _span_counts(ws, lower, upper, queries)
     plan = (
         ("query", _split(queries, query_events, rng)),
         ("token", _split(tokens, token_events, rng)),
