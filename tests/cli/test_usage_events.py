@@ -84,6 +84,10 @@ def test_record_inserts_one_event_and_the_same_id_again_is_a_duplicate(events_db
         (["--type", "query", "--id", "nope"], 2, "bad id 'nope'"),
         (["--type", "query", "--at", "tomorrow"], 2, "bad created_at 'tomorrow'"),
         (["--type", "query", "-w", "nowhere"], 3, "workspace 'nowhere' not found"),
+        (["--type", "query", "--at", "0001-01-01T00:00:00+05:00"], 2, "out of range"),
+        (["--type", "query", "--at", "9999-12-31T23:00:00-05:00"], 2, "out of range"),
+        (["--type", "query", "--metadata", '{"a": ' * 5000 + "1" + "}" * 5000], 2, "nested more than 64 levels"),
+        (["--type", "query", "--metadata", '{"k": 1, "k": 2}'], 2, "duplicate key 'k'"),
     ],
 )
 def test_record_bad_input_is_one_line_and_writes_nothing(
@@ -153,6 +157,52 @@ def test_ingest_bad_invocations(events_db: tuple[str, Database], args: list[str]
     url, _db = events_db
     result = atlas(url, "usage", "ingest", *args, input=jsonl(line()))
     assert result.exit_code == code and message in result.stderr, result.output
+
+
+def test_an_unknown_csv_column_is_bad_input_naming_it(events_db: tuple[str, Database], tmp_path: Path) -> None:
+    url, db = events_db
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,workspace_id,event_type,quantity,colour\n,ws_acme,query,3,red\n")
+    result = atlas(url, "usage", "ingest", str(bad))
+    assert result.exit_code == 2 and result.stderr == (
+        "Error: line 1: unknown CSV header column 'colour' "
+        "(the columns are id, workspace_id, user_id, event_type, quantity, metadata, created_at)\n"
+    )
+    assert event_count(db) == 0
+
+
+@pytest.mark.parametrize("option", ["--rejects", "--spool"])
+def test_an_output_in_a_missing_directory_is_one_line_before_reading(
+    events_db: tuple[str, Database], tmp_path: Path, option: str
+) -> None:
+    url, db = events_db
+    where = tmp_path / "no" / "such" / "dir"
+    target = where / "out.jsonl" if option == "--rejects" else tmp_path / "a-file" / "out.jsonl"
+    (tmp_path / "a-file").write_text("")
+    result = atlas(url, "usage", "ingest", "-", option, str(target), input=jsonl(line(id=new_id(1))))
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith(f"Error: {option}: cannot write {target}: ") and "Traceback" not in result.output
+    assert event_count(db) == 0
+
+
+def test_a_stdin_ingest_leaves_no_spool_file_when_it_needs_none(
+    events_db: tuple[str, Database], tmp_path: Path
+) -> None:
+    url, _db = events_db
+    assert atlas(url, "usage", "ingest", "-", input=jsonl(line())).exit_code == 0
+    assert not list((tmp_path / "data").rglob("*.spool.jsonl"))
+
+
+def test_a_line_over_max_line_bytes_is_rejected(events_db: tuple[str, Database]) -> None:
+    url, db = events_db
+    text = jsonl(line(id=new_id(1)), line(id=new_id(2), metadata={"k": "x" * 500}), line(id=new_id(3)))
+    result = atlas(url, "usage", "ingest", "-", "--max-line-bytes", "200", "--json", input=text)
+    assert result.exit_code == 2 and json.loads(result.stdout)["rejections"] == [
+        {"line": 2, "reason": "line longer than 200 bytes (--max-line-bytes); not kept"}
+    ]
+    assert event_ids(db) == {new_id(1), new_id(3)}
+    bad = atlas(url, "usage", "ingest", "-", "--max-line-bytes", "0", input=text)
+    assert bad.exit_code == 2 and bad.stderr == "Error: --max-line-bytes must be at least 1, not 0\n"
 
 
 def test_a_csv_without_event_type_column_writes_nothing(events_db: tuple[str, Database], tmp_path: Path) -> None:
@@ -260,6 +310,34 @@ def test_a_signal_writes_the_waiting_batch_before_exit(
     assert report["lines"] == report["accepted"] == 8
     assert event_ids(db) == {new_id(i) for i in range(1, 9)}
     assert "Traceback" not in err.decode()
+
+
+def test_a_signal_keeps_stdins_unterminated_line_raw_in_the_spool(
+    events_db: tuple[str, Database], tmp_path: Path
+) -> None:
+    url, db = events_db
+    spool = tmp_path / "stdin.spool.jsonl"
+    proc = start_ingest(url, "--flush-interval", "50", "--spool", str(spool))
+    partial = line(id=new_id(2), quantity=1234567)[:-12].encode()
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(jsonl(line(id=new_id(1))).encode() + partial)
+        proc.stdin.flush()
+        wait_for(lambda: event_count(db) == 1)  # the complete line was read and written
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    report = json.loads(out)
+    assert (report["lines"], report["accepted"], report["rejected"]) == (1, 1, 0)
+    assert report["incompleteLine"] == {"line": 2, "bytes": len(partial), "keptIn": str(spool)}
+    assert spool.read_bytes().splitlines() == [
+        f"# line 2: incomplete when stopped ({len(partial)} bytes), kept as read".encode(),
+        partial,
+    ]
+    assert f"Line 2 was incomplete when reading stopped ({len(partial)} bytes)" in err.decode()
+    assert event_ids(db) == {new_id(1)}
 
 
 # --- aggregate, verify, export ------------------------------------------------------------
