@@ -340,6 +340,68 @@ def test_a_signal_keeps_stdins_unterminated_line_raw_in_the_spool(
     assert event_ids(db) == {new_id(1)}
 
 
+def children(pid: int) -> list[int]:
+    """Ids of the live processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if int(ppid) == pid and state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie nobody reaps holds nothing
+
+
+def read_to_eof(stream: Any, timeout: float) -> bool:
+    """Whether `stream` reaches end of file within `timeout` seconds (draining what comes)."""
+    import select
+
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([stream], [], [], left)
+        if ready and not os.read(stream.fileno(), 65536):
+            return True
+    return False
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the writer process is forked on Linux only")
+def test_kill_9_of_an_ingest_ends_its_writer_and_releases_the_callers_stdout(pg_url: str) -> None:
+    """`atlas usage ingest f | cat` used to hang forever after `kill -9`: the writer process kept
+    the pipe open (and a database connection)."""
+    db = prepare(pg_url)
+    proc = start_ingest(pg_url, "--flush-at", "1")
+    writers: list[int] = []
+    try:
+        send(proc, line(id=new_id(1)))
+        wait_for(lambda: event_count(db) == 1)  # written by the writer process, forked for the first batch
+        writers = children(proc.pid)
+        assert len(writers) == 1
+        proc.kill()
+        proc.wait(10)
+        assert proc.stdout is not None and proc.stderr is not None
+        assert read_to_eof(proc.stdout, 10), "the writer still holds the caller's stdout"
+        assert read_to_eof(proc.stderr, 10), "the writer still holds the caller's stderr"
+        wait_for(lambda: not any(alive(pid) for pid in writers))
+    finally:
+        proc.kill()
+        for pid in writers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        db.dispose()
+
+
 # --- aggregate, verify, export ------------------------------------------------------------
 
 
