@@ -53,6 +53,15 @@ def number(value: int | None, unlimited: str = "Unlimited") -> str:
     return unlimited if value is None else f"{value:,}"
 
 
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: booleans as JSON writes them (`true`/`false`), None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
 class Output:
     """Writes data in the chosen format; the report renderers build on it."""
 
@@ -85,7 +94,7 @@ class Output:
     def csv(self, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        writer.writerows([csv_cell(v) for v in row] for row in rows)
 
     def _emit(
         self, fmt: str, data: Any, header: Sequence[str], rows: Sequence[Sequence[Any]], table: Callable[[], None]

@@ -285,7 +285,12 @@ def export(
     end: Annotated[
         str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (inclusive).", show_default=False)
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="ndjson or csv.")] = "ndjson",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", "-f", help="ndjson or csv; default: the global --format (csv, else ndjson).", show_default=False
+        ),
+    ] = None,
     fetch_size: Annotated[int, typer.Option("--fetch-size", help="Rows per round trip.")] = 2000,
 ) -> None:
     """Stream raw events, oldest first, to stdout; memory stays flat however many rows.
@@ -298,8 +303,20 @@ def export(
       atlas usage export -w acme --start 2026-01-01 --end 2026-01-31 --format csv > jan.csv
     """
     rt: Runtime = ctx.obj
-    with rt.services() as svc, rt.render.event_writer(fmt) as emit:
+    with rt.services() as svc, rt.render.event_writer(_export_format(rt, fmt)) as emit:
         if fetch_size < 1:
             raise BadInput("--fetch-size must be at least 1")
         count = svc.events.export(rt.workspace(workspace), start=start, end=end, emit=emit, fetch=fetch_size)
     rt.render.note(f"Exported {count:,} event(s).")
+
+
+EXPORT_FORMATS = {"ndjson": "ndjson", "json": "ndjson", "table": "ndjson", "csv": "csv"}
+
+
+def _export_format(rt: Runtime, local: str | None) -> str:
+    """The export's own --format, else the global one (or ATLAS_FORMAT): csv is CSV; json, and
+    table (which has no meaning for a stream of events), are ndjson."""
+    chosen = (local or rt.fmt or rt.settings.atlas_format or "ndjson").strip().lower()
+    if chosen not in EXPORT_FORMATS:
+        raise BadInput(f"--format: {chosen!r} is not one of ndjson, csv")
+    return EXPORT_FORMATS[chosen]

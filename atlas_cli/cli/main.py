@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from atlas_cli import __version__
 from atlas_cli.cli import (
@@ -21,9 +23,28 @@ from atlas_cli.cli import (
     workspace,
 )
 from atlas_cli.cli.runtime import Runtime
+from atlas_cli.entry import closed_pipe, silence_stdout
+
+
+class AtlasGroup(TyperGroup):
+    """The root group: a closed pipe on stdout ends any command quietly with exit 0."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # meet a closed pipe here, not in the interpreter's last flush
+        except OSError as exc:
+            if not closed_pipe(exc):
+                raise
+            silence_stdout()
+            raise typer.Exit(0) from None
+
 
 app = typer.Typer(
     name="atlas",
+    cls=AtlasGroup,
     help="Administer Atlas billing and usage metering: usage against limits, plans, trials, Stripe.",
     no_args_is_help=True,
     rich_markup_mode=None,

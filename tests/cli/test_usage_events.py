@@ -473,3 +473,45 @@ def test_export_round_trips_through_ingest(events_db: tuple[str, Database], tmp_
     other.dispose()
     bad = atlas(url, "usage", "export", "--format", "xml")
     assert bad.exit_code == 2 and "ndjson, csv" in bad.stderr
+
+
+def test_export_honours_the_global_format(events_db: tuple[str, Database], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`atlas --format csv usage export` used to write ndjson without a word."""
+    url, _db = events_db
+    assert atlas(url, "usage", "ingest", "-", input=jsonl(line(id=new_id(1), quantity=2))).exit_code == 0
+    header = "id,workspace_id,user_id,event_type,quantity,metadata,created_at"
+    as_csv = runner.invoke(app, ["--database-url", url, "--format", "csv", "usage", "export"])
+    assert as_csv.exit_code == 0 and as_csv.stdout.splitlines()[0] == header, as_csv.output
+    for global_format in (["--format", "json"], ["--json"], ["--format", "table"]):
+        ndjson = runner.invoke(app, ["--database-url", url, *global_format, "usage", "export"])
+        assert ndjson.exit_code == 0 and json.loads(ndjson.stdout)["quantity"] == 2, global_format
+    own = runner.invoke(app, ["--database-url", url, "--format", "csv", "usage", "export", "--format", "ndjson"])
+    assert json.loads(own.stdout)["id"] == new_id(1)
+    monkeypatch.setenv("ATLAS_FORMAT", "csv")
+    assert atlas(url, "usage", "export").stdout.startswith(header + "\n")
+
+
+def test_csv_booleans_are_written_true_and_false(events_db: tuple[str, Database]) -> None:
+    url, _db = events_db
+    args = ["usage", "record", "-w", "acme", "--type", "query", "--id", new_id(1), "--format", "csv"]
+    first, again = atlas(url, *args), atlas(url, *args)
+    assert first.stdout.splitlines()[0].endswith(",duplicate") and first.stdout.splitlines()[1].endswith(",false")
+    assert again.stdout.splitlines()[1].endswith(",true")
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv"])
+def test_a_closed_pipe_ends_export_quietly_with_exit_0(events_db: tuple[str, Database], fmt: str) -> None:
+    """`atlas usage export | head` used to exit 1."""
+    url, _db = events_db
+    many = jsonl(*(line(id=new_id(i), metadata={"pad": "x" * 200}) for i in range(1, 2001)))  # far over a pipe's buffer
+    assert atlas(url, "usage", "ingest", "-", input=many).exit_code == 0
+    command = [sys.executable, "-m", "atlas_cli", "--database-url", url, "usage", "export", "--format", fmt]
+    export = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2]
+    )
+    head = subprocess.run(["head", "-n", "1"], stdin=export.stdout, capture_output=True, timeout=60, check=True)
+    assert export.stdout is not None and export.stderr is not None
+    export.stdout.close()
+    err = export.stderr.read().decode()
+    assert export.wait(60) == 0, err
+    assert err == "" and len(head.stdout.splitlines()) == 1
