@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 EVENT_TYPES = ("query", "token", "login")
 FIELDS = ("id", "workspace_id", "user_id", "event_type", "quantity", "metadata", "created_at")
 MAX_QUANTITY = 2**31 - 1  # usage_events.quantity is a 32-bit integer
+MAX_ID_BYTES = 1024  # workspace_id, user_id: PostgreSQL's btree indexes refuse entries over ~2.7 kB
 MAX_DEPTH = 64  # nesting of objects and arrays in a line (metadata deeper than this is refused)
 _TYPES = frozenset(EVENT_TYPES)
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
@@ -269,6 +270,8 @@ def _text(value: Any, name: str, plain: bool) -> str | None:
         raise InvalidEvent(f"{name} must be a string, not {shown(value)}")
     if not plain and not storable_text(value):
         raise InvalidEvent(f"{name} {shown(value)} cannot be stored (a NUL character or a lone surrogate)")
+    if len(value) * 4 > MAX_ID_BYTES and len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        raise InvalidEvent(f"{name} {shown(value)} is longer than {MAX_ID_BYTES:,} bytes (an index cannot hold it)")
     return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -108,6 +109,7 @@ def test_values_no_engine_can_store_are_rejected_and_the_lines_around_them_writt
     _url, db = events_db
     deep = '{"a": ' * 4999 + "{}" + "}" * 4999
     bad = [
+        line(user_id=os.urandom(4500).hex()),  # incompressible: over PostgreSQL's index entry limit
         line(created_at="0001-01-01T00:00:00+05:00"),
         line(created_at="9999-12-31T23:00:00-05:00"),
         '{"event_type": "query", "workspace_id": "ws_acme", "metadata": ' + deep + "}",
@@ -119,9 +121,10 @@ def test_values_no_engine_can_store_are_rejected_and_the_lines_around_them_writt
     ]
     text = "\n".join([line(id=new_id(1)), *bad, *edges, line(id=new_id(5))]) + "\n"
     report = run(db, io.BytesIO(text.encode()), flush_at=2)
-    assert (report.accepted, report.rejected, report.exit_code) == (5, 3, 2)
+    assert (report.accepted, report.rejected, report.spooled, report.exit_code) == (5, 4, 0, 2)
     reasons = {r.line: r.reason for r in report.rejections}
-    assert "out of range" in reasons[2] and "out of range" in reasons[3] and "nested more than 64" in reasons[4]
+    assert "longer than 1,024 bytes" in reasons[2] and "nested more than 64" in reasons[5]
+    assert "out of range" in reasons[3] and "out of range" in reasons[4]
     assert event_ids(db) == {new_id(i) for i in range(1, 6)}
 
 

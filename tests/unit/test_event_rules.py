@@ -332,3 +332,11 @@ def test_a_csv_header_names_each_field_at_most_once_and_nothing_else(header: str
     with pytest.raises(rules.InvalidEvent) as exc:
         rules.csv_header(header)
     assert reason in exc.value.reason
+
+
+def test_ids_longer_than_an_index_entry_can_hold_are_rejected() -> None:
+    """PostgreSQL refused a 9,000-byte user_id in the (user_id, created_at) index: the whole run stopped."""
+    assert parse({"event_type": "query", "workspace_id": "acme", "user_id": "u" * 1024}).user_id == "u" * 1024
+    for name, value in (("user_id", "u" * 1025), ("user_id", "é" * 513), ("workspace_id", "w" * 5000)):
+        with pytest.raises(rules.InvalidEvent, match=f"{name} .* is longer than 1,024 bytes"):
+            parse({"event_type": "query", "workspace_id": "acme", name: value})
