@@ -7,6 +7,8 @@ from the CLI (`completions/generate.sh`) and checked against it by the test suit
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +17,16 @@ HELP_WIDTH = 80  # Click wraps help at min(terminal width, 80): a wider terminal
 
 
 def run() -> None:
-    args = sys.argv[1:]
+    try:
+        _run(sys.argv[1:])
+        sys.stdout.flush()
+    except OSError as exc:
+        if not closed_pipe(exc):
+            raise
+        silence_stdout()
+
+
+def _run(args: list[str]) -> None:
     if args in (["--version"], ["-V"]):
         from atlas_cli import __version__
 
@@ -27,6 +38,24 @@ def run() -> None:
     from atlas_cli.cli.main import app
 
     app(prog_name="atlas")
+
+
+def closed_pipe(exc: BaseException) -> bool:
+    """Whether `exc` says the reader of stdout went away (`atlas usage export | head`)."""
+    return isinstance(exc, OSError) and exc.errno == errno.EPIPE
+
+
+def silence_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null, so the interpreter's last flush of what is
+    still buffered cannot fail again (Python's documented recipe for SIGPIPE). The command then
+    ends quietly with exit 0: the reader took all it wanted."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests): nothing will be flushed to it
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _cached_help_fits() -> bool:

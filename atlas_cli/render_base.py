@@ -7,6 +7,7 @@ person's output is drawn.
 from __future__ import annotations
 
 import csv
+import decimal
 import json
 import re
 import sys
@@ -67,7 +68,7 @@ def csv_cell(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | decimal.Decimal):
         return value
     text = _UNSAFE_IN_CSV.sub(_escaped, str(value))
     return "'" + text if text.startswith(_FORMULA_START) else text

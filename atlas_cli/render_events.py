@@ -58,6 +58,13 @@ class EventViews(Output):
             "failure": r.failure,
             "exitCode": r.exit_code,
             "rejections": [{"line": x.line, "reason": x.reason} for x in r.rejections],
+            "incompleteLine": None
+            if r.incomplete is None
+            else {
+                "line": r.incomplete.line,
+                "bytes": r.incomplete.size,
+                "keptIn": str(r.incomplete.kept_in) if r.incomplete.kept_in else None,
+            },
         }
 
     def rejection_printer(self, rejects_file: Any, shown: int = 10) -> Callable[[Any], None]:
@@ -71,6 +78,43 @@ class EventViews(Output):
 
         return show
 
+    @contextmanager
+    def ingest_progress(self) -> Iterator[Callable[[int, int | None, int], None] | None]:
+        """Ingest progress on stderr when it is a terminal (nothing otherwise): events read,
+        events/s and, for a file, how far through it and the time left.
+
+        Redrawn by the caller's updates (at most 10 times a second), not by a thread of its own:
+        ingestion may fork a writer process, and forking is only safe without other threads."""
+        if not sys.stderr.isatty():
+            yield None
+            return
+        import time
+
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        with Progress(
+            TextColumn("Ingesting"),
+            BarColumn(),
+            TextColumn("{task.description}"),
+            console=self.err,
+            transient=True,
+            auto_refresh=False,
+        ) as bar:
+            task = bar.add_task("", total=None)
+            started = time.monotonic()
+            drawn = [0.0]
+
+            def advance(done: int, total: int | None, events: int) -> None:
+                now = time.monotonic()
+                if now - drawn[0] < 0.1 and (total is None or done < total):
+                    return
+                drawn[0] = now
+                text = ingest_progress_text(events, done, total, now - started)
+                bar.update(task, description=text, completed=done, total=total)
+                bar.refresh()
+
+            yield advance
+
     def ingest_report(self, r: Any, as_json: bool) -> None:
         data = self.ingest_json(r)
         self.note(
@@ -81,6 +125,17 @@ class EventViews(Output):
             self.note(f"Rejected lines, with reasons, are in {r.rejects_file}: fix them and ingest that file.")
         if data["stoppedBy"]:
             self.note(f"Stopped by {data['stoppedBy']} after writing the waiting batch.")
+        cut = r.incomplete
+        if cut is not None and cut.kept_in is not None:
+            self.note(
+                f"Line {cut.line} was incomplete when reading stopped ({cut.size:,} bytes): not read, "
+                f"kept as read in {cut.kept_in} (after a '# line {cut.line}' note) to complete by hand."
+            )
+        elif cut is not None:
+            self.note(
+                f"Line {cut.line} was incomplete when reading stopped ({cut.size:,} bytes): not read; "
+                "ingest the input again to read it (events already written count as duplicates)."
+            )
         if r.failure:
             self.error(f"database failed, writing stopped after {r.accepted + r.duplicates:,} event(s): {r.failure}")
         if r.spooled:
@@ -211,6 +266,28 @@ class EventViews(Output):
 
         yield emit_csv
         out.flush()
+
+
+def ingest_progress_text(events: int, done: int, total: int | None, elapsed: float) -> str:
+    """`12,000 events · 4,000 events/s · 40% · 0:00:05 left` (a file) or
+    `12,000 events · 4,000 events/s · 1.2 MB read` (a stream)."""
+    rate = events / elapsed if elapsed > 0 else 0.0
+    parts = [f"{events:,} events", f"{rate:,.0f} events/s"]
+    if total:
+        parts.append(f"{min(done / total, 1.0):.0%}")
+        if done and elapsed > 0:
+            left = max(total - done, 0) * elapsed / done
+            parts.append(f"{_clock(left)} left")
+        else:
+            parts.append("time left unknown")
+    else:
+        parts.append(f"{done / 1e6:,.1f} MB read")
+    return " · ".join(parts)
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds + 0.5)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
 def ndjson_formatter() -> Callable[[Sequence[Any]], str]:

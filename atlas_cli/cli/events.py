@@ -5,6 +5,7 @@ Registered on the `usage` app when this module is imported (by cli/main.py).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -116,6 +117,9 @@ def ingest(
             show_default=False,
         ),
     ] = None,
+    max_line_bytes: Annotated[
+        int, typer.Option("--max-line-bytes", help="A longer line is rejected (its bytes are skipped, not kept).")
+    ] = 1 << 20,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest usage events from JSON lines or CSV, in batches, each event once.
@@ -126,7 +130,8 @@ def ingest(
     it cannot be recognised if sent again (the report counts them). Lines starting with # and
     blank lines are skipped. Bad lines are rejected with their line number and never stop the
     good ones. If the database fails 5 times in a row, the events not written go to a spool
-    file to ingest later.
+    file to ingest later. A line cut short by Ctrl-C/SIGTERM is not read: a file's is read by
+    the next run, stdin's is kept as read in the spool file.
 
     Exit codes: 0 all ingested; 2 some lines rejected; 7 database failed (events spooled);
     130/143 stopped by Ctrl-C/SIGTERM (the waiting batch was written first).
@@ -142,10 +147,10 @@ def ingest(
         rt.services() as svc,
         _input(source) as stream,
         _stop_on_signals() as stop,
-        rt.render.progress("Ingesting") as progress,
+        rt.render.ingest_progress() as progress,
     ):
         opts = _ingest_options(
-            rt, source, input_format, rt.workspace(workspace), flush_at, flush_interval, rejects, spool
+            rt, source, input_format, rt.workspace(workspace), flush_at, flush_interval, rejects, spool, max_line_bytes
         )
         report = svc.events.ingest(
             stream, opts, stop=stop, progress=progress, on_reject=rt.render.rejection_printer(rejects)
@@ -163,6 +168,7 @@ def _ingest_options(
     flush_interval: int,
     rejects: Path | None,
     spool: Path | None,
+    max_line_bytes: int,
 ) -> IngestOptions:
     from atlas_cli.services.ingest import IngestOptions, format_for
 
@@ -179,16 +185,20 @@ def _ingest_options(
         rejects=rejects,
         spool=spool,
         read_rest=source != "-",
+        keep_incomplete=source == "-",
+        max_line_bytes=max_line_bytes,
     )
 
 
 def _default_spool(rt: Runtime, source: str) -> Path:
+    """Beside FILE; for stdin, or a FILE in a directory that cannot be written, in the data directory."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    if source == "-":
-        from atlas_cli.config import data_dir
+    if source != "-" and os.access(Path(source).resolve().parent, os.W_OK):
+        return Path(f"{source}.{stamp}.spool.jsonl")
+    from atlas_cli.config import data_dir
 
-        return data_dir(rt.settings) / "spool" / f"ingest-{stamp}.spool.jsonl"
-    return Path(f"{source}.{stamp}.spool.jsonl")
+    name = f"ingest-{stamp}" if source == "-" else f"{Path(source).name}.{stamp}"
+    return data_dir(rt.settings) / "spool" / f"{name}.spool.jsonl"
 
 
 @contextmanager
@@ -290,8 +300,15 @@ def export(
         str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (inclusive).", show_default=False)
     ] = None,
     fmt: Annotated[
-        ExportFormat, typer.Option("--format", "-f", help="What ingest reads.", case_sensitive=False)
-    ] = "ndjson",
+        ExportFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="ndjson or csv; default: the global --format (csv, else ndjson).",
+            show_default=False,
+            case_sensitive=False,
+        ),
+    ] = None,
     fetch_size: Annotated[int, typer.Option("--fetch-size", help="Rows per round trip.")] = 2000,
 ) -> None:
     """Stream raw events, oldest first, to stdout; memory stays flat however many rows.
@@ -304,8 +321,20 @@ def export(
       atlas usage export -w acme --start 2026-01-01 --end 2026-01-31 --format csv > jan.csv
     """
     rt: Runtime = ctx.obj
-    with rt.services() as svc, rt.render.event_writer(fmt) as emit:
+    with rt.services() as svc, rt.render.event_writer(_export_format(rt, fmt)) as emit:
         if fetch_size < 1:
             raise BadInput("--fetch-size must be at least 1")
         count = svc.events.export(rt.workspace(workspace), start=start, end=end, emit=emit, fetch=fetch_size)
     rt.render.note(f"Exported {count:,} event(s).")
+
+
+EXPORT_FORMATS = {"ndjson": "ndjson", "json": "ndjson", "table": "ndjson", "csv": "csv"}
+
+
+def _export_format(rt: Runtime, local: str | None) -> str:
+    """The export's own --format, else the global one (or ATLAS_FORMAT): csv is CSV; json, and
+    table (which has no meaning for a stream of events), are ndjson."""
+    chosen = (local or rt.fmt or rt.settings.atlas_format or "ndjson").strip().lower()
+    if chosen not in EXPORT_FORMATS:
+        raise BadInput(f"--format: {chosen!r} is not one of ndjson, csv")
+    return EXPORT_FORMATS[chosen]

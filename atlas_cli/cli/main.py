@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Annotated, Any
@@ -26,6 +27,7 @@ from atlas_cli.cli import (
 )
 from atlas_cli.cli.options import FormatOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
+from atlas_cli.entry import closed_pipe, silence_stdout
 
 
 class OneLineUsageError(UsageError):
@@ -63,15 +65,25 @@ def _one_line_usage_errors() -> Iterator[None]:
 
 
 class AtlasGroup(TyperGroup):
-    """The root group: every usage error below it is reported on one line."""
+    """The root group: every usage error below it is reported on one line, and a closed pipe on
+    stdout ends any command quietly with exit 0."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         with _one_line_usage_errors():
             return super().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx: Any) -> Any:
-        with _one_line_usage_errors():
-            return super().invoke(ctx)
+        try:
+            try:
+                with _one_line_usage_errors():
+                    return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # meet a closed pipe here, not in the interpreter's last flush
+        except OSError as exc:
+            if not closed_pipe(exc):
+                raise
+            silence_stdout()
+            raise typer.Exit(0) from None
 
 
 app = typer.Typer(

@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 EVENT_TYPES = ("query", "token", "login")
 FIELDS = ("id", "workspace_id", "user_id", "event_type", "quantity", "metadata", "created_at")
 MAX_QUANTITY = 2**31 - 1  # usage_events.quantity is a 32-bit integer
+MAX_ID_BYTES = 1024  # workspace_id, user_id: PostgreSQL's btree indexes refuse entries over ~2.7 kB
+MAX_DEPTH = 64  # nesting of objects and arrays in a line (metadata deeper than this is refused)
 _TYPES = frozenset(EVENT_TYPES)
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000").search  # a \u0000 escape (not an escaped backslash)
@@ -85,8 +87,8 @@ def parse_quantity(value: Any) -> int:
         return 1
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    elif isinstance(value, str) and value.isascii() and value.isdigit():  # not " 12", "+5", "1_000", "１２"
+        number = int(value)
     else:
         raise InvalidEvent(f"quantity must be a positive integer, not {shown(value)}")
     if not 1 <= number <= MAX_QUANTITY:
@@ -107,7 +109,12 @@ def parse_time(value: Any, option: str = "created_at") -> datetime:
     zone = moment.tzinfo
     if zone is UTC:
         return moment
-    return moment.replace(tzinfo=UTC) if zone is None else moment.astimezone(UTC)
+    if zone is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        raise InvalidEvent(f"bad {option} {shown(value)}: out of range (0001-01-01 to 9999-12-31 in UTC)") from None
 
 
 def _parse_time_leniently(value: Any, option: str) -> datetime:
@@ -134,20 +141,75 @@ def _finite(text: str) -> float:
     return number
 
 
+class _Refused(ValueError):
+    """Valid JSON that a line may not hold (a key given twice, nesting too deep)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's members; a key given twice is an error, never "the last one wins"."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise _Refused(f"duplicate key {shown(key)}")
+            seen.add(key)
+    return found
+
+
+_JSON_OPTIONS: dict[str, Any] = {
+    "parse_constant": _no_constant,
+    "parse_float": _finite,
+    "object_pairs_hook": _unique_keys,
+}
 # PostgreSQL's jsonb refuses NaN and Infinity: refuse them when a line is read, not when its batch is written.
-_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+_DECODER = json.JSONDecoder(**_JSON_OPTIONS)
 _scan_json: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]').finditer  # strings (skipped) and brackets
+
+
+def _too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON `text` nests objects and arrays more than `limit` levels deep. Linear; the
+    usual line has too few brackets to need the scan."""
+    if text.count("{") + text.count("[") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_TOKEN(text):
+        bracket = token.group()
+        if bracket in "{[":
+            depth += 1
+            if depth > limit:
+                return True
+        elif bracket in "}]":
+            depth -= 1
+    return False
 
 
 def _loads(text: str) -> Any:
-    """json.loads without NaN/Infinity; raises ValueError with json's message."""
+    """json.loads without NaN/Infinity, duplicate keys or deep nesting; raises ValueError with
+    json's message (or ours)."""
+    if _too_deep(text, MAX_DEPTH + 1):  # the line's own object, then metadata MAX_DEPTH levels deep
+        raise _Refused(f"nested more than {MAX_DEPTH} levels deep")
     try:
         value, end = _scan_json(text, 0)
     except (StopIteration, ValueError):
         end = -1
     if end != len(text):  # blanks around it, trailing data or an error: let json say exactly what
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        value = json.loads(text, **_JSON_OPTIONS)
     return value
+
+
+def _nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether a Python value nests dicts and lists more than `limit` levels (iterative)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def storable_text(value: str) -> bool:
@@ -178,12 +240,16 @@ def parse_metadata(value: Any, *, plain: bool = False) -> dict[str, Any] | None:
     if isinstance(value, str):
         try:
             value = _loads(value)
+        except _Refused as exc:
+            raise InvalidEvent(f"bad metadata: {exc}") from None
         except ValueError:
             raise InvalidEvent(f"bad metadata {shown(value)}: not JSON") from None
     if value is None:
         return None
     if not isinstance(value, dict):
         raise InvalidEvent(f"bad metadata {shown(value)}: must be a JSON object")
+    if not plain and _nesting_exceeds(value, MAX_DEPTH):
+        raise InvalidEvent(f"bad metadata: nested more than {MAX_DEPTH} levels deep")
     if not plain and not _storable_json(value):
         raise InvalidEvent(f"bad metadata {shown(value)}: cannot be stored (NaN, Infinity, NUL or a lone surrogate)")
     return value
@@ -204,6 +270,8 @@ def _text(value: Any, name: str, plain: bool) -> str | None:
         raise InvalidEvent(f"{name} must be a string, not {shown(value)}")
     if not plain and not storable_text(value):
         raise InvalidEvent(f"{name} {shown(value)} cannot be stored (a NUL character or a lone surrogate)")
+    if len(value) * 4 > MAX_ID_BYTES and len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        raise InvalidEvent(f"{name} {shown(value)} is longer than {MAX_ID_BYTES:,} bytes (an index cannot hold it)")
     return value
 
 
@@ -248,6 +316,8 @@ def json_fields(line: str) -> Mapping[str, Any]:
     """The fields of one JSON line."""
     try:
         data = _loads(line)
+    except _Refused as exc:
+        raise InvalidEvent(str(exc)) from None
     except ValueError as exc:
         raise InvalidEvent(f"bad JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -256,8 +326,18 @@ def json_fields(line: str) -> Mapping[str, Any]:
 
 
 def csv_header(line: str) -> tuple[str, ...]:
-    """The column names of a CSV header line. Raises InvalidEvent if it lacks event_type."""
-    names = tuple(name.strip() for name in next(csv.reader([line]), []))
+    """The column names of a CSV header line. Raises InvalidEvent if it lacks event_type, names
+    a column that is not a field, or names one twice."""
+    try:
+        names = tuple(name.strip() for name in next(csv.reader([line]), []))
+    except csv.Error as exc:
+        raise InvalidEvent(f"bad CSV header: {exc}") from None
+    unknown = [name for name in names if name not in FIELDS]
+    if unknown:
+        raise InvalidEvent(f"unknown CSV header column {shown(unknown[0])} (the columns are {', '.join(FIELDS)})")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InvalidEvent(f"the CSV header names the column {shown(twice[0])} more than once")
     if "event_type" not in names:
         raise InvalidEvent(f"the CSV header must name the columns ({', '.join(FIELDS)}); it has no event_type")
     return names

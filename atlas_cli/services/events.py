@@ -27,6 +27,7 @@ from atlas_cli.services.ingest import (
     IngestOptions,
     IngestReport,
     IngestService,
+    Progress,
     Rejection,
     StopRequest,
     new_event_id,
@@ -175,7 +176,7 @@ class EventService:
         *,
         stop: StopRequest | None = None,
         on_reject: Callable[[Rejection], None] | None = None,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
     ) -> IngestReport:
         """Ingest event lines from `stream` (see services.ingest).
 

@@ -8,6 +8,11 @@ fails `max_failures` times in a row, writing stops and every event not written (
 batch, what was waiting, and for a file the rest of it) goes to a spool file of JSON lines with
 ids assigned, which `ingest` takes again without counting anything twice. A stop request
 (SIGINT/SIGTERM) writes the waiting batch first.
+
+A line is complete when its newline has been read, or at the end of input. The bytes after the
+last newline when a stop (or giving up on a stream) ends the reading are not a line: for a file
+they are left to the next run; from a stream they are kept as read in the spool file. Where the
+spool and rejects files go is checked before the first byte of input is read.
 """
 
 from __future__ import annotations
@@ -35,11 +40,15 @@ from atlas_cli.services.batching import (
     prepare_write,
     write_with_retries,
 )
-from atlas_cli.services.lines import LineSource
+from atlas_cli.services.lines import DEFAULT_MAX_LINE_BYTES, LineSource
 
 FORMATS = ("jsonl", "csv")
 LISTED_REJECTIONS = 100  # how many rejections the report itself carries; the file has them all
 POLL_SECONDS = 0.1  # the longest a stop request waits to be noticed
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark (Excel's "CSV UTF-8" begins with one)
+
+
+Progress = Callable[[int, "int | None", int], None]  # bytes read, total bytes (files), lines read
 
 
 def new_event_id() -> str:
@@ -68,6 +77,8 @@ class IngestOptions:
     rejects: Path | None = None
     spool: Path | None = None
     read_rest: bool = True  # after giving up, keep reading the input into the spool (files)
+    keep_incomplete: bool = False  # an unterminated line at a stop goes to the spool (streams)
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -75,6 +86,15 @@ class IngestOptions:
 class Rejection:
     line: int
     reason: str
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """The unterminated line that a stop left: never an event nor a rejection."""
+
+    line: int
+    size: int  # bytes read of it
+    kept_in: Path | None  # the spool file it was kept in, as read (streams); None: left in the file
 
 
 @dataclass(frozen=True)
@@ -91,6 +111,7 @@ class IngestReport:
     signal: int | None
     failure: str | None
     failure_code: int | None
+    incomplete: Incomplete | None = None
 
     @property
     def exit_code(self) -> int:
@@ -106,33 +127,53 @@ _Pending = tuple[Event, int, str]  # the event, its line number, the line as rea
 
 
 class _Outputs:
-    """The rejects file (rewritten each run) and the spool file (appended, opened on first use)."""
+    """The rejects file (rewritten each run) and the spool file (appended). Both are opened before
+    any input is read, so a place that cannot be written ends the run before it consumes a byte;
+    a spool file this run created and did not need is removed at the end."""
 
     def __init__(self, rejects: Path | None, spool: Path | None) -> None:
         self.rejects_path = rejects
         self.spool_path = spool
-        self._rejects: IO[str] | None = rejects.open("w", encoding="utf-8") if rejects else None
-        self._spool: IO[str] | None = None
         self.spooled = 0
+        self.kept_raw = False
+        self._rejects: IO[str] | None = None
+        self._spool: IO[bytes] | None = None
+        self._spool_created = False
+        if rejects is not None:
+            self._rejects = _open(rejects, "--rejects", lambda: rejects.open("w", encoding="utf-8"))
+        if spool is not None:
+            existed = spool.exists()
+            try:
+                self._spool = _open(spool, "--spool", lambda: _append(spool))
+            except BadInput:
+                self.close()
+                raise
+            self._spool_created = not existed
 
     def header(self, line: str) -> None:
         if self._rejects is not None:
             self._rejects.write(line + "\n")
 
-    def reject(self, number: int, raw: str, reason: str) -> None:
+    def reject(self, number: int, raw: str | None, reason: str) -> None:
         if self._rejects is not None:
-            self._rejects.write(f"# line {number}: {reason}\n{raw}\n")
+            self._rejects.write(f"# line {number}: {reason}\n" + ("" if raw is None else f"{raw}\n"))
 
     def spool(self, events: list[Event]) -> None:
-        if self.spool_path is None:
-            raise BadInput("no spool file to keep unwritten events in")
         if self._spool is None:
-            self.spool_path.parent.mkdir(parents=True, exist_ok=True)
-            self._spool = self.spool_path.open("a", encoding="utf-8")
-        for event in events:
-            self._spool.write(json.dumps(rules.event_record(event), ensure_ascii=False) + "\n")
+            raise BadInput("no spool file to keep unwritten events in")
+        dumps, record = json.dumps, rules.event_record
+        self._spool.write("".join(dumps(record(e), ensure_ascii=False) + "\n" for e in events).encode("utf-8"))
         self._spool.flush()
         self.spooled += len(events)
+
+    def spool_raw(self, number: int, data: bytes, note: str) -> bool:
+        """Keep `data` (an unterminated line, as read) in the spool file after a `# line N` note."""
+        if self._spool is None:
+            return False
+        self._spool.write(f"# line {number}: {note}\n".encode() + data + b"\n")
+        self._spool.flush()
+        self.kept_raw = True
+        return True
 
     def close(self) -> None:
         for handle in (self._rejects, self._spool):
@@ -140,6 +181,23 @@ class _Outputs:
                 handle.flush()
                 os.fsync(handle.fileno())
                 handle.close()
+        self._rejects = self._spool = None
+        if self._spool_created and not (self.spooled or self.kept_raw) and self.spool_path is not None:
+            self.spool_path.unlink(missing_ok=True)
+
+
+def _append(path: Path) -> IO[bytes]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("ab")
+
+
+def _open(path: Path, option: str, opener: Callable[[], Any]) -> Any:
+    """Open an output file now. Raises BadInput (one line) when it cannot be written."""
+    try:
+        return opener()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise BadInput(f"{option}: cannot write {path}: {reason} (nothing was read)") from None
 
 
 class _Run:
@@ -166,9 +224,12 @@ class _Run:
         self.rejected = 0
         self.failure: GaveUp | None = None
         self.in_flight: tuple[list[_Pending], Attempt] | None = None  # the batch being written
+        self.incomplete: Incomplete | None = None
 
-    def feed(self, lines: list[bytes]) -> None:
+    def feed(self, lines: list[bytes | None]) -> None:
         parse, batch = self._parse, self.batch
+        if self.line_no == 0 and lines and lines[0] is not None and lines[0].startswith(BOM):
+            lines[0] = lines[0][len(BOM) :]
         for raw in lines:
             self.line_no += 1
             pending = parse(raw)
@@ -177,8 +238,13 @@ class _Run:
                 if batch.full:
                     self.flush()
 
-    def _parse(self, raw: bytes) -> _Pending | None:
+    def _parse(self, raw: bytes | None) -> _Pending | None:
         """The line as a pending event; None for a skipped, header or rejected line."""
+        if raw is None:
+            self.lines += 1
+            limit = self.opts.max_line_bytes
+            self.reject(self.line_no, None, f"line longer than {limit:,} bytes (--max-line-bytes); not kept")
+            return None
         try:
             text = raw.decode("utf-8").rstrip("\r")
         except UnicodeDecodeError:
@@ -214,7 +280,7 @@ class _Run:
         self.out.header(text)
         return True
 
-    def reject(self, number: int, raw: str, reason: str) -> None:
+    def reject(self, number: int, raw: str | None, reason: str) -> None:
         self.rejected += 1
         rejection = Rejection(number, reason)
         if len(self.rejections) < LISTED_REJECTIONS:
@@ -258,6 +324,17 @@ class _Run:
             self.generated -= event.generated_id  # counted only for events kept (written or spooled)
             self.reject(line, raw, f"unknown workspace {rules.shown(event.workspace)}")
 
+    def leave_incomplete(self, data: bytes | None, size: int, why: str) -> None:
+        """The unterminated line left when reading stops early: never parsed. From a stream it is
+        kept, as read, in the spool file."""
+        if not size:
+            return
+        number = self.line_no + 1
+        kept = False
+        if self.opts.keep_incomplete and data is not None:
+            kept = self.out.spool_raw(number, data, f"incomplete when {why} ({size:,} bytes), kept as read")
+        self.incomplete = Incomplete(number, size, self.opts.spool if kept else None)
+
     def report(self, signal: int | None) -> IngestReport:
         failure = self.failure
         return IngestReport(
@@ -269,10 +346,11 @@ class _Run:
             self.out.spooled,
             tuple(self.rejections),
             self.opts.rejects,
-            self.opts.spool if self.out.spooled else None,
+            self.opts.spool if self.out.spooled or self.out.kept_raw else None,
             signal,
             None if failure is None else f"{failure.error.message} ({failure.failures} attempt(s))",
             None if failure is None else int(failure.error.exit_code),
+            self.incomplete,
         )
 
 
@@ -297,22 +375,27 @@ class IngestService:
         *,
         stop: StopRequest | None = None,
         on_reject: Callable[[Rejection], None] | None = None,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
     ) -> IngestReport:
         """Read `stream` to its end (or a stop request), writing every valid event once.
+        `progress(bytes_read, total_bytes or None, lines)` is called as reading goes.
 
         Raises:
-            BadInput: unknown format, bad flush settings, a CSV header without event_type.
+            BadInput: unknown format, bad flush settings, a bad CSV header, a rejects or spool
+                file that cannot be written (before anything is read).
         """
         check_options(opts)
         stop = stop or StopRequest()
-        source = LineSource(stream)
+        source = LineSource(stream, opts.max_line_bytes)
         total = source.total_bytes()
         run = _Run(self._sink, opts, now=self._clock(), new_id=self._new_id, sleep=self._sleep, on_reject=on_reject)
         try:
-            while not source.eof:
+            while True:
                 if stop.is_set() or (run.failure is not None and not opts.read_rest):
-                    run.feed(source.rest())
+                    run.leave_incomplete(*source.incomplete(), "stopped" if stop.is_set() else "writing gave up")
+                    break
+                if source.eof:
+                    run.feed(source.last())
                     break
                 lines = source.poll(min(run.batch.seconds_left(), POLL_SECONDS))
                 run.feed(lines)
@@ -321,7 +404,7 @@ class IngestService:
                 elif not lines:  # the input is quiet: settle the batch being written (retry, count) now
                     run.settle()
                 if progress is not None:
-                    progress(source.bytes_read, total or source.bytes_read)
+                    progress(source.bytes_read, total, run.lines)
             run.flush()
         finally:
             try:
@@ -338,6 +421,8 @@ def check_options(opts: IngestOptions) -> None:
         raise BadInput(f"--flush-at must be at least 1, not {opts.flush_at}")
     if opts.flush_interval <= 0:
         raise BadInput("--flush-interval must be at least 1 millisecond")
+    if opts.max_line_bytes < 1:
+        raise BadInput(f"--max-line-bytes must be at least 1, not {opts.max_line_bytes}")
 
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".spool")

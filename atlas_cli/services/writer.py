@@ -11,11 +11,18 @@ The child ignores SIGINT (Ctrl-C reaches the whole process group; the parent dec
 to do) and dies on SIGTERM. If it dies, the parent sees the pipe close and writes the batch
 itself: a batch is only ever counted from an answer, and writing one twice inserts nothing twice.
 Forking is used on Linux only; elsewhere callers write in their own process.
+
+The child never outlives its parent and holds nothing of the caller's: the kernel kills it when
+the parent dies (PR_SET_PDEATHSIG, even in the middle of a COPY), it ends at EOF on its pipe
+(it keeps no copy of the parent's end), and its stdin, stdout and stderr are /dev/null and every
+other inherited descriptor (the input, the parent's database connections) is closed, so a
+`kill -9` of `atlas usage ingest f | cat` ends the pipeline and the writer's connection.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -46,7 +53,9 @@ class BackgroundWriter:
 
         context = multiprocessing.get_context("fork")
         self._pipe, child_end = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child_end, url), name="atlas-writer", daemon=True)
+        self._process = context.Process(
+            target=_serve, args=(child_end, url, os.getpid(), self._pipe), name="atlas-writer", daemon=True
+        )
         try:
             self._process.start()
         except OSError:
@@ -89,10 +98,36 @@ class BackgroundWriter:
         self._process.close()
 
 
-def _serve(pipe: Connection, url: str) -> None:
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when `parent` ends; end now if it already has."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent ended before the request was made
+        os._exit(0)
+
+
+def _hold_nothing(keep: int) -> None:
+    """Standard streams to /dev/null; close every other inherited descriptor but `keep`."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536)
+
+
+def _serve(pipe: Connection, url: str, parent: int, parent_end: Connection) -> None:
     """The child: write each batch received until an empty message or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(parent)
+    parent_end.close()  # so the pipe reads EOF once the parent is gone
+    _hold_nothing(pipe.fileno())
     from atlas_cli.db import events as sql
     from atlas_cli.db.database import Database
 

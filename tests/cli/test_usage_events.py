@@ -84,6 +84,10 @@ def test_record_inserts_one_event_and_the_same_id_again_is_a_duplicate(events_db
         (["--type", "query", "--id", "nope"], 2, "bad id 'nope'"),
         (["--type", "query", "--at", "tomorrow"], 2, "bad created_at 'tomorrow'"),
         (["--type", "query", "-w", "nowhere"], 3, "workspace 'nowhere' not found"),
+        (["--type", "query", "--at", "0001-01-01T00:00:00+05:00"], 2, "out of range"),
+        (["--type", "query", "--at", "9999-12-31T23:00:00-05:00"], 2, "out of range"),
+        (["--type", "query", "--metadata", '{"a": ' * 5000 + "1" + "}" * 5000], 2, "nested more than 64 levels"),
+        (["--type", "query", "--metadata", '{"k": 1, "k": 2}'], 2, "duplicate key 'k'"),
     ],
 )
 def test_record_bad_input_is_one_line_and_writes_nothing(
@@ -153,6 +157,52 @@ def test_ingest_bad_invocations(events_db: tuple[str, Database], args: list[str]
     url, _db = events_db
     result = atlas(url, "usage", "ingest", *args, input=jsonl(line()))
     assert result.exit_code == code and message in result.stderr, result.output
+
+
+def test_an_unknown_csv_column_is_bad_input_naming_it(events_db: tuple[str, Database], tmp_path: Path) -> None:
+    url, db = events_db
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,workspace_id,event_type,quantity,colour\n,ws_acme,query,3,red\n")
+    result = atlas(url, "usage", "ingest", str(bad))
+    assert result.exit_code == 2 and result.stderr == (
+        "Error: line 1: unknown CSV header column 'colour' "
+        "(the columns are id, workspace_id, user_id, event_type, quantity, metadata, created_at)\n"
+    )
+    assert event_count(db) == 0
+
+
+@pytest.mark.parametrize("option", ["--rejects", "--spool"])
+def test_an_output_in_a_missing_directory_is_one_line_before_reading(
+    events_db: tuple[str, Database], tmp_path: Path, option: str
+) -> None:
+    url, db = events_db
+    where = tmp_path / "no" / "such" / "dir"
+    target = where / "out.jsonl" if option == "--rejects" else tmp_path / "a-file" / "out.jsonl"
+    (tmp_path / "a-file").write_text("")
+    result = atlas(url, "usage", "ingest", "-", option, str(target), input=jsonl(line(id=new_id(1))))
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith(f"Error: {option}: cannot write {target}: ") and "Traceback" not in result.output
+    assert event_count(db) == 0
+
+
+def test_a_stdin_ingest_leaves_no_spool_file_when_it_needs_none(
+    events_db: tuple[str, Database], tmp_path: Path
+) -> None:
+    url, _db = events_db
+    assert atlas(url, "usage", "ingest", "-", input=jsonl(line())).exit_code == 0
+    assert not list((tmp_path / "data").rglob("*.spool.jsonl"))
+
+
+def test_a_line_over_max_line_bytes_is_rejected(events_db: tuple[str, Database]) -> None:
+    url, db = events_db
+    text = jsonl(line(id=new_id(1)), line(id=new_id(2), metadata={"k": "x" * 500}), line(id=new_id(3)))
+    result = atlas(url, "usage", "ingest", "-", "--max-line-bytes", "200", "--json", input=text)
+    assert result.exit_code == 2 and json.loads(result.stdout)["rejections"] == [
+        {"line": 2, "reason": "line longer than 200 bytes (--max-line-bytes); not kept"}
+    ]
+    assert event_ids(db) == {new_id(1), new_id(3)}
+    bad = atlas(url, "usage", "ingest", "-", "--max-line-bytes", "0", input=text)
+    assert bad.exit_code == 2 and bad.stderr == "Error: --max-line-bytes must be at least 1, not 0\n"
 
 
 def test_a_csv_without_event_type_column_writes_nothing(events_db: tuple[str, Database], tmp_path: Path) -> None:
@@ -262,6 +312,96 @@ def test_a_signal_writes_the_waiting_batch_before_exit(
     assert "Traceback" not in err.decode()
 
 
+def test_a_signal_keeps_stdins_unterminated_line_raw_in_the_spool(
+    events_db: tuple[str, Database], tmp_path: Path
+) -> None:
+    url, db = events_db
+    spool = tmp_path / "stdin.spool.jsonl"
+    proc = start_ingest(url, "--flush-interval", "50", "--spool", str(spool))
+    partial = line(id=new_id(2), quantity=1234567)[:-12].encode()
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(jsonl(line(id=new_id(1))).encode() + partial)
+        proc.stdin.flush()
+        wait_for(lambda: event_count(db) == 1)  # the complete line was read and written
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    report = json.loads(out)
+    assert (report["lines"], report["accepted"], report["rejected"]) == (1, 1, 0)
+    assert report["incompleteLine"] == {"line": 2, "bytes": len(partial), "keptIn": str(spool)}
+    assert spool.read_bytes().splitlines() == [
+        f"# line 2: incomplete when stopped ({len(partial)} bytes), kept as read".encode(),
+        partial,
+    ]
+    assert f"Line 2 was incomplete when reading stopped ({len(partial)} bytes)" in err.decode()
+    assert event_ids(db) == {new_id(1)}
+
+
+def children(pid: int) -> list[int]:
+    """Ids of the live processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if int(ppid) == pid and state != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie nobody reaps holds nothing
+
+
+def read_to_eof(stream: Any, timeout: float) -> bool:
+    """Whether `stream` reaches end of file within `timeout` seconds (draining what comes)."""
+    import select
+
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([stream], [], [], left)
+        if ready and not os.read(stream.fileno(), 65536):
+            return True
+    return False
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the writer process is forked on Linux only")
+def test_kill_9_of_an_ingest_ends_its_writer_and_releases_the_callers_stdout(pg_url: str) -> None:
+    """`atlas usage ingest f | cat` used to hang forever after `kill -9`: the writer process kept
+    the pipe open (and a database connection)."""
+    db = prepare(pg_url)
+    proc = start_ingest(pg_url, "--flush-at", "1")
+    writers: list[int] = []
+    try:
+        send(proc, line(id=new_id(1)))
+        wait_for(lambda: event_count(db) == 1)  # written by the writer process, forked for the first batch
+        writers = children(proc.pid)
+        assert len(writers) == 1
+        proc.kill()
+        proc.wait(10)
+        assert proc.stdout is not None and proc.stderr is not None
+        assert read_to_eof(proc.stdout, 10), "the writer still holds the caller's stdout"
+        assert read_to_eof(proc.stderr, 10), "the writer still holds the caller's stderr"
+        wait_for(lambda: not any(alive(pid) for pid in writers))
+    finally:
+        proc.kill()
+        for pid in writers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        db.dispose()
+
+
 # --- aggregate, verify, export ------------------------------------------------------------
 
 
@@ -333,3 +473,45 @@ def test_export_round_trips_through_ingest(events_db: tuple[str, Database], tmp_
     other.dispose()
     bad = atlas(url, "usage", "export", "--format", "xml")
     assert bad.exit_code == 2 and "ndjson, csv" in bad.stderr
+
+
+def test_export_honours_the_global_format(events_db: tuple[str, Database], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`atlas --format csv usage export` used to write ndjson without a word."""
+    url, _db = events_db
+    assert atlas(url, "usage", "ingest", "-", input=jsonl(line(id=new_id(1), quantity=2))).exit_code == 0
+    header = "id,workspace_id,user_id,event_type,quantity,metadata,created_at"
+    as_csv = runner.invoke(app, ["--database-url", url, "--format", "csv", "usage", "export"])
+    assert as_csv.exit_code == 0 and as_csv.stdout.splitlines()[0] == header, as_csv.output
+    for global_format in (["--format", "json"], ["--json"], ["--format", "table"]):
+        ndjson = runner.invoke(app, ["--database-url", url, *global_format, "usage", "export"])
+        assert ndjson.exit_code == 0 and json.loads(ndjson.stdout)["quantity"] == 2, global_format
+    own = runner.invoke(app, ["--database-url", url, "--format", "csv", "usage", "export", "--format", "ndjson"])
+    assert json.loads(own.stdout)["id"] == new_id(1)
+    monkeypatch.setenv("ATLAS_FORMAT", "csv")
+    assert atlas(url, "usage", "export").stdout.startswith(header + "\n")
+
+
+def test_csv_booleans_are_written_true_and_false(events_db: tuple[str, Database]) -> None:
+    url, _db = events_db
+    args = ["usage", "record", "-w", "acme", "--type", "query", "--id", new_id(1), "--format", "csv"]
+    first, again = atlas(url, *args), atlas(url, *args)
+    assert first.stdout.splitlines()[0].endswith(",duplicate") and first.stdout.splitlines()[1].endswith(",false")
+    assert again.stdout.splitlines()[1].endswith(",true")
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv"])
+def test_a_closed_pipe_ends_export_quietly_with_exit_0(events_db: tuple[str, Database], fmt: str) -> None:
+    """`atlas usage export | head` used to exit 1."""
+    url, _db = events_db
+    many = jsonl(*(line(id=new_id(i), metadata={"pad": "x" * 200}) for i in range(1, 2001)))  # far over a pipe's buffer
+    assert atlas(url, "usage", "ingest", "-", input=many).exit_code == 0
+    command = [sys.executable, "-m", "atlas_cli", "--database-url", url, "usage", "export", "--format", fmt]
+    export = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2]
+    )
+    head = subprocess.run(["head", "-n", "1"], stdin=export.stdout, capture_output=True, timeout=60, check=True)
+    assert export.stdout is not None and export.stderr is not None
+    export.stdout.close()
+    err = export.stderr.read().decode()
+    assert export.wait(60) == 0, err
+    assert err == "" and len(head.stdout.splitlines()) == 1

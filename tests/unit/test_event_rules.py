@@ -245,3 +245,98 @@ def test_the_quick_checks_accept_exactly_what_the_parsers_accept() -> None:
     assert rules.json_fields('  {"a": 1}  ') == {"a": 1}
     with pytest.raises(rules.InvalidEvent, match="Extra data"):
         rules.json_fields('{"a": 1} x')
+
+
+# --- values that cannot be stored, duplicate keys, strict quantities, CSV headers ------------
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00", "0001-01-01T04:59:59.999999+05:00"],
+)
+def test_a_time_outside_what_the_databases_store_is_rejected(moment: str) -> None:
+    with pytest.raises(rules.InvalidEvent, match=r"bad created_at .*out of range"):
+        parse({"event_type": "query", "workspace_id": "acme", "created_at": moment})
+
+
+def test_the_first_and_last_storable_instants_are_kept() -> None:
+    first = parse({"event_type": "query", "workspace_id": "acme", "created_at": "0001-01-01T05:00:00+05:00"})
+    last = parse({"event_type": "query", "workspace_id": "acme", "created_at": "9999-12-31T18:59:59.999999-05:00"})
+    assert first.created_at == datetime(1, 1, 1, tzinfo=UTC)
+    assert last.created_at == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def nested(depth: int) -> str:
+    """Metadata nesting `depth` objects: {"a": {"a": ... {} ...}}."""
+    return '{"a": ' * (depth - 1) + "{}" + "}" * (depth - 1)
+
+
+def test_metadata_nested_deeper_than_the_limit_is_rejected_not_a_recursion_error() -> None:
+    ok = rules.json_fields(f'{{"event_type": "query", "workspace_id": "acme", "metadata": {nested(rules.MAX_DEPTH)}}}')
+    assert parse(dict(ok)).metadata is not None
+    for depth in (rules.MAX_DEPTH + 1, 5000, 100_000):
+        with pytest.raises(rules.InvalidEvent, match=f"nested more than {rules.MAX_DEPTH} levels"):
+            rules.json_fields(f'{{"event_type": "query", "workspace_id": "acme", "metadata": {nested(depth)}}}')
+    with pytest.raises(rules.InvalidEvent, match="nested more than"):  # CSV and --metadata: JSON text
+        parse({"event_type": "query", "workspace_id": "acme", "metadata": nested(5000)})
+    deep: dict[str, object] = {}
+    for _ in range(5000):  # the library logger is given a dict
+        deep = {"a": deep}
+    with pytest.raises(rules.InvalidEvent, match="nested more than"):
+        parse({"event_type": "query", "workspace_id": "acme", "metadata": deep})
+    brackets_in_text = '{"event_type": "query", "workspace_id": "acme", "metadata": {"k": "' + "[{" * 500 + '"}}'
+    assert parse(dict(rules.json_fields(brackets_in_text))).metadata == {"k": "[{" * 500}
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('{"event_type": "query", "workspace_id": "acme", "quantity": 1, "quantity": 500}', "quantity"),
+        ('{"workspace_id": "acme", "event_type": "query", "workspace_id": "globex"}', "workspace_id"),
+        ('{"event_type": "query", "workspace_id": "acme", "metadata": {"k": 1, "k": 2}}', "k"),
+    ],
+)
+def test_a_key_given_twice_in_a_json_line_is_a_rejection(text: str, key: str) -> None:
+    with pytest.raises(rules.InvalidEvent, match=f"duplicate key '{key}'"):
+        rules.json_fields(text)
+    with pytest.raises(rules.InvalidEvent, match=f"duplicate key '{key}'"):
+        rules.json_fields(" " + text)  # the slow path says the same
+
+
+@pytest.mark.parametrize("quantity", [" 12", "12 ", "１２", "+5", "1_000", "²", "-1", "1e3", "0x10", True, 2.0])
+def test_quantities_are_ascii_digits_or_json_integers(quantity: object) -> None:
+    with pytest.raises(rules.InvalidEvent, match="quantity must be a positive integer"):
+        parse({"event_type": "query", "workspace_id": "acme", "quantity": quantity})
+
+
+def test_quantity_digits_and_integers_are_accepted() -> None:
+    assert [
+        parse({"event_type": "query", "workspace_id": "acme", "quantity": q}).quantity for q in ("12", "007", 12)
+    ] == [
+        12,
+        7,
+        12,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ("id,event_type,quantity,colour", "unknown CSV header column 'colour'"),
+        ("\ufeffid,event_type", "unknown CSV header column '\\ufeffid'"),
+        ("id,event_type,quantity,quantity", "names the column 'quantity' more than once"),
+        ("workspace_id,event_type,workspace_id", "names the column 'workspace_id' more than once"),
+    ],
+)
+def test_a_csv_header_names_each_field_at_most_once_and_nothing_else(header: str, reason: str) -> None:
+    with pytest.raises(rules.InvalidEvent) as exc:
+        rules.csv_header(header)
+    assert reason in exc.value.reason
+
+
+def test_ids_longer_than_an_index_entry_can_hold_are_rejected() -> None:
+    """PostgreSQL refused a 9,000-byte user_id in the (user_id, created_at) index: the whole run stopped."""
+    assert parse({"event_type": "query", "workspace_id": "acme", "user_id": "u" * 1024}).user_id == "u" * 1024
+    for name, value in (("user_id", "u" * 1025), ("user_id", "é" * 513), ("workspace_id", "w" * 5000)):
+        with pytest.raises(rules.InvalidEvent, match=f"{name} .* is longer than 1,024 bytes"):
+            parse({"event_type": "query", "workspace_id": "acme", name: value})
