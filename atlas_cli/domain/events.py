@@ -351,7 +351,16 @@ def csv_fields(line: str, header: Sequence[str]) -> Mapping[str, Any]:
         raise InvalidEvent(f"bad CSV: {exc}") from None
     if len(values) != len(header):
         raise InvalidEvent(f"bad CSV: expected {len(header)} fields, found {len(values)}")
-    return dict(zip(header, values, strict=True))
+    return {name: _formula_guard_removed(value) for name, value in zip(header, values, strict=True)}
+
+
+# atlas's CSV writers put a `'` before a text cell a spreadsheet would run as a formula; reading
+# one back takes it off again, so an export ingests back unchanged.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _formula_guard_removed(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_START) else value
 
 
 def is_skipped(line: str) -> bool:

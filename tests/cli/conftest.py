@@ -15,9 +15,9 @@ class Atlas:
         self.url = url
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, clock=factories.clock):
+    def __call__(self, *args: str, clock=factories.clock, input: str | None = None):
         prefix = ["--database-url", self.url] if self.url else []
-        return self.runner.invoke(app, [*prefix, *args], obj=Runtime(clock=clock))
+        return self.runner.invoke(app, [*prefix, *args], obj=Runtime(clock=clock), input=input)
 
     def json(self, *args: str, code: int = 0):
         result = self(*args, "--json")

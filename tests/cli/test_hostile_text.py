@@ -78,6 +78,14 @@ def test_export_csv_makes_formulas_inert(atlas, atlas_db):
     assert result.exit_code == 0, result.output
     users = sorted(row["user_id"] for row in csv.DictReader(io.StringIO(result.stdout)))
     assert users == ["'-cmd", "'=1+1"]
+    # and it ingests back unchanged: the guard comes off again, nothing is counted twice
+    with atlas_db.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM usage_events")
+    ingested = atlas("usage", "ingest", "-", "--input-format", "csv", "--json", input=result.stdout)
+    assert ingested.exit_code == 0, ingested.output + ingested.stderr
+    with atlas_db.connect() as conn:
+        stored = sorted(row[0] for row in conn.exec_driver_sql("SELECT user_id FROM usage_events"))
+    assert stored == ["-cmd", "=1+1"]
 
 
 def test_csv_booleans_are_lowercase(atlas, atlas_db):
