@@ -41,9 +41,26 @@ class Database:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A transaction: committed when the block ends, rolled back when it raises."""
-        with translate_errors(self.url), self.engine.begin() as conn:
-            yield conn
+        """A transaction: committed when the block ends, rolled back when it raises.
+
+        Everything in it, schema changes included, is one unit on both engines. On SQLite the
+        transaction is `BEGIN IMMEDIATE`: the driver would otherwise run each CREATE TABLE on
+        its own (so an interrupted `db init` kept tables without their migration stamp), and
+        writers are serialised from the start, so what a transaction reads stays true until
+        it commits (as a row lock does on PostgreSQL).
+        """
+        with translate_errors(self.url), self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # the driver leaves BEGIN to us
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.begin()
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
     def dispose(self) -> None:
         if "engine" in self.__dict__:
