@@ -187,12 +187,12 @@ class AdminService:
             NotFound: unknown workspace. PermissionDenied: actor missing, unknown or not allowed.
             Conflict: the workspace is deleted. BadInput/Conflict from `compute`.
         """
-        now = self._clock()
         with self._db.begin() as conn:
             ws = resolve(conn, workspace)
             who = find_actor(conn, actor)
             authorize(conn, who, ws)
             row = bq.lock_workspace(conn, ws.id)
+            now = self._clock()  # after the lock: one workspace's audit rows are in the order of its changes
             ws = Workspace.from_row(row)
             if ws.status == "deleted":
                 raise Conflict(f"workspace {ws.id!r} is deleted; nothing changed")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection, RowMapping
@@ -54,9 +53,10 @@ class SyncReport:
 
 @dataclass(frozen=True)
 class Apply:
-    """How changes are written: when, by whom, under which action, and whether at all."""
+    """How changes are written: when (the clock is read once the workspace is locked, so its
+    audit rows are in the order of its changes), by whom, under which action, whether at all."""
 
-    now: datetime
+    clock: Clock
     actor: str
     action: str
     dry_run: bool
@@ -105,6 +105,7 @@ def reconcile(
 ) -> SyncRow:
     """Bring one workspace in line with its Stripe subscriptions (DESIGN section 4)."""
     row = bq.lock_workspace(conn, ws_id)
+    now = how.clock()
     sub = current_subscription(subs)
     if sub is None:
         return SyncRow(
@@ -136,7 +137,7 @@ def reconcile(
     if sub_after:
         fresh = {} if row_id else {"id": str(uuid.uuid4()), "referenceId": ws_id}
         bq.save_subscription(conn, row_id, {**wanted, **fresh})
-    bq.insert_audit(conn, [audit_row(ws_id, how.actor, how.action, before, after, how.now)])
+    bq.insert_audit(conn, [audit_row(ws_id, how.actor, how.action, before, after, now)])
     return result
 
 
@@ -185,7 +186,7 @@ class StripeSyncService:
         with self._db.connect() as conn:
             who, targets, tiers = self._targets(conn, workspace, all_workspaces, actor)
         fetched = self._fetch(targets, progress)
-        how = Apply(self._clock(), who, "billing.sync", dry_run, price_map(self._settings), tiers)
+        how = Apply(self._clock, who, "billing.sync", dry_run, price_map(self._settings), tiers)
         with self._db.begin() as conn:
             rows = [
                 reconcile(conn, t["id"], t["customer_id"], subs, how) for t, subs in zip(targets, fetched, strict=True)

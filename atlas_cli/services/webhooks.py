@@ -141,7 +141,7 @@ class WebhookService:
                     f"{sub.id} ended, but the workspace has another live subscription ({other}): tier unchanged",
                 )
         how = Apply(
-            self._clock(),
+            self._clock,
             f"{WEBHOOK_ACTOR}:{event.id}",
             f"billing.webhook.{event.type}",
             dry_run,
