@@ -17,7 +17,7 @@ from atlas_cli.config import Settings
 from atlas_cli.db import billing_queries as bq
 from atlas_cli.db.database import Database
 from atlas_cli.domain.stripe_mapping import PriceMap, StripeSubscription, current_subscription, plan_change
-from atlas_cli.errors import BadInput, NotFound
+from atlas_cli.errors import BadInput, Conflict, NotFound
 from atlas_cli.services import Clock
 from atlas_cli.services.admin import audit_row, authorize, find_actor, jsonable, keyed, require_global_admin
 from atlas_cli.services.billing_ops import allowed_tiers
@@ -103,7 +103,11 @@ def _subscription_diff(
 def reconcile(
     conn: Connection, ws_id: str, customer: str | None, subs: list[StripeSubscription], how: Apply
 ) -> SyncRow:
-    """Bring one workspace in line with its Stripe subscriptions (DESIGN section 4)."""
+    """Bring one workspace in line with its Stripe subscriptions (DESIGN section 4).
+
+    Raises:
+        Conflict: the subscription is of another customer than the workspace's own.
+    """
     row = bq.lock_workspace(conn, ws_id)
     now = how.clock()
     sub = current_subscription(subs)
@@ -118,13 +122,19 @@ def reconcile(
             {},
             f"customer {customer} has no subscription in Stripe: nothing changed",
         )
+    owner = row["stripe_customer_id"]
+    if sub.customer and owner and owner != sub.customer:
+        raise Conflict(
+            f"Stripe subscription {sub.id} is of customer {sub.customer}, but workspace {ws_id!r} has "
+            f"customer {owner}: atlas does not replace a workspace's customer; nothing changed"
+        )
     change = plan_change(
         sub, how.prices, tier=row["plan_tier"], trial_ends_at=row["trial_ends_at"], allowed_tiers=how.tiers
     )
     if not change.writes_subscription:
         return SyncRow(ws_id, sub.customer, sub.id, sub.status, change.outcome.value, {}, {}, change.why)
     values = dict(change.values)
-    if sub.customer and row["stripe_customer_id"] != sub.customer:
+    if sub.customer and not owner:  # an empty customer is filled; a different one is a conflict (above)
         values["stripe_customer_id"] = sub.customer
     row_id, wanted, sub_before, sub_after = _subscription_diff(conn, ws_id, sub, how.prices)
     before = {**keyed({k: row[k] for k in values}), **{k: jsonable(v) for k, v in sub_before.items()}}
