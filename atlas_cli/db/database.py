@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from atlas_cli.db import urls
-from atlas_cli.db.engine import create_engine, translate_errors
+from atlas_cli.db.engine import create_engine, refuses_writes, translate_errors
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -52,7 +52,7 @@ class Database:
         with translate_errors(self.url), self.engine.connect() as conn:
             if self.dialect == "sqlite":
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # the driver leaves BEGIN to us
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                _begin_immediate(conn)
             else:
                 conn.begin()
             try:
@@ -65,3 +65,16 @@ class Database:
     def dispose(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """BEGIN IMMEDIATE; on a read-only SQLite database a plain BEGIN, so that reads work and each
+    write is refused on its own (a caller may then show what it would have stored)."""
+    from sqlalchemy import exc as sa_exc
+
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except sa_exc.OperationalError as exc:
+        if not refuses_writes(exc):
+            raise
+        conn.exec_driver_sql("BEGIN")

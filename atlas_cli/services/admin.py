@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from atlas_cli.db import billing_queries as bq
 from atlas_cli.db.database import Database
+from atlas_cli.domain.periods import iso_millis
 from atlas_cli.errors import Conflict, PermissionDenied
 from atlas_cli.services import Clock
 from atlas_cli.services.models import Workspace
@@ -127,8 +128,7 @@ def jsonable(value: Any) -> Any:
     """Times as ISO 8601 UTC with milliseconds (as the Atlas API writes them); the rest as is."""
     if not isinstance(value, datetime):
         return value
-    moment = value.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return iso_millis(value)
 
 
 def keyed(values: dict[str, Any]) -> dict[str, Any]:
