@@ -192,6 +192,20 @@ def test_history_with_a_select_only_role_shows_what_it_would_store(
         ]
         daily = reader("usage", "history", "-w", "acme", "--period", "daily", "--limit", "3")
         assert daily.exit_code == 0 and "not stored" in daily.stderr
+        for args in (
+            ("usage", "show", "-w", "acme"),
+            ("usage", "breakdown", "-w", "acme"),
+            ("usage", "verify", "-w", "acme", "--since", "2026-11-22", "--period", "daily"),  # no events today
+            ("usage", "export", "-w", "acme"),
+            ("billing", "status", "-w", "acme"),
+            ("billing", "check", "-w", "acme"),
+            ("trial", "status", "-w", "acme"),
+            ("workspace", "list"),
+            ("audit", "list"),
+            ("db", "status"),
+        ):
+            other = reader(*args)
+            assert other.exit_code == 0 and "Error" not in other.stderr, (args, other.stdout, other.stderr)
         assert "may only read" in reader.fails(8, "usage", "aggregate", "-w", "acme")  # a write is refused
     assert summaries(db) == []
     writer = bf.Cli(db.url)("usage", "history", "-w", "acme", "--json")
