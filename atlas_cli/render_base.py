@@ -13,9 +13,11 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+
+from atlas_cli.domain.periods import iso_millis
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -96,14 +98,14 @@ def days(window: Any) -> str:
     from datetime import timedelta
 
     last = window.end - timedelta(microseconds=1)
-    return f"{window.start:%Y-%m-%d} – {last:%Y-%m-%d}"
+    return f"{window.start.date().isoformat()} – {last.date().isoformat()}"
 
 
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 UTC with milliseconds and a Z, as the Atlas API writes times."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return iso_millis(moment)
 
 
 def json_number(value: Any) -> Any:

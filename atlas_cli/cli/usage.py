@@ -42,7 +42,9 @@ def history(
 ) -> None:
     """Show usage per day or month, newest first, recomputed from raw events.
 
-    Every period in the range is aggregated from the events and stored in usage_summaries.
+    Every period in the range is aggregated from the events and stored in usage_summaries
+    (with a read-only database role: shown, not stored). The range never reaches before the
+    workspace's creation.
 
     Examples:
 
@@ -54,6 +56,8 @@ def history(
     with rt.services() as svc:
         report = svc.usage.history(rt.workspace(workspace), period=period, start=start, end=end, limit=limit)
     rt.render.history_report(report, rt.output_format(fmt, as_json))
+    if report.note:
+        rt.render.note(report.note)
 
 
 @app.command("breakdown")

@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from atlas_cli.db import urls
-from atlas_cli.db.engine import create_engine, translate_errors
+from atlas_cli.db.engine import create_engine, refuses_writes, translate_errors
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -49,9 +49,26 @@ class Database:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A transaction: committed when the block ends, rolled back when it raises."""
-        with translate_errors(self.masked_url, self._password), self.engine.begin() as conn:
-            yield conn
+        """A transaction: committed when the block ends, rolled back when it raises.
+
+        Everything in it, schema changes included, is one unit on both engines. On SQLite the
+        transaction is `BEGIN IMMEDIATE`: the driver would otherwise run each CREATE TABLE on
+        its own (so an interrupted `db init` kept tables without their migration stamp), and
+        writers are serialised from the start, so what a transaction reads stays true until
+        it commits (as a row lock does on PostgreSQL).
+        """
+        with translate_errors(self.masked_url, self._password), self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # the driver leaves BEGIN to us
+                _begin_immediate(conn)
+            else:
+                conn.begin()
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
     def billing(self, conn: Connection) -> Billing:
         """The billing model of this database (detected once, or the override), its catalog and layout.
@@ -68,3 +85,16 @@ class Database:
     def dispose(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """BEGIN IMMEDIATE; on a read-only SQLite database a plain BEGIN, so that reads work and each
+    write is refused on its own (a caller may then show what it would have stored)."""
+    from sqlalchemy import exc as sa_exc
+
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except sa_exc.OperationalError as exc:
+        if not refuses_writes(exc):
+            raise
+        conn.exec_driver_sql("BEGIN")

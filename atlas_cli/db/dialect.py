@@ -30,6 +30,15 @@ def new_uuid(conn: Connection) -> sa.ColumnElement[Any]:
     return sa.func.printf("%s-%s-%s-%s-%s", *parts)
 
 
+def earlier(conn: Connection, first: sa.ColumnElement[Any], second: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The earlier of two non-null UTCDateTime expressions."""
+    from atlas_cli.db.types import UTCDateTime
+
+    if conn.dialect.name == "postgresql":
+        return sa.func.least(first, second, type_=UTCDateTime())
+    return sa.func.min(first, second, type_=UTCDateTime())  # SQLite's min of two values
+
+
 _TRUNCATE_TO = {"daily": "day", "monthly": "month"}
 
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from atlas_cli.db import urls
-from atlas_cli.errors import Conflict, DatabaseUnavailable, NotConfigured
+from atlas_cli.errors import Conflict, DatabaseUnavailable, NotConfigured, PermissionDenied
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -54,6 +54,18 @@ _MISSING_TABLE_MARKERS = ("no such table", "undefinedtable")
 _MISSING_COLUMN_MARKERS = ("no such column", "undefinedcolumn", "has no column")
 
 
+# SQLSTATEs of a write the server refuses: no privilege (a SELECT-only role), read-only transaction.
+_READ_ONLY_SQLSTATES = frozenset({"42501", "25006"})
+
+
+def refuses_writes(exc: BaseException) -> bool:
+    """Whether a driver error says this connection may not write (not that the write was wrong)."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in _READ_ONLY_SQLSTATES:
+        return True
+    return "readonly database" in str(orig or exc).lower()  # SQLite: a read-only file or query_only
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -83,6 +95,10 @@ def translate_errors(shown_url: str, secret: str | None = None) -> Iterator[None
             raise NotConfigured(
                 f"the database at {shown_url} has no Atlas tables ({reason}): "
                 "run `atlas db init`, or point DATABASE_URL at the Atlas database"
+            ) from exc
+        if refuses_writes(exc):
+            raise PermissionDenied(
+                f"the database refused to write ({reason}): this connection may only read; nothing changed"
             ) from exc
         if any(marker in kind for marker in _MISSING_COLUMN_MARKERS):
             raise NotConfigured(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from atlas_cli.db.schema import ATLAS_TABLES, OWN_TABLES, REQUIRED_COLUMNS
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
     from sqlalchemy.engine import Connection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -50,6 +51,18 @@ def _alembic_config(conn: Connection) -> Any:
     return config
 
 
+def create_missing(bind: Connection, table: Table) -> None:
+    """Create `table` and each of its indexes unless it is there already.
+
+    Migrations build on this, so `upgrade` completes a schema that is partly there (a database
+    an older atlas was interrupted on while creating it): what exists is kept as it is, what is
+    missing is created, and the version is stamped.
+    """
+    table.create(bind, checkfirst=True)
+    for index in table.indexes:
+        index.create(bind, checkfirst=True)
+
+
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
@@ -60,7 +73,11 @@ def head_revision() -> str:
 
 
 def upgrade(conn: Connection) -> None:
-    """Apply atlas's migrations: creates missing tables, never touches existing Atlas ones."""
+    """Apply atlas's migrations: creates missing tables, never touches existing Atlas ones.
+
+    Run it inside the caller's transaction (`Database.begin`): the tables and the version stamp
+    then commit together, and an interruption leaves the database as it was.
+    """
     from alembic import command
 
     command.upgrade(_alembic_config(conn), "head")

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from atlas_cli.db import dialect
+from atlas_cli.db.engine import refuses_writes
 from atlas_cli.db.schema import (
     connections,
     invitations,
@@ -83,6 +84,23 @@ def resource_counts(conn: Connection, workspace_id: str) -> RowMapping:
     )
 
 
+def usage_floor(conn: Connection) -> sa.ColumnElement[Any]:
+    """Per `organization` row: when its usage can begin, its creation or its first event if that
+    is earlier (events imported from before it existed). One index probe per workspace."""
+    first_event = sa.select(sa.func.min(e.c.created_at)).where(e.c.workspace_id == organization.c.id).scalar_subquery()
+    created = organization.c.createdAt
+    return dialect.earlier(conn, created, sa.func.coalesce(first_event, created))
+
+
+def usage_begins(conn: Connection, workspace_id: str | None) -> datetime | None:
+    """The earliest `usage_floor` of the workspace, or of every workspace when None (None: none)."""
+    floor = usage_floor(conn)
+    if workspace_id is not None:
+        return conn.execute(sa.select(floor).where(organization.c.id == workspace_id)).scalar_one_or_none()
+    inner = sa.select(floor.label("floor")).subquery("floors")
+    return conn.execute(sa.select(sa.func.min(inner.c.floor, type_=UTCDateTime()))).scalar_one_or_none()
+
+
 def sum_of(event_type: str) -> sa.ColumnElement[Any]:
     return sa.func.coalesce(sa.func.sum(sa.case((e.c.event_type == event_type, e.c.quantity), else_=0)), 0)
 
@@ -110,22 +128,16 @@ def usage_totals(conn: Connection, workspace_id: str, window: Window) -> RowMapp
     )
 
 
-def refresh_summaries(
-    conn: Connection, workspace_id: str, period: str, buckets: Sequence[Window], now: datetime
-) -> list[RowMapping]:
-    """Recompute the summaries of `buckets` from raw events and upsert them, in one statement.
+def _recomputed(conn: Connection, workspace_id: str, period: str, buckets: Sequence[Window], now: datetime) -> Any:
+    """The summary rows of `buckets` from raw events, in SUMMARY_COLUMNS order.
 
     `buckets` are whole UTC days or months of `period` (as `history_buckets` gives them). The
     workspace's events in their span are read by one index range scan and grouped by the start
     of their period; each bucket is then joined to its group. (Joining the buckets to the events
     by range made PostgreSQL re-read the whole span once per bucket.) The bucket starts are one
     bound parameter, so SQLAlchemy compiles the statement once, not on every call.
-    Every bucket gets a row, zeros included. Safe when two processes run it at once: the
-    unique key (workspace_id, period, period_start) turns the second insert into an update.
-    Returns the rows as stored.
+    Every bucket gets a row, zeros included.
     """
-    if not buckets:
-        return []
     starts = dialect.moments(conn, [b.start for b in buckets], "bucket_start")
     span = Window(min(b.start for b in buckets), max(b.end for b in buckets))
     key = dialect.period_start(conn, period, e.c.created_at)
@@ -141,26 +153,56 @@ def refresh_summaries(
         .subquery("per_period")
     )
     zero = sa.literal_column("0", sa.Integer)
-    aggregate = (
+    return (
         sa.select(
-            dialect.new_uuid(conn),
-            sa.literal(workspace_id, sa.Text),
-            sa.literal(period, sa.Text),
-            starts.c.bucket_start,
-            sa.func.coalesce(per_period.c.query_count, zero),
-            sa.func.coalesce(per_period.c.token_count, zero),
-            sa.func.coalesce(per_period.c.active_users, zero),
-            sa.literal(0, sa.BigInteger),
-            sa.literal(now, UTCDateTime()),
+            dialect.new_uuid(conn).label("id"),
+            sa.literal(workspace_id, sa.Text).label("workspace_id"),
+            sa.literal(period, sa.Text).label("period"),
+            starts.c.bucket_start.label("period_start"),
+            sa.func.coalesce(per_period.c.query_count, zero).label("query_count"),
+            sa.func.coalesce(per_period.c.token_count, zero).label("token_count"),
+            sa.func.coalesce(per_period.c.active_users, zero).label("active_users"),
+            sa.literal(0, sa.BigInteger).label("storage_bytes"),
+            sa.literal(now, UTCDateTime()).label("updated_at"),
         )
         .select_from(starts.outerjoin(per_period, per_period.c.bucket_start == starts.c.bucket_start))
         .where(sa.true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as the join's ON
     )
+
+
+def refresh_summaries(
+    conn: Connection, workspace_id: str, period: str, buckets: Sequence[Window], now: datetime
+) -> list[RowMapping]:
+    """Recompute the summaries of `buckets` from raw events and upsert them, in one statement
+    (see `_recomputed`). Safe when two processes run it at once: the unique key (workspace_id,
+    period, period_start) turns the second insert into an update. Returns the rows as stored.
+    """
+    if not buckets:
+        return []
     s = usage_summaries.c
-    stmt = upsert_summaries(conn, aggregate)
+    stmt = upsert_summaries(conn, _recomputed(conn, workspace_id, period, buckets, now))
     return list(
         conn.execute(stmt.returning(s.period_start, s.query_count, s.token_count, s.active_users)).mappings().all()
     )
+
+
+def summaries_stored_if_allowed(
+    conn: Connection, workspace_id: str, period: str, buckets: Sequence[Window], now: datetime
+) -> tuple[list[RowMapping], bool]:
+    """`refresh_summaries`, or, where the database refuses writes (a read-only role or
+    transaction), the same rows computed and not stored; and whether they were stored.
+    The attempt runs in a savepoint, so a refusal leaves the caller's transaction usable."""
+    if not buckets:
+        return [], True
+    try:
+        with conn.begin_nested():
+            return refresh_summaries(conn, workspace_id, period, buckets, now), True
+    except sa.exc.DBAPIError as exc:
+        if not refuses_writes(exc):
+            raise
+    rows = _recomputed(conn, workspace_id, period, buckets, now).subquery("computed")
+    counts = sa.select(rows.c.period_start, rows.c.query_count, rows.c.token_count, rows.c.active_users)
+    return list(conn.execute(counts).mappings().all()), False
 
 
 SUMMARY_COLUMNS = (

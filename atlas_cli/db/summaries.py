@@ -1,6 +1,7 @@
 """Summaries of many workspaces at once: set-based recomputation and verification.
 
-Both build the same grid: every (workspace, period) pair of the requested buckets, joined to
+Both build the same grid: every (workspace, period) pair of the requested buckets that does not
+precede the workspace's usage (its creation, or its first event if earlier), joined to
 the raw events of that period, grouped. `aggregate` upserts the grid into usage_summaries in one
 statement per period kind; `mismatches` compares it with what is stored, reading only.
 """
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from atlas_cli.db import dialect
-from atlas_cli.db.queries import distinct_logins, sum_of, upsert_summaries
+from atlas_cli.db.queries import distinct_logins, sum_of, upsert_summaries, usage_floor
 from atlas_cli.db.schema import organization, usage_events, usage_summaries
 from atlas_cli.db.types import UTCDateTime
 from atlas_cli.domain.periods import Window
@@ -31,7 +32,7 @@ def _grid(conn: Connection, period: str, buckets: Sequence[Window], workspace_id
     pairs without events get zeros. The bucket starts are one bound parameter (cacheable).
     """
     starts = dialect.moments(conn, [b.start for b in buckets], "bucket_start")
-    workspaces = sa.select(organization.c.id.label("workspace_id"))
+    workspaces = sa.select(organization.c.id.label("workspace_id"), usage_floor(conn).label("floor"))
     in_span = [e.c.created_at >= min(b.start for b in buckets), e.c.created_at < max(b.end for b in buckets)]
     if workspace_id is not None:
         workspaces = workspaces.where(organization.c.id == workspace_id)
@@ -51,6 +52,7 @@ def _grid(conn: Connection, period: str, buckets: Sequence[Window], workspace_id
         .subquery("per_period")
     )
     zero = sa.literal_column("0", sa.Integer)
+    begun = starts.c.bucket_start >= dialect.period_start(conn, period, ws.c.floor)  # not before its usage can begin
     matched = sa.and_(
         per_period.c.workspace_id == ws.c.workspace_id, per_period.c.bucket_start == starts.c.bucket_start
     )
@@ -62,7 +64,7 @@ def _grid(conn: Connection, period: str, buckets: Sequence[Window], workspace_id
             sa.func.coalesce(per_period.c.token_count, zero).label("token_count"),
             sa.func.coalesce(per_period.c.active_users, zero).label("active_users"),
         )
-        .select_from(starts.join(ws, sa.true()).outerjoin(per_period, matched))
+        .select_from(starts.join(ws, begun).outerjoin(per_period, matched))
         .subquery("actual")
     )
 

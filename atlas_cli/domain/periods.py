@@ -14,6 +14,11 @@ class PeriodKind(StrEnum):
 
 ACTIVE_SUBSCRIPTION_STATUSES = frozenset({"active", "trialing"})
 
+# The dates a command takes: no usage predates 1970, and the day and month after the last one
+# must still be representable (Python's datetime ends with the year 9999).
+EARLIEST_DATE = date(1970, 1, 1)
+LATEST_DATE = date(9998, 12, 31)
+
 
 @dataclass(frozen=True)
 class Window:
@@ -40,6 +45,12 @@ def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def iso_millis(moment: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and a Z, as the Atlas API writes times; the year always has
+    four digits (strftime's %Y does not pad years before 1000)."""
+    return utc(moment).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def month_start(moment: datetime) -> datetime:
@@ -112,16 +123,21 @@ def history_buckets(
     start: date | None,
     end: date | None,
     limit: int,
+    floor: datetime | None = None,
 ) -> list[Window]:
     """The periods of a history request, newest first, at most `limit` of them.
 
     A period is included when it overlaps the requested days: `start` and `end` are inclusive
     calendar dates (UTC). Without `end` the range ends with the current period; without `start`
-    it reaches back `limit` periods.
+    it reaches back `limit` periods. It never reaches before the period holding `floor` (when
+    the workspace's usage can begin: its creation, or its first event if that is earlier).
     """
     last_moment = day_start(end) if end is not None else utc(now)
     newest = bucket_start(kind, last_moment)
     oldest = bucket_start(kind, day_start(start)) if start is not None else None
+    if floor is not None:
+        lowest = bucket_start(kind, floor)
+        oldest = lowest if oldest is None else max(oldest, lowest)
     buckets: list[Window] = []
     cursor = newest
     while len(buckets) < limit and (oldest is None or cursor >= oldest):

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from atlas_cli.db import billing_queries as bq
 from atlas_cli.db.database import Database
+from atlas_cli.domain.periods import iso_millis
 from atlas_cli.errors import Conflict, PermissionDenied
 from atlas_cli.services import Clock
 from atlas_cli.services.models import Workspace
@@ -150,8 +151,7 @@ def jsonable(value: Any) -> Any:
     """Times as ISO 8601 UTC with milliseconds (as the Atlas API writes them); the rest as is."""
     if not isinstance(value, datetime):
         return value
-    moment = value.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return iso_millis(value)
 
 
 def keyed(values: dict[str, Any]) -> dict[str, Any]:
@@ -210,12 +210,12 @@ class AdminService:
             NotFound: unknown workspace. PermissionDenied: actor missing, unknown or not allowed.
             Conflict: the workspace is deleted. BadInput/Conflict from `compute`.
         """
-        now = self._clock()
         with self._db.begin() as conn:
             ws = resolve(conn, workspace)
             who = find_actor(conn, actor)
             authorize(conn, who, ws)
             row = bq.lock_workspace(conn, ws.id)
+            now = self._clock()  # after the lock: one workspace's audit rows are in the order of its changes
             ws = Workspace.from_row(row)
             if ws.status == "deleted":
                 raise Conflict(f"workspace {ws.id!r} is deleted; nothing changed")

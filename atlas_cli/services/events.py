@@ -117,6 +117,15 @@ def _since(value: str | None, now: datetime) -> datetime:
     return since
 
 
+def _floored(conn: Any, since: datetime, workspace_id: str | None) -> tuple[datetime, bool]:
+    """`since`, but not before the usage of the workspace (of any, for --all) can begin; and
+    whether there is a workspace at all."""
+    from atlas_cli.db import queries
+
+    floor = queries.usage_begins(conn, workspace_id)
+    return (since if floor is None else max(since, floor)), floor is not None
+
+
 class EventService:
     def __init__(self, db: Database, clock: Clock, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self._db = db
@@ -217,8 +226,9 @@ class EventService:
         counts: list[PeriodCount] = []
         with self._db.begin() as conn:
             scope = self._scope(conn, workspace, every)
+            start, begun = _floored(conn, start, scope)
             for kind in kinds:
-                buckets = buckets_since(kind, start, now)
+                buckets = buckets_since(kind, start, now) if begun else []
                 counts.append(
                     PeriodCount(kind.value, len(buckets), summaries.aggregate(conn, kind.value, buckets, scope, now))
                 )
@@ -239,8 +249,10 @@ class EventService:
         found: list[Mismatch] = []
         with self._db.connect() as conn:
             scope = self._scope(conn, workspace, every)
+            start, begun = _floored(conn, start, scope)
             for kind in kinds:
-                for r in summaries.mismatches(conn, kind.value, buckets_since(kind, start, now), scope):
+                buckets = buckets_since(kind, start, now) if begun else []
+                for r in summaries.mismatches(conn, kind.value, buckets, scope):
                     stored = (
                         None
                         if r["stored_query_count"] is None

@@ -148,6 +148,7 @@ class HistoryReport:
     workspace: Workspace
     kind: PeriodKind
     rows: tuple[SummaryRow, ...]
+    note: str | None = None  # for the person at the terminal (stderr), e.g. "not stored"
 
 
 @dataclass(frozen=True)

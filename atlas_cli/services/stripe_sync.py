@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection, RowMapping
@@ -18,7 +17,7 @@ from atlas_cli.config import Settings
 from atlas_cli.db import billing_queries as bq
 from atlas_cli.db.database import Database
 from atlas_cli.domain.stripe_mapping import PriceMap, StripeSubscription, current_subscription, plan_change
-from atlas_cli.errors import BadInput, NotFound
+from atlas_cli.errors import BadInput, Conflict, NotFound
 from atlas_cli.services import Clock
 from atlas_cli.services.admin import audit_row, authorize, find_actor, jsonable, keyed, require_global_admin
 from atlas_cli.services.billing_ops import allowed_tiers
@@ -54,9 +53,10 @@ class SyncReport:
 
 @dataclass(frozen=True)
 class Apply:
-    """How changes are written: when, by whom, under which action, and whether at all."""
+    """How changes are written: when (the clock is read once the workspace is locked, so its
+    audit rows are in the order of its changes), by whom, under which action, whether at all."""
 
-    now: datetime
+    clock: Clock
     actor: str
     action: str
     dry_run: bool
@@ -103,8 +103,13 @@ def _subscription_diff(
 def reconcile(
     conn: Connection, ws_id: str, customer: str | None, subs: list[StripeSubscription], how: Apply
 ) -> SyncRow:
-    """Bring one workspace in line with its Stripe subscriptions (DESIGN section 4)."""
+    """Bring one workspace in line with its Stripe subscriptions (DESIGN section 4).
+
+    Raises:
+        Conflict: the subscription is of another customer than the workspace's own.
+    """
     row = bq.lock_workspace(conn, ws_id)
+    now = how.clock()
     sub = current_subscription(subs)
     if sub is None:
         return SyncRow(
@@ -117,13 +122,19 @@ def reconcile(
             {},
             f"customer {customer} has no subscription in Stripe: nothing changed",
         )
+    owner = row["stripe_customer_id"]
+    if sub.customer and owner and owner != sub.customer:
+        raise Conflict(
+            f"Stripe subscription {sub.id} is of customer {sub.customer}, but workspace {ws_id!r} has "
+            f"customer {owner}: atlas does not replace a workspace's customer; nothing changed"
+        )
     change = plan_change(
         sub, how.prices, tier=row["plan_tier"], trial_ends_at=row["trial_ends_at"], allowed_tiers=how.tiers
     )
     if not change.writes_subscription:
         return SyncRow(ws_id, sub.customer, sub.id, sub.status, change.outcome.value, {}, {}, change.why)
     values = dict(change.values)
-    if sub.customer and row["stripe_customer_id"] != sub.customer:
+    if sub.customer and not owner:  # an empty customer is filled; a different one is a conflict (above)
         values["stripe_customer_id"] = sub.customer
     row_id, wanted, sub_before, sub_after = _subscription_diff(conn, ws_id, sub, how.prices)
     before = {**keyed({k: row[k] for k in values}), **{k: jsonable(v) for k, v in sub_before.items()}}
@@ -136,7 +147,7 @@ def reconcile(
     if sub_after:
         fresh = {} if row_id else {"id": str(uuid.uuid4()), "referenceId": ws_id}
         bq.save_subscription(conn, row_id, {**wanted, **fresh})
-    bq.insert_audit(conn, [audit_row(ws_id, how.actor, how.action, before, after, how.now)])
+    bq.insert_audit(conn, [audit_row(ws_id, how.actor, how.action, before, after, now)])
     return result
 
 
@@ -185,7 +196,7 @@ class StripeSyncService:
         with self._db.connect() as conn:
             who, targets, tiers = self._targets(conn, workspace, all_workspaces, actor)
         fetched = self._fetch(targets, progress)
-        how = Apply(self._clock(), who, "billing.sync", dry_run, price_map(self._settings), tiers)
+        how = Apply(self._clock, who, "billing.sync", dry_run, price_map(self._settings), tiers)
         with self._db.begin() as conn:
             rows = [
                 reconcile(conn, t["id"], t["customer_id"], subs, how) for t, subs in zip(targets, fetched, strict=True)

@@ -20,6 +20,10 @@ from atlas_cli.services.workspaces import billing_window, counts, resolve, subsc
 HISTORY_MAX = 365
 BREAKDOWN_MAX = 500
 SORTS = ("queries", "tokens", "logins")
+NOT_STORED = (
+    "Note: this database connection may not write usage_summaries (a read-only role?): "
+    "the summaries were computed from the events and shown, not stored."
+)
 
 
 class UsageService:
@@ -61,7 +65,8 @@ class UsageService:
         end: str | None = None,
         limit: int = 90,
     ) -> HistoryReport:
-        """Summaries per period, newest first, recomputed from raw events and stored.
+        """Summaries per period, newest first, recomputed from raw events and stored; where the
+        database refuses writes (a read-only role), computed and not stored, with a note.
 
         Raises:
             BadInput: unknown period, malformed or reversed dates, limit out of 1..365.
@@ -71,19 +76,21 @@ class UsageService:
         first, last = inputs.date_span(start, end)
         inputs.bounded(limit, "--limit", high=HISTORY_MAX)
         now = self._clock()
-        buckets = history_buckets(kind, now=now, start=first, end=last, limit=limit)
         with self._db.begin() as conn:
             ws = resolve(conn, workspace)
-            stored = queries.refresh_summaries(conn, ws.id, kind.value, buckets, now)
+            floor = queries.usage_begins(conn, ws.id)
+            buckets = history_buckets(kind, now=now, start=first, end=last, limit=limit, floor=floor)
+            found, stored = queries.summaries_stored_if_allowed(conn, ws.id, kind.value, buckets, now)
         rows = sorted(
             (
                 SummaryRow(r["period_start"], int(r["query_count"]), int(r["token_count"]), int(r["active_users"]))
-                for r in stored
+                for r in found
             ),
             key=lambda row: row.period_start,
             reverse=True,
         )
-        return HistoryReport(ws, kind, tuple(rows))
+        note = None if stored else NOT_STORED
+        return HistoryReport(ws, kind, tuple(rows), note=note)
 
     def breakdown(
         self,

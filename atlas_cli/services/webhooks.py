@@ -69,6 +69,7 @@ class WebhookService:
             NotConfigured: no STRIPE_WEBHOOK_SECRET (or no STRIPE_SECRET_KEY for a checkout event).
             BadInput: bad or stale signature, not an event. NotFound: no workspace matches.
             StripeFailure: Stripe refused to give the checkout's subscription.
+            Conflict: the workspace has another Stripe customer than the event's (nothing recorded).
         """
         secret = self._settings.stripe_webhook_secret
         if secret is None or not secret.get_secret_value():
@@ -141,7 +142,7 @@ class WebhookService:
                     f"{sub.id} ended, but the workspace has another live subscription ({other}): tier unchanged",
                 )
         how = Apply(
-            self._clock(),
+            self._clock,
             f"{WEBHOOK_ACTOR}:{event.id}",
             f"billing.webhook.{event.type}",
             dry_run,

@@ -2,9 +2,9 @@
 
 import os
 import shlex
+import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,16 @@ def demo_env(tmp_path_factory):
     return env
 
 
+def first_daily_summary(env):
+    """The first day the nightly job aggregated, read from the database (not from the clock)."""
+    from atlas_cli.config import DATABASE_FILE
+
+    with sqlite3.connect(Path(env["ATLAS_DATA_DIR"]) / DATABASE_FILE) as conn:
+        (first,) = conn.execute("SELECT min(period_start) FROM usage_summaries WHERE period = 'daily'").fetchone()
+    assert first is not None, "the nightly job wrote no daily summary"
+    return first[:10]
+
+
 def run(script, *args, env):
     return subprocess.run(["bash", str(ROOT / "examples" / script), *args], env=env, capture_output=True, text=True)
 
@@ -42,7 +52,7 @@ def test_nightly_job_alerts_on_workspaces_at_warning_or_worse(demo_env, tmp_path
     for fine in ("ws_acme", "ws_wayne", "ws_homelab", "ws_stark", "ws_hooli"):
         assert fine not in alert
     assert "approaching your plan's queries limit" in alert
-    since = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    since = first_daily_summary(demo_env)  # where the job's aggregation began, whatever the date
     verify = subprocess.run(
         [sys.executable, "-m", "atlas_cli", "usage", "verify", "--all", "--since", since],
         env=demo_env,

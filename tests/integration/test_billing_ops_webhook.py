@@ -149,6 +149,25 @@ def test_checkout_completed_matches_by_reference(
     assert stripe_server.requests_to("GET", f"/v1/subscriptions/{sub['id']}")
 
 
+@pytest.mark.parametrize("kind", ["checkout", "subscription metadata"])
+def test_event_naming_a_workspace_with_another_customer_is_a_conflict(
+    db: Database, hook: Hook, stripe_server: StripeServer, env: dict, customer: str, kind: str
+) -> None:
+    other = stripe_server.add_customer()["id"]
+    sub = stripe_server.add_subscription(other, env["enterprise"], metadata={"referenceId": "acme"})
+    if kind == "checkout":
+        session = {"id": "cs_2", "object": "checkout.session", "mode": "subscription", "customer": other}
+        event = make_event("checkout.session.completed", {**session, "subscription": sub["id"], "metadata": {}})
+        event["data"]["object"]["client_reference_id"] = "acme"
+    else:
+        event = make_event("customer.subscription.updated", sub)
+    before = bf.org(db, "acme")
+    error = hook.send(event, code=4)
+    assert customer in error and other in error and "nothing changed" in error
+    assert bf.org(db, "acme") == before and before["stripe_customer_id"] == customer
+    assert bf.subscriptions(db) == [] and bf.ledger(db) == [] and bf.audit(db) == []
+
+
 def test_checkout_stripe_failure_changes_nothing(
     db: Database, hook: Hook, stripe_server: StripeServer, env: dict
 ) -> None:

@@ -5,6 +5,8 @@ Revises:
 Create Date: 2026-11-22
 
 An existing Atlas table is left exactly as it is: atlas never alters or drops what Atlas owns.
+Every object is created only when missing, so the migration also completes a schema that an
+interruption left half made.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from atlas_cli.db.migrate import create_missing
 from atlas_cli.db.schema import ATLAS_TABLES, metadata
 from atlas_cli.db.types import UTCDateTime, json_type, uuid_type
 
@@ -22,9 +25,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    metadata.create_all(op.get_bind(), tables=list(ATLAS_TABLES), checkfirst=True)
-    op.create_table(
+    bind = op.get_bind()
+    metadata.create_all(bind, tables=list(ATLAS_TABLES), checkfirst=True)
+    audit_log = sa.Table(
         "atlas_audit_log",
+        sa.MetaData(),
         sa.Column("workspace_id", sa.Text, primary_key=True),
         sa.Column("id", uuid_type(), primary_key=True),
         sa.Column("created_at", UTCDateTime, nullable=False),
@@ -32,8 +37,9 @@ def upgrade() -> None:
         sa.Column("action", sa.Text, nullable=False),
         sa.Column("before", json_type()),
         sa.Column("after", json_type()),
+        sa.Index("idx_atlas_audit_log_created", "created_at"),
     )
-    op.create_index("idx_atlas_audit_log_created", "atlas_audit_log", ["created_at"])
+    create_missing(bind, audit_log)
 
 
 def downgrade() -> None:
