@@ -294,12 +294,12 @@ class Renderer(BillingOpsViews, EventViews):
     def _history_table(self, r: HistoryReport) -> None:
         from rich.text import Text
 
-        fmt = "%Y-%m-%d" if r.kind.value == "daily" else "%Y-%m"
+        label_size = 10 if r.kind.value == "daily" else 7  # YYYY-MM-DD or YYYY-MM, four-digit years
         top_q = max((x.query_count for x in r.rows), default=0) or 1
         top_t = max((x.token_count for x in r.rows), default=0) or 1
         rows = [
             [
-                x.period_start.strftime(fmt),
+                x.period_start.date().isoformat()[:label_size],
                 f"{x.query_count:,}",
                 Text(chart_bar(x.query_count, top_q), style="cyan"),
                 f"{x.token_count:,}",
