@@ -25,7 +25,7 @@ from typing import Any
 
 from atlas_cli.domain import events as rules
 from atlas_cli.domain.circuit import CircuitBreaker
-from atlas_cli.services.batching import DEFAULT_FLUSH_AT, DEFAULT_FLUSH_INTERVAL, EventSink
+from atlas_cli.services.ingestion.batching import DEFAULT_FLUSH_AT, DEFAULT_FLUSH_INTERVAL, EventSink
 
 log = logging.getLogger("atlas_cli.logger")
 
@@ -83,7 +83,7 @@ class EventLogger:
             "id": id,
             "created_at": at.isoformat() if isinstance(at, datetime) else at,
         }
-        from atlas_cli.services.ingest import new_event_id
+        from atlas_cli.services.ingestion.ingest import new_event_id
 
         try:
             event = rules.event_from_fields(fields, default_workspace=None, now=self._clock(), new_id=new_event_id)
@@ -160,7 +160,7 @@ _exit_hook: list[bool] = []
 def database_logger(database_url: str, **options: Any) -> EventLogger:
     """An EventLogger writing to the database at `database_url`."""
     from atlas_cli.db.database import Database
-    from atlas_cli.services.batching import DatabaseSink
+    from atlas_cli.services.ingestion.batching import DatabaseSink
 
     return EventLogger(DatabaseSink(Database(database_url)), **options)
 

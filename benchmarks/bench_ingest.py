@@ -107,8 +107,8 @@ def prepare(url: str) -> Any:
 def ours(db: Any, path: Path, flush_at: int) -> float:
     import sqlalchemy as sa
 
-    from atlas_cli.services.events import EventService
-    from atlas_cli.services.ingest import IngestOptions
+    from atlas_cli.services.ingestion.events import EventService
+    from atlas_cli.services.ingestion.ingest import IngestOptions
 
     with db.begin() as conn:  # a fresh table each run, as the raw side gets (DELETE would leave dead index entries)
         empty = "TRUNCATE usage_events" if conn.dialect.name == "postgresql" else "DELETE FROM usage_events"

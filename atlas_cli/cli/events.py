@@ -23,7 +23,7 @@ from atlas_cli.cli.usage import app
 from atlas_cli.errors import BadInput
 
 if TYPE_CHECKING:
-    from atlas_cli.services.ingest import IngestOptions, StopRequest
+    from atlas_cli.services.ingestion.ingest import IngestOptions, StopRequest
 
 AllOpt = Annotated[bool, typer.Option("--all", help="Every workspace (instead of -w).")]
 SinceOpt = Annotated[
@@ -170,7 +170,7 @@ def _ingest_options(
     spool: Path | None,
     max_line_bytes: int,
 ) -> IngestOptions:
-    from atlas_cli.services.ingest import IngestOptions, format_for
+    from atlas_cli.services.ingestion.ingest import IngestOptions, format_for
 
     spool = spool or _default_spool(rt, source)
     if source != "-":
@@ -217,7 +217,7 @@ def _input(source: str) -> Iterator[BinaryIO]:
 @contextmanager
 def _stop_on_signals() -> Iterator[StopRequest]:
     """SIGINT and SIGTERM ask the ingestion to write what waits and end (main thread only)."""
-    from atlas_cli.services.ingest import StopRequest
+    from atlas_cli.services.ingestion.ingest import StopRequest
 
     stop = StopRequest()
     previous: dict[signal.Signals, Any] = {}

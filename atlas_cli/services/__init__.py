@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from atlas_cli.services.billing_ops import BillingOpsService
     from atlas_cli.services.demo import DemoService
     from atlas_cli.services.doctor import DoctorService
-    from atlas_cli.services.events import EventService
+    from atlas_cli.services.ingestion.events import EventService
     from atlas_cli.services.plans import PlanService
     from atlas_cli.services.schema import SchemaService
     from atlas_cli.services.stripe_sync import StripeSyncService
@@ -78,7 +78,7 @@ class Services:
 
     @cached_property
     def events(self) -> EventService:
-        from atlas_cli.services.events import EventService
+        from atlas_cli.services.ingestion.events import EventService
 
         return EventService(self.db, self.clock)
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from atlas_cli.render_base import clean, csv_cell, json_text
+from atlas_cli.render.base import clean, csv_cell, json_text
 from tests import factories
 from tests.factories import NOW
 

@@ -18,9 +18,9 @@ from atlas_cli.db.database import Database
 from atlas_cli.domain.events import Event
 from atlas_cli.errors import DatabaseUnavailable
 from atlas_cli.logger import database_logger
-from atlas_cli.services.batching import DatabaseSink, WriteResult
-from atlas_cli.services.events import EventService
-from atlas_cli.services.ingest import IngestOptions, IngestReport, IngestService
+from atlas_cli.services.ingestion.batching import DatabaseSink, WriteResult
+from atlas_cli.services.ingestion.events import EventService
+from atlas_cli.services.ingestion.ingest import IngestOptions, IngestReport, IngestService
 from tests.events_fixtures import event_count, event_ids, events_db, line, new_id, prepare, totals
 
 __all__ = ["events_db"]
@@ -255,7 +255,7 @@ def test_the_background_sink_remembers_workspaces_found_but_not_those_missing(pg
     import sqlalchemy as sa
 
     from atlas_cli.db import schema
-    from atlas_cli.services.batching import prepare_write
+    from atlas_cli.services.ingestion.batching import prepare_write
 
     db = prepare(pg_url)
     sink = DatabaseSink(db, background=True)

@@ -16,8 +16,8 @@ import pytest
 
 from atlas_cli.db.database import Database
 from atlas_cli.errors import BadInput
-from atlas_cli.services.events import EventService
-from atlas_cli.services.ingest import IngestOptions, IngestReport, StopRequest
+from atlas_cli.services.ingestion.events import EventService
+from atlas_cli.services.ingestion.ingest import IngestOptions, IngestReport, StopRequest
 from tests.events_fixtures import event_count, event_ids, events_db, line, new_id, totals
 
 __all__ = ["events_db"]

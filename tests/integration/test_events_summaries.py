@@ -14,8 +14,8 @@ from atlas_cli.db import schema
 from atlas_cli.db.database import Database
 from atlas_cli.domain.events import FIELDS
 from atlas_cli.errors import BadInput, NotFound
-from atlas_cli.services.events import EventService
-from atlas_cli.services.ingest import IngestOptions
+from atlas_cli.services.ingestion.events import EventService
+from atlas_cli.services.ingestion.ingest import IngestOptions
 from tests.events_fixtures import events_db, line, new_id
 
 __all__ = ["events_db"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from atlas_cli.render_base import CHART_WIDTH, chart_bar
+from atlas_cli.render.base import CHART_WIDTH, chart_bar
 
 
 @pytest.mark.parametrize(

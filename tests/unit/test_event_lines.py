@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import tracemalloc
 
-from atlas_cli.services.lines import LineSource
+from atlas_cli.services.ingestion.lines import LineSource
 
 PIECE = 4096
 

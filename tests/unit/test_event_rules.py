@@ -9,7 +9,7 @@ import pytest
 
 from atlas_cli.domain import events as rules
 from atlas_cli.domain.circuit import CircuitBreaker, CircuitState
-from atlas_cli.services.batching import Batch
+from atlas_cli.services.ingestion.batching import Batch
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 

@@ -20,8 +20,8 @@ from atlas_cli.domain.circuit import CircuitBreaker
 from atlas_cli.domain.events import Event
 from atlas_cli.errors import DatabaseUnavailable, NotConfigured
 from atlas_cli.logger import EventLogger
-from atlas_cli.services.batching import GaveUp, RetryPolicy, WriteResult, write_with_retries
-from atlas_cli.services.ingest import IngestOptions, IngestService
+from atlas_cli.services.ingestion.batching import GaveUp, RetryPolicy, WriteResult, write_with_retries
+from atlas_cli.services.ingestion.ingest import IngestOptions, IngestService
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from atlas_cli.domain.events import FIELDS, iso_micro
-from atlas_cli.render_events import ndjson_formatter
+from atlas_cli.render.events import ndjson_formatter
 
 AT = datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC)
 ROWS: list[tuple[Any, ...]] = [

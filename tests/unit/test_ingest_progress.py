@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from atlas_cli.render import Renderer
-from atlas_cli.render_events import ingest_progress_text
+from atlas_cli.render.events import ingest_progress_text
 
 
 def test_a_file_shows_events_per_second_how_far_and_the_time_left() -> None:

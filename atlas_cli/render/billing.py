@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from atlas_cli.render_base import Output, iso, json_text
+from atlas_cli.render.base import Output, iso, json_text
 
 
 class BillingOpsViews(Output):

@@ -29,7 +29,7 @@ from typing import IO, Any, BinaryIO
 from atlas_cli.domain import events as rules
 from atlas_cli.domain.events import Event, InvalidEvent
 from atlas_cli.errors import BadInput, ExitCode, NotFound
-from atlas_cli.services.batching import (
+from atlas_cli.services.ingestion.batching import (
     DEFAULT_FLUSH_AT,
     DEFAULT_FLUSH_INTERVAL,
     Attempt,
@@ -40,7 +40,7 @@ from atlas_cli.services.batching import (
     prepare_write,
     write_with_retries,
 )
-from atlas_cli.services.lines import DEFAULT_MAX_LINE_BYTES, LineSource
+from atlas_cli.services.ingestion.lines import DEFAULT_MAX_LINE_BYTES, LineSource
 
 FORMATS = ("jsonl", "csv")
 LISTED_REJECTIONS = 100  # how many rejections the report itself carries; the file has them all

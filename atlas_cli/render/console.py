@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from atlas_cli.render_base import clean
+from atlas_cli.render.base import clean
 
 
 class SafeConsole(Console):

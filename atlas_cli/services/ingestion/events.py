@@ -22,8 +22,8 @@ from atlas_cli.domain.periods import (
 )
 from atlas_cli.errors import BadInput
 from atlas_cli.services import Clock, inputs
-from atlas_cli.services.batching import DatabaseSink
-from atlas_cli.services.ingest import (
+from atlas_cli.services.ingestion.batching import DatabaseSink
+from atlas_cli.services.ingestion.ingest import (
     IngestOptions,
     IngestReport,
     IngestService,

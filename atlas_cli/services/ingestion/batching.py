@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from atlas_cli.db.database import Database
 from atlas_cli.domain.events import Event
 from atlas_cli.errors import AtlasError, DatabaseUnavailable
-from atlas_cli.services.writer import BackgroundWriter, WriterGone
-from atlas_cli.services.writer import available as writer_available
+from atlas_cli.services.ingestion.writer import BackgroundWriter, WriterGone
+from atlas_cli.services.ingestion.writer import available as writer_available
 
 if TYPE_CHECKING:
     from atlas_cli.db.events import EventRow

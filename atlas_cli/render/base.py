@@ -22,7 +22,7 @@ from atlas_cli.domain.periods import iso_millis
 if TYPE_CHECKING:
     from decimal import Decimal
 
-    from atlas_cli.render_console import SafeConsole
+    from atlas_cli.render.console import SafeConsole
 
 NOT_ENFORCED = "not enforced"  # the status shown for a BYOT workspace's tokens: metered, never blocked
 
@@ -130,7 +130,7 @@ class Output:
 
     @cached_property
     def out(self) -> SafeConsole:
-        from atlas_cli.render_console import SafeConsole
+        from atlas_cli.render.console import SafeConsole
 
         # soft_wrap: a line longer than the terminal is left for the terminal to wrap, so a pipe
         # gets it whole, never broken in the middle of a number
@@ -138,7 +138,7 @@ class Output:
 
     @cached_property
     def err(self) -> SafeConsole:
-        from atlas_cli.render_console import SafeConsole
+        from atlas_cli.render.console import SafeConsole
 
         return SafeConsole(stderr=True, no_color=self._no_color or None, markup=False, highlight=False, emoji=False)
 
@@ -208,8 +208,8 @@ class Output:
     ) -> None:
         """Prints a title line and a table. A header ending in `#` is a number, in `~` free text
         that may fold; an empty header is a decoration, dropped first on a narrow terminal. Ids,
-        slugs, numbers and dates are never cut (see render_console.fitted)."""
-        from atlas_cli.render_console import fitted
+        slugs, numbers and dates are never cut (see render.console.fitted)."""
+        from atlas_cli.render.console import fitted
 
         if title:
             self.out.print(title)

@@ -1,9 +1,10 @@
-"""All terminal output: Rich tables and bars for people, JSON and CSV for scripts.
+"""The reports of usage, billing status and checks, workspaces, trials, plans and the schema, and
+the `Renderer` that gathers every area's views.
 
 Data goes to stdout; progress, notes and errors go to stderr. The JSON shapes of `usage show`,
 `usage history`, `usage breakdown` and `billing status` are the Atlas admin API's own. The
-plumbing is in render_base.py; the billing operations' and the usage events' output in
-render_billing.py and render_events.py.
+plumbing is in `base`; the billing operations' and the usage events' output in `billing` and
+`events`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from atlas_cli.render_base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number
-from atlas_cli.render_billing import BillingOpsViews
-from atlas_cli.render_events import EventViews
+from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number
+from atlas_cli.render.billing import BillingOpsViews
+from atlas_cli.render.events import EventViews
 
 if TYPE_CHECKING:
     from atlas_cli.db.migrate import SchemaState

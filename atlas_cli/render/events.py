@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from atlas_cli.render_base import Output, csv_cell, iso, json_text
+from atlas_cli.render.base import Output, csv_cell, iso, json_text
 
 
 class EventViews(Output):
