@@ -18,13 +18,15 @@ def list_(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -
     rt: Runtime = ctx.obj
     from atlas_cli.services.plans import PlanService
 
-    rt.render.plan_list(PlanService().list(), rt.output_format(fmt, as_json))
+    with rt.errors():
+        table = PlanService(rt.billing_model).list()
+    rt.render.plan_list(table, rt.output_format(fmt, as_json))
 
 
 @app.command("show")
 def show(
     ctx: typer.Context,
-    tier: Annotated[str, typer.Argument(help="free, trial, team or enterprise.")],
+    tier: Annotated[str, typer.Argument(help="A tier of the billing model: `atlas plans list` names them.")],
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -33,5 +35,5 @@ def show(
     from atlas_cli.services.plans import PlanService
 
     with rt.errors():
-        plan = PlanService().show(tier)
-    rt.render.plan_detail(plan, rt.output_format(fmt, as_json))
+        table = PlanService(rt.billing_model).show(tier)
+    rt.render.plan_detail(table, rt.output_format(fmt, as_json))

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
@@ -78,6 +79,32 @@ class Runtime:
         if chosen not in FORMATS:
             self.fail(BadInput(f"--format: {chosen!r} is not one of {', '.join(FORMATS)}"))
         return chosen
+
+    def billing_model(self) -> str:
+        """The billing model for commands that may run without a database: ATLAS_BILLING_MODEL,
+        else the one detected in the configured database when it exists and answers, else classic.
+
+        Raises:
+            BadInput: ATLAS_BILLING_MODEL names no billing model.
+        """
+        from atlas_cli.db.layout import CLASSIC, parse_model
+
+        override = self.settings.atlas_billing_model
+        if override is not None and override.strip():
+            return parse_model(override)
+        url, embedded = self.resolved_database_url()
+        if embedded and not Path(url.removeprefix("sqlite:///")).is_file():
+            return CLASSIC
+        from atlas_cli.db.database import Database
+
+        db = Database(url, name=self.database_url_source())
+        try:
+            with db.connect() as conn:
+                return db.billing(conn).model
+        except AtlasError:
+            return CLASSIC  # no database to ask: the plans are still worth showing
+        finally:
+            db.dispose()
 
     @contextmanager
     def services(self, *, create: bool = False) -> Iterator[Services]:

@@ -71,6 +71,8 @@ class Feature:
     byot_exempt: bool = False
     zero_limit_percent: int | None = None
     counted: str = ""  # what the count covers, for messages
+    title: str = ""  # its row's label in tables
+    api: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # its keys in the admin API's JSON
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,25 @@ def _feature(key: str, spec: Any) -> Feature:
         byot_exempt=bool(spec.get("byot_exempt", False)),
         zero_limit_percent=_int_or_none(spec.get("zero_limit_percent"), f"{where}.zero_limit_percent"),
         counted=str(spec.get("counted", "")),
+        title=str(spec.get("title", label.capitalize())),
+        api=_api(spec.get("api", {}), where),
     )
+
+
+API_ROLES = ("limit", "per_seat", "usage", "percent", "status", "enforced")
+
+
+def _api(spec: Any, where: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(spec, Mapping):
+        raise CatalogError(f"{where}.api: must be a table")
+    keys: dict[str, tuple[str, ...]] = {}
+    for role, names in spec.items():
+        _choice(role, API_ROLES, f"{where}.api")
+        listed = [names] if isinstance(names, str) else names
+        if not isinstance(listed, list) or not listed or not all(isinstance(n, str) and n for n in listed):
+            raise CatalogError(f"{where}.api.{role}: must be a key name or a list of them")
+        keys[role] = tuple(listed)
+    return keys
 
 
 def _meter(spec: Any, where: str) -> Meter | None:

@@ -281,10 +281,17 @@ _STEPS: dict[str, Step] = {
 }
 
 
+def measurements(catalog: Catalog, plan: Plan, facts: Facts) -> tuple[MetricCheck, ...]:
+    """Every metered feature of the plan against its limit, whatever the decision (a blocked
+    workspace's usage is still shown)."""
+    ceiling = resolve_ceiling(catalog.policy.ceiling, facts.spend_policy, facts.abuse_ceiling)
+    return tuple(measure(catalog, plan, f, facts, ceiling) for f in catalog.of_kind("metered") if f.key in plan.values)
+
+
 def _usage(catalog: Catalog, plan: Plan, facts: Facts) -> Decision:
     ceiling = resolve_ceiling(catalog.policy.ceiling, facts.spend_policy, facts.abuse_ceiling)
     features = [f for f in catalog.of_kind("metered") if f.key in plan.values]
-    metrics = tuple(measure(catalog, plan, f, facts, ceiling) for f in features)
+    metrics = measurements(catalog, plan, facts)
     if not plan.enforced:
         return Decision(True, OK, catalog.message("unlimited").format(plan=plan.display_name), metrics=metrics)
     enforced = [(m, f) for m, f in zip(metrics, features, strict=True) if m.enforced]

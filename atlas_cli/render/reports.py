@@ -12,49 +12,32 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from atlas_cli.catalogs import builtin
 from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number
 from atlas_cli.render.billing import BillingOpsViews
 from atlas_cli.render.events import EventViews
+from atlas_cli.render.standing import StandingViews, counts_json, plan_limits
 
 if TYPE_CHECKING:
     from atlas_cli.db.migrate import SchemaState
+    from atlas_cli.domain.catalog import Catalog
+    from atlas_cli.domain.catalog import Plan as CatalogPlan
     from atlas_cli.domain.enforcement import MetricCheck
     from atlas_cli.domain.plans import Plan
     from atlas_cli.services.demo import DemoResult
     from atlas_cli.services.models import (
-        BillingStatus,
         BreakdownReport,
         CheckReport,
         HistoryReport,
         TrialReport,
-        UsageReport,
         Workspace,
         WorkspaceDetail,
     )
+    from atlas_cli.services.plans import PlanTable
 
 __all__ = ["Renderer", "days", "iso", "number"]
 
 # --- JSON shapes: one function each, reused by every path that prints them ---------------
-
-
-def usage_json(r: UsageReport) -> dict[str, Any]:
-    plan = r.workspace.plan
-    return {
-        "workspaceId": r.workspace.id,
-        "queryCount": r.queries,
-        "tokenCount": r.tokens,
-        "activeUsers": r.active_users,
-        "periodStart": iso(r.period.start),
-        "periodEnd": iso(r.period.end),
-        "tier": r.workspace.tier_value,
-        "status": r.decision.status,
-        "limits": limits_json(plan),
-        "members": r.counts.members,
-        "pendingInvitations": r.counts.pending_invitations,
-        "connections": r.counts.connections,
-        "trialEndsAt": iso(r.trial.ends_at) if r.trial else None,
-        "tokenLimitEnforced": not r.workspace.byot,
-    }
 
 
 def limits_json(plan: Plan | None) -> dict[str, int | None] | None:
@@ -102,42 +85,6 @@ def breakdown_json(r: BreakdownReport) -> dict[str, Any]:
             }
             for u in r.users
         ],
-    }
-
-
-def billing_status_json(r: BillingStatus) -> dict[str, Any]:
-    plan = r.workspace.plan
-    sub = r.subscription
-    return {
-        "workspaceId": r.workspace.id,
-        "plan": {
-            "tier": r.workspace.tier_value,
-            "displayName": plan.display_name if plan else r.workspace.tier_value,
-            "byot": r.workspace.byot,
-            "trialEndsAt": iso(r.trial.ends_at if r.trial else r.workspace.trial_ends_at),
-        },
-        "limits": limits_json(plan),
-        "usage": {
-            "queryCount": r.queries.current_usage,
-            "tokenCount": r.tokens.current_usage,
-            "queryUsagePercent": r.queries.usage_percent,
-            "tokenUsagePercent": r.tokens.usage_percent,
-            "queryOverageStatus": r.queries.status.value,
-            "tokenOverageStatus": r.tokens.status.value,
-            "tokenLimitEnforced": r.tokens.enforced,
-            "periodStart": iso(r.period.start),
-            "periodEnd": iso(r.period.end),
-        },
-        "subscription": None
-        if sub is None
-        else {
-            "stripeSubscriptionId": sub.stripe_subscription_id,
-            "plan": sub.plan,
-            "status": sub.status,
-            "periodStart": iso(sub.period_start),
-            "periodEnd": iso(sub.period_end),
-            "cancelAtPeriodEnd": sub.cancel_at_period_end,
-        },
     }
 
 
@@ -193,18 +140,17 @@ def workspace_json(w: Workspace) -> dict[str, Any]:
 
 
 def workspace_detail_json(d: WorkspaceDetail) -> dict[str, Any]:
-    w, plan = d.workspace, d.workspace.plan
+    w, plan = d.workspace, d.workspace.definition
     return {
         **workspace_json(w),
+        "billingModel": w.billing_model,
         "displayName": plan.display_name if plan else w.tier_value,
         "createdAt": iso(w.created_at),
         "stripeCustomerId": w.stripe_customer_id,
         "effectiveTrialEndsAt": iso(d.trial.ends_at) if d.trial else None,
         "trialExpired": d.trial.expired if d.trial else None,
-        "members": d.counts.members,
-        "pendingInvitations": d.counts.pending_invitations,
-        "connections": d.counts.connections,
-        "limits": limits_json(plan),
+        **counts_json(d.counts),
+        "limits": plan_limits(builtin(w.billing_model), plan, d.counts["members"]),
         "subscription": None
         if d.subscription is None
         else {
@@ -215,8 +161,56 @@ def workspace_detail_json(d: WorkspaceDetail) -> dict[str, Any]:
     }
 
 
-def plan_json(p: Plan) -> dict[str, Any]:
-    return {"tier": p.tier.value, "displayName": p.display_name, **(limits_json(p) or {}), "trialDays": p.trial_days}
+_PLAN_COLUMNS = {
+    "queriesPerMonth": "Queries / month",
+    "tokensPerMonth": "Tokens / month",
+    "maxMembers": "Members",
+    "maxSeats": "Seats",
+    "maxConnections": "Connections",
+    "maxChatIntegrations": "Chat",
+    "maxKnowledgeCollections": "Knowledge",
+    "includedUsageDollarsPerSeat": "Credit $ / seat",
+    "tokenBudgetPerSeat": "Tokens / seat",
+    "pricePerSeat": "$ / seat",
+}
+
+
+def _plan_column(key: str) -> str:
+    return _PLAN_COLUMNS.get(key, key)
+
+
+def _plan_cell(value: Any) -> str:
+    return number(value) if not isinstance(value, bool) else ("yes" if value else "no")
+
+
+def resource_lines(d: WorkspaceDetail) -> list[tuple[str, str]]:
+    """`workspace show`'s lines of each capped resource: in use (members: + pending) / the cap."""
+    catalog, plan = builtin(d.workspace.billing_model), d.workspace.definition
+    lines = []
+    for feature in catalog.of_kind("limit"):
+        if feature.counter is None or feature.counter not in d.counts:
+            continue
+        cap = plan.values.get(feature.key, 0) if plan else None
+        used = d.counts[feature.counter]
+        if feature.counter == "seats":
+            shown = f"{d.counts['members']:,} + {d.counts['pending_invitations']:,} pending"
+        else:
+            shown = f"{used:,}"
+        lines.append((feature.title.split(" + ")[0], f"{shown} / {number(None if isinstance(cap, bool) else cap)}"))
+    return lines
+
+
+def plan_json(catalog: Catalog, p: CatalogPlan) -> dict[str, Any]:
+    """One plan: its limits under the API's keys (per seat where the model prices by seat), the
+    trial length, and on per-seat catalogs the price and the boolean features it includes."""
+    data: dict[str, Any] = {"tier": p.tier, "displayName": p.display_name, **(plan_limits(catalog, p, None) or {})}
+    data["trialDays"] = catalog.policy.trial_days if p.trial else None
+    if any(f.per_seat for f in catalog.features.values()):
+        data["pricePerSeat"] = p.price_per_seat
+    booleans = [f.key for f in catalog.of_kind("boolean")]
+    if booleans:
+        data["features"] = [key for key in booleans if p.entitled(key)]
+    return data
 
 
 def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
@@ -232,60 +226,10 @@ def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
     }
 
 
-class Renderer(BillingOpsViews, EventViews):
+class Renderer(StandingViews, BillingOpsViews, EventViews):
     """Every report of atlas, in the format asked for."""
 
     # --- reports ---------------------------------------------------------------------------
-
-    def usage_report(self, r: UsageReport, fmt: str) -> None:
-        data = usage_json(r)
-        header = list(data)
-        header.remove("limits")
-        self._emit(fmt, data, header, [[data[k] for k in header]], lambda: self._usage_table(r))
-
-    def _usage_table(self, r: UsageReport) -> None:
-        from rich.text import Text
-
-        from atlas_cli.domain.overage import status_for, usage_percent
-
-        ws, plan = r.workspace, r.workspace.plan
-        title = f"{ws.name} ({ws.slug or ws.id}) · {plan.display_name if plan else ws.tier_value} plan"
-        metrics = [
-            ("Queries", r.queries, plan.queries_per_month if plan else None, True),
-            ("Tokens (BYOT)" if ws.byot else "Tokens", r.tokens, plan.tokens_per_month if plan else None, True),
-            ("Members + invitations", r.counts.seats, plan.max_members if plan else None, False),
-            ("Connections", r.counts.connections, plan.max_connections if plan else None, False),
-        ]
-        rows: list[list[Any]] = []
-        for label, used, limit, metered in metrics:
-            if label == "Tokens (BYOT)":
-                status = NOT_ENFORCED  # metered, but a BYOT workspace's token limit is not enforced
-            elif metered:
-                status = status_for(used, limit).value
-            else:
-                status = "at limit" if limit is not None and used >= limit else "ok"
-            pct = usage_percent(used, limit)
-            rows.append(
-                [
-                    label,
-                    f"{used:,}",
-                    number(limit),
-                    self._bar(used, limit, status),
-                    "" if pct is None else f"{pct}%",
-                    self._status(status),
-                ]
-            )
-        rows.append(["Active users", f"{r.active_users:,}", "", "", "", ""])
-        self._print_table(title, ["Metric~", "Used#", "Limit#", "", "%#", "Status"], rows)
-        period = f"Billing period {days(r.period)} (UTC)"
-        self.out.print(Text(period, style="dim"))
-        if r.trial is not None:
-            state = "expired" if r.trial.expired else f"{r.trial.days_left} day(s) left"
-            self.out.print(f"Trial ends {iso(r.trial.ends_at)} ({state})")
-        line = Text("Overall: ")
-        line.append(str(r.decision.status), style=STATUS_STYLE.get(str(r.decision.status), ""))
-        line.append(f" · {r.decision.message}")
-        self.out.print(line)
 
     def history_report(self, r: HistoryReport, fmt: str) -> None:
         header = ["period_start", "query_count", "token_count", "active_users"]
@@ -333,53 +277,6 @@ class Renderer(BillingOpsViews, EventViews):
             self._print_table(title, ["User", "Queries#", "Tokens#", "Logins#"], people)
 
         self._emit(fmt, breakdown_json(r), header, rows, table)
-
-    def billing_status(self, r: BillingStatus, fmt: str) -> None:
-        data = billing_status_json(r)
-        header = [
-            "workspaceId",
-            "tier",
-            "byot",
-            "queryCount",
-            "queryUsagePercent",
-            "queryOverageStatus",
-            "tokenCount",
-            "tokenUsagePercent",
-            "tokenOverageStatus",
-            "tokenLimitEnforced",
-            "periodStart",
-            "periodEnd",
-        ]
-        flat = {**data, **data["usage"], "tier": r.workspace.tier_value, "byot": r.workspace.byot}
-        self._emit(fmt, data, header, [[flat[k] for k in header]], lambda: self._billing_table(r))
-
-    def _billing_table(self, r: BillingStatus) -> None:
-        ws, plan = r.workspace, r.workspace.plan
-        rows = [
-            [
-                m.metric.capitalize() + ("" if m.enforced else " (BYOT)"),
-                f"{m.current_usage:,}",
-                number(m.limit),
-                self._bar(m.current_usage, m.limit, m.status.value if m.enforced else NOT_ENFORCED),
-                "" if m.usage_percent is None else f"{m.usage_percent}%",
-                self._status(m.status.value if m.enforced else NOT_ENFORCED),
-            ]
-            for m in (r.queries, r.tokens)
-        ]
-        self._print_table(
-            f"{ws.name}: {plan.display_name if plan else ws.tier_value} plan" + (" · BYOT" if ws.byot else ""),
-            ["Metric~", "Used#", "Limit#", "", "%#", "Status"],
-            rows,
-        )
-        self.out.print(f"Period {iso(r.period.start)} → {iso(r.period.end)}")
-        if r.trial is not None:
-            self.out.print(f"Trial ends {iso(r.trial.ends_at)}" + (" (expired)" if r.trial.expired else ""))
-        if r.subscription is not None:
-            s = r.subscription
-            cancel = ", cancels at period end" if s.cancel_at_period_end else ""
-            self.out.print(f"Subscription {s.stripe_subscription_id or s.id}: {s.plan}, {s.status}{cancel}")
-        else:
-            self.out.print("No subscription")
 
     def check_report(self, r: CheckReport, fmt: str) -> None:
         d = r.decision
@@ -442,7 +339,6 @@ class Renderer(BillingOpsViews, EventViews):
         header = [k for k in data if k not in ("limits", "subscription")]
 
         def table() -> None:
-            limits = data["limits"] or {}
             rows = [
                 ("Id", data["id"]),
                 ("Slug", data["slug"] or ""),
@@ -450,12 +346,7 @@ class Renderer(BillingOpsViews, EventViews):
                 ("Status", data["status"]),
                 ("BYOT", "yes" if data["byot"] else "no"),
                 ("Created", data["createdAt"] or ""),
-                (
-                    "Members",
-                    f"{d.counts.members:,} + {d.counts.pending_invitations:,} pending / "
-                    f"{number(limits.get('maxMembers'))}",
-                ),
-                ("Connections", f"{d.counts.connections:,} / {number(limits.get('maxConnections'))}"),
+                *resource_lines(d),
                 ("Stripe customer", data["stripeCustomerId"] or "none"),
             ]
             if d.trial is not None:
@@ -473,39 +364,34 @@ class Renderer(BillingOpsViews, EventViews):
 
         self._emit(fmt, data, header, [[data[k] for k in header]], table)
 
-    def plan_list(self, plans: list[Plan], fmt: str) -> None:
-        data = [plan_json(p) for p in plans]
-        header = [
-            "tier",
-            "displayName",
-            "queriesPerMonth",
-            "tokensPerMonth",
-            "maxMembers",
-            "maxConnections",
-            "trialDays",
-        ]
+    def plan_list(self, table: PlanTable, fmt: str) -> None:
+        data = [{"billingModel": table.catalog.model, **plan_json(table.catalog, p)} for p in table.plans]
+        header = [k for k in (data[0] if data else {}) if not isinstance(data[0][k], list)]
 
-        def table() -> None:
+        def show() -> None:
+            columns = [k for k in header if k not in ("billingModel", "tier", "displayName", "trialDays")]
             rows = [
                 [
-                    p.tier.value,
-                    p.display_name,
-                    number(p.queries_per_month),
-                    number(p.tokens_per_month),
-                    number(p.max_members),
-                    number(p.max_connections),
-                    f"{p.trial_days} days" if p.trial_days else "-",
+                    p["tier"],
+                    p["displayName"],
+                    *(_plan_cell(p[k]) for k in columns),
+                    f"{p['trialDays']} days" if p["trialDays"] else "-",
                 ]
-                for p in plans
+                for p in data
             ]
-            columns = ["Tier", "Name~", "Queries / month#", "Tokens / month#", "Members#", "Connections#", "Trial"]
-            self._print_table(None, columns, rows)
+            titles = ["Tier", "Name~", *(f"{_plan_column(k)}#" for k in columns), "Trial"]
+            self._print_table(f"Plans ({table.catalog.model} billing)", titles, rows)
+            for p in data:
+                if p.get("features"):
+                    self.out.print(f"{p['displayName']}: {', '.join(p['features'])}")
 
-        self._emit(fmt, data, header, [[row[k] for k in header] for row in data], table)
+        self._emit(fmt, data, header, [[row[k] for k in header] for row in data], show)
 
-    def plan_detail(self, p: Plan, fmt: str) -> None:
-        data = plan_json(p)
-        self._emit(fmt, data, list(data), [list(data.values())], lambda: self.plan_list([p], "table"))
+    def plan_detail(self, table: PlanTable, fmt: str) -> None:
+        (plan,) = table.plans
+        data = {"billingModel": table.catalog.model, **plan_json(table.catalog, plan)}
+        header = [k for k in data if not isinstance(data[k], list)]
+        self._emit(fmt, data, header, [[data[k] for k in header]], lambda: self.plan_list(table, "table"))
 
     def schema_state(self, s: SchemaState, fmt: str, url: str) -> None:
         data = schema_json(s, url)

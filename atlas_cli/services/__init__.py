@@ -68,7 +68,11 @@ class Services:
     def plans(self) -> PlanService:
         from atlas_cli.services.plans import PlanService
 
-        return PlanService()
+        def model() -> str:
+            with self.db.connect() as conn:
+                return self.db.billing(conn).model
+
+        return PlanService(model)
 
     @cached_property
     def schema(self) -> SchemaService:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from atlas_cli.domain.enforcement import Decision, MetricCheck
+from atlas_cli.domain.enforcement import Decision
 from atlas_cli.domain.periods import PeriodKind, SubscriptionPeriod, Window
 from atlas_cli.domain.plans import Plan, Tier, parse_tier, plan_for
 from atlas_cli.domain.trial import TrialState
@@ -104,35 +105,11 @@ class Subscription:
 
 
 @dataclass(frozen=True)
-class ResourceCounts:
-    members: int
-    pending_invitations: int
-    connections: int
-
-    @property
-    def seats(self) -> int:
-        """Members plus pending invitations: what the member limit counts."""
-        return self.members + self.pending_invitations
-
-
-@dataclass(frozen=True)
 class WorkspaceDetail:
     workspace: Workspace
-    counts: ResourceCounts
+    counts: Mapping[str, int]  # members, pending_invitations, seats and each built-in counter
     trial: TrialState | None
     subscription: Subscription | None
-
-
-@dataclass(frozen=True)
-class UsageReport:
-    workspace: Workspace
-    period: Window
-    queries: int
-    tokens: int
-    active_users: int
-    counts: ResourceCounts
-    trial: TrialState | None
-    decision: Decision
 
 
 @dataclass(frozen=True)
@@ -167,16 +144,6 @@ class BreakdownReport:
     window: Window
     sort: str
     users: tuple[UserUsage, ...]
-
-
-@dataclass(frozen=True)
-class BillingStatus:
-    workspace: Workspace
-    period: Window
-    queries: MetricCheck
-    tokens: MetricCheck
-    trial: TrialState | None
-    subscription: Subscription | None
 
 
 @dataclass(frozen=True)

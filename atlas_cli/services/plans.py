@@ -1,19 +1,45 @@
-"""The plan table (DESIGN section 4)."""
+"""The plan table of a billing model's catalog (DESIGN sections 4 and 4c)."""
 
 from __future__ import annotations
 
-from atlas_cli.domain.plans import PLANS, SELLABLE_TIERS, Plan, parse_tier
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from atlas_cli.errors import NotFound
+
+if TYPE_CHECKING:
+    from atlas_cli.domain.catalog import Catalog, Plan
+
+
+@dataclass(frozen=True)
+class PlanTable:
+    catalog: Catalog
+    plans: tuple[Plan, ...]
 
 
 class PlanService:
-    def list(self) -> list[Plan]:
-        return [PLANS[tier] for tier in SELLABLE_TIERS]
+    """Plans of the billing model `model()` names: the detected one of the configured database,
+    ATLAS_BILLING_MODEL, or classic when there is no database to ask."""
 
-    def show(self, tier: str) -> Plan:
+    def __init__(self, model: Callable[[], str]) -> None:
+        self._model = model
+
+    def _catalog(self) -> Catalog:
+        from atlas_cli.catalogs import builtin
+
+        return builtin(self._model())
+
+    def list(self) -> PlanTable:
+        """Every plan a workspace can be on (not those that only block, such as locked)."""
+        catalog = self._catalog()
+        return PlanTable(catalog, tuple(p for p in catalog.plans.values() if p.block is None))
+
+    def show(self, tier: str) -> PlanTable:
         """Raises: NotFound: no plan has that tier."""
-        found = parse_tier(tier)
-        if found is None or found not in SELLABLE_TIERS:
-            names = ", ".join(t.value for t in SELLABLE_TIERS)
-            raise NotFound(f"no plan {tier!r}; tiers are {names}")
-        return PLANS[found]
+        table = self.list()
+        found = [p for p in table.plans if p.tier == tier.strip().lower()]
+        if not found:
+            names = ", ".join(p.tier for p in table.plans)
+            raise NotFound(f"no plan {tier!r} in the {table.catalog.model} billing model; tiers are {names}")
+        return PlanTable(table.catalog, tuple(found))

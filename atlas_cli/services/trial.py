@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from atlas_cli.db.database import Database
-from atlas_cli.domain.plans import Tier
-from atlas_cli.domain.trial import TrialState, trial_state
+from atlas_cli.domain.trial import TrialState
 from atlas_cli.services import Clock
 from atlas_cli.services.models import TrialReport
-from atlas_cli.services.workspaces import resolve
+from atlas_cli.services.workspaces import resolve, trial_of
 
 
 class TrialService:
@@ -22,7 +21,8 @@ class TrialService:
             NotFound: unknown workspace.
         """
         with self._db.connect() as conn:
-            ws = resolve(conn, workspace)
-        if ws.tier is not Tier.TRIAL:
+            ws = resolve(conn, workspace, self._db.billing(conn).layout)
+        state = trial_of(ws, self._clock())
+        if state is None:
             return TrialReport(ws, False, TrialState(ws.trial_ends_at, False, None))
-        return TrialReport(ws, True, trial_state(self._clock(), ws.trial_ends_at, ws.created_at))
+        return TrialReport(ws, True, state)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from atlas_cli.db import queries
 from atlas_cli.db.database import Database
-from atlas_cli.domain.enforcement import decide
 from atlas_cli.domain.periods import PeriodKind, date_range, history_buckets
 from atlas_cli.errors import BadInput
 from atlas_cli.services import Clock, inputs
@@ -12,10 +11,10 @@ from atlas_cli.services.models import (
     BreakdownReport,
     HistoryReport,
     SummaryRow,
-    UsageReport,
     UserUsage,
 )
-from atlas_cli.services.workspaces import billing_window, counts, resolve, subscriptions, trial_of
+from atlas_cli.services.standing import Standing, standing
+from atlas_cli.services.workspaces import billing_window, resolve, subscriptions
 
 HISTORY_MAX = 365
 BREAKDOWN_MAX = 500
@@ -31,30 +30,16 @@ class UsageService:
         self._db = db
         self._clock = clock
 
-    def current(self, workspace: str | None) -> UsageReport:
-        """The current billing period's usage against the plan's limits.
+    def current(self, workspace: str | None) -> Standing:
+        """The current billing period's usage against the plan's limits, in the database's model.
 
         Raises:
             NotFound: unknown workspace.
         """
         now = self._clock()
         with self._db.connect() as conn:
-            ws = resolve(conn, workspace)
-            window = billing_window(subscriptions(conn, ws), now)
-            totals = queries.usage_totals(conn, ws.id, window)
-            resources = counts(conn, ws)
-        trial = trial_of(ws, now)
-        queries_used, tokens_used = int(totals["queries"]), int(totals["tokens"])
-        decision = decide(
-            ws.plan,
-            trial_expired=bool(trial and trial.expired),
-            byot=ws.byot,
-            queries=queries_used,
-            tokens=tokens_used,
-        )
-        return UsageReport(
-            ws, window, queries_used, tokens_used, int(totals["active_users"]), resources, trial, decision
-        )
+            billing = self._db.billing(conn)
+            return standing(conn, billing, resolve(conn, workspace, billing.layout), now)
 
     def history(
         self,

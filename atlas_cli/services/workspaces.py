@@ -14,7 +14,7 @@ from atlas_cli.domain.periods import Window, billing_period, holds, subscription
 from atlas_cli.domain.trial import TrialState, trial_state
 from atlas_cli.errors import BadInput, NotFound
 from atlas_cli.services import Clock
-from atlas_cli.services.models import ResourceCounts, Subscription, Workspace, WorkspaceDetail
+from atlas_cli.services.models import Subscription, Workspace, WorkspaceDetail
 
 if TYPE_CHECKING:
     from atlas_cli.db.layout import Billing, Layout
@@ -75,11 +75,6 @@ def billing_window(subs: list[Subscription], now: datetime) -> Window:
     return billing_period(now, active.period if active else None)
 
 
-def counts(conn: Connection, workspace: Workspace) -> ResourceCounts:
-    row = queries.resource_counts(conn, workspace.id)
-    return ResourceCounts(int(row["members"]), int(row["pending_invitations"]), int(row["connections"]))
-
-
 class WorkspaceService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
@@ -87,13 +82,14 @@ class WorkspaceService:
 
     def list(self) -> list[Workspace]:
         with self._db.connect() as conn:
-            return [Workspace.from_row(row) for row in queries.all_workspaces(conn)]
+            layout = self._db.billing(conn).layout
+            return [Workspace.from_row(row, layout) for row in queries.all_workspaces(conn, layout.organization)]
 
     def show(self, key: str | None) -> WorkspaceDetail:
         now = self._clock()
         with self._db.connect() as conn:
-            workspace = resolve(conn, key)
+            billing = self._db.billing(conn)
+            workspace = resolve(conn, key, billing.layout)
             subs = subscriptions(conn, workspace)
-            return WorkspaceDetail(
-                workspace, counts(conn, workspace), trial_of(workspace, now), shown_subscription(subs, now)
-            )
+            counts = billing.layout.counts(conn, workspace.id, now)
+            return WorkspaceDetail(workspace, counts, trial_of(workspace, now), shown_subscription(subs, now))
