@@ -237,7 +237,9 @@ SORT_COLUMNS = {"queries": "query_count", "tokens": "token_count", "logins": "lo
 def user_breakdown(
     conn: Connection, workspace_id: str, window: Window, *, sort: str, limit: int
 ) -> Sequence[RowMapping]:
-    """Per-user totals in `window`, largest first by `sort`, ties by user id."""
+    """Per-user totals in `window`, largest first by `sort`, ties by user id, at most `limit`;
+    then, last and outside the limit, one row with `user_id` None totalling the events without
+    a user, if there are any. One statement: the window's events are grouped once."""
     per_user = (
         sa.select(
             e.c.user_id,
@@ -247,16 +249,19 @@ def user_breakdown(
         )
         .where(_in_window(workspace_id, window))
         .group_by(e.c.user_id)
-        .subquery("per_user")
+        .cte("per_user")
     )
     order = per_user.c[SORT_COLUMNS[sort]]
-    return (
-        conn.execute(
-            sa.select(per_user, user.c.email, user.c.name)
-            .select_from(per_user.outerjoin(user, user.c.id == per_user.c.user_id))
-            .order_by(order.desc(), per_user.c.user_id.asc().nulls_last())
-            .limit(limit)
-        )
-        .mappings()
-        .all()
+    top = (
+        sa.select(per_user, user.c.email, user.c.name)
+        .select_from(per_user.outerjoin(user, user.c.id == per_user.c.user_id))
+        .where(per_user.c.user_id.is_not(None))
+        .order_by(order.desc(), per_user.c.user_id.asc())
+        .limit(limit)
+        .subquery("top")
     )
+    unknown = sa.null().cast(sa.Text)
+    no_user = sa.select(per_user, unknown.label("email"), unknown.label("name")).where(per_user.c.user_id.is_(None))
+    both = sa.union_all(sa.select(top), no_user).subquery("both")
+    ordered = sa.select(both).order_by(both.c.user_id.is_(None), both.c[order.name].desc(), both.c.user_id.asc())
+    return conn.execute(ordered).mappings().all()

@@ -162,11 +162,21 @@ class UserUsage:
 
 
 @dataclass(frozen=True)
+class EventTotals:
+    """Totals of events that belong to no one in particular (usage_events.user_id NULL)."""
+
+    query_count: int = 0
+    token_count: int = 0
+    login_count: int = 0
+
+
+@dataclass(frozen=True)
 class BreakdownReport:
     workspace: Workspace
     window: Window
     sort: str
     users: tuple[UserUsage, ...]
+    no_user: EventTotals = EventTotals()  # events without a user: never a row of `users`
 
 
 @dataclass(frozen=True)
