@@ -80,6 +80,9 @@ def history_json(r: HistoryReport) -> dict[str, Any]:
                 "query_count": row.query_count,
                 "token_count": row.token_count,
                 "active_users": row.active_users,
+                "id": row.id,
+                "storage_bytes": row.storage_bytes,
+                "updated_at": iso(row.updated_at),
             }
             for row in r.rows
         ],

@@ -141,6 +141,9 @@ class SummaryRow:
     query_count: int
     token_count: int
     active_users: int
+    id: str | None = None  # the usage_summaries row's; None when computed and not stored
+    storage_bytes: int = 0
+    updated_at: datetime | None = None  # when the stored row was last computed; None when not stored
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,15 @@ class UsageService:
             found, stored = queries.summaries_stored_if_allowed(conn, ws.id, kind.value, buckets, now)
         rows = sorted(
             (
-                SummaryRow(r["period_start"], int(r["query_count"]), int(r["token_count"]), int(r["active_users"]))
+                SummaryRow(
+                    r["period_start"],
+                    int(r["query_count"]),
+                    int(r["token_count"]),
+                    int(r["active_users"]),
+                    id=None if r["id"] is None else str(r["id"]),
+                    storage_bytes=int(r["storage_bytes"]),
+                    updated_at=r["updated_at"],
+                )
                 for r in found
             ),
             key=lambda row: row.period_start,

@@ -77,3 +77,29 @@ def test_breakdown_without_such_events_reports_zeros(layout):
         "login_count": 0,
     }
     assert "Without a user" not in atlas("usage", "breakdown", "-w", "acme").stdout
+
+
+SERVER_ROW_ID = "5f0c8a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f"
+
+
+def test_history_rows_carry_the_stored_rows_id_storage_bytes_and_updated_at(layout):
+    db, add = layout
+    add(db, "acme", [("query", 3, NOW - timedelta(days=40), "u_a"), ("query", 5, NOW, "u_a")])
+    october = NOW.replace(month=10, day=1, hour=0, minute=0)
+    with db.begin() as conn:  # a row the server stored, with its own id and storage figure
+        ps.run(
+            conn,
+            "INSERT INTO usage_summaries (id, workspace_id, period, period_start, query_count, token_count,"
+            " active_users, storage_bytes, updated_at) VALUES (:id, 'acme', 'monthly', :start, 1, 0, 0, 4096, :at)",
+            id=SERVER_ROW_ID,
+            start=october,
+            at=october + timedelta(days=3),
+        )
+    found = Atlas(db.url).json("usage", "history", "-w", "acme", "--limit", "2")["summaries"]
+    assert [(s["period_start"][:7], s["query_count"]) for s in found] == [("2026-11", 5), ("2026-10", 3)]
+    november, kept = found
+    assert kept["id"] == SERVER_ROW_ID and kept["storage_bytes"] == 4096
+    assert kept["updated_at"] == "2026-11-22T15:30:00.000Z"  # recomputed now
+    assert november["id"] and november["id"] != SERVER_ROW_ID and november["storage_bytes"] == 0
+    assert november["updated_at"] == "2026-11-22T15:30:00.000Z"
+    assert set(november) >= {"workspace_id", "period", "period_start", "query_count", "token_count", "active_users"}
