@@ -144,3 +144,19 @@ def invitation(
         expires=expires,
         inviter=f"{ws_id}_u0",
     )
+
+
+def overage_report(conn: Any, ws_id: str, *, period_start: datetime, cents: int, customer: str | None = None) -> None:
+    """The server's overage ledger row after reporting `cents` (cumulative) for the period starting
+    at `period_start`, as its hourly sweep upserts it (overage-meter.ts)."""
+    run(
+        conn,
+        "INSERT INTO overage_meter_reports (org_id, period_start, stripe_customer_id, reported_cost_cents,"
+        " last_event_identifier, created_at, updated_at) VALUES (:org, :start, :customer, :cents, :ident, :t, :t)",
+        org=ws_id,
+        start=period_start,
+        customer=customer or f"cus_{ws_id}",
+        cents=cents,
+        ident=f"atlas-overage-{next(_ids):032d}",
+        t=NOW - timedelta(hours=1),
+    )

@@ -65,6 +65,35 @@ def check(
     rt.exit(report.exit_code)
 
 
+@app.command("overage")
+def overage(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    all_workspaces: Annotated[
+        bool, typer.Option("--all", help="Every workspace on a plan with a usage credit.")
+    ] = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the metered overage owed this period beside what the server reported to Stripe (per-seat).
+
+    Read only: owed = cost beyond the included credit, in cents; reported = the server's
+    overage_meter_reports for the period; unreported = owed - reported.
+
+    Examples:
+
+    \b
+      atlas billing overage -w acme
+      atlas billing overage --all --json
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        report = svc.overage.overage(
+            workspace if all_workspaces else rt.workspace(workspace), all_workspaces=all_workspaces
+        )
+    rt.render.overage_report(report, rt.output_format(fmt, as_json))
+
+
 # --- billing operations -----------------------------------------------------------------
 
 from atlas_cli.cli.admin_options import ActorOpt, DryRunOpt, actor_of  # noqa: E402

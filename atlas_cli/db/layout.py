@@ -131,6 +131,11 @@ class Layout:
         """Setting values for `keys` (the workspace's row, else the platform row): none here."""
         return dict.fromkeys(keys)
 
+    def overage_reported(self, conn: Connection, periods: Mapping[str, datetime]) -> dict[str, int]:
+        """Cents of metered overage reported to Stripe per workspace for the period starting at
+        `periods[workspace_id]`: this model reports none (it has no overage ledger)."""
+        return {}
+
 
 class PerSeatLayout(Layout):
     model = PER_SEAT
@@ -207,6 +212,24 @@ class PerSeatLayout(Layout):
             found[key] = value
         return found
 
+    def overage_reported(self, conn: Connection, periods: Mapping[str, datetime]) -> dict[str, int]:
+        """`reported_cost_cents` of the server's overage_meter_reports row of each workspace and
+        period start (the cumulative cents it sent to Stripe's meter), in one statement per
+        batch; a workspace without a row is absent. Rows of other periods are never read."""
+        import sqlalchemy as sa
+
+        from atlas_cli.db.per_seat_schema import overage_meter_reports
+
+        r = overage_meter_reports.c
+        found: dict[str, int] = {}
+        pairs = list(periods.items())
+        for batch in _batches(pairs):
+            rows = conn.execute(
+                sa.select(r.org_id, r.reported_cost_cents).where(sa.tuple_(r.org_id, r.period_start).in_(batch))
+            ).all()
+            found.update({org_id: int(cents) for org_id, cents in rows})
+        return found
+
 
 def layout_for(model: str) -> Layout:
     return PerSeatLayout() if model == PER_SEAT else Layout()
@@ -254,16 +277,7 @@ def meter_totals(
 
     e = layout.usage_events.c
     columns = [sa.func.count(sa.distinct(sa.case((e.event_type == "login", e.user_id)))).label("active_users")]
-    for key, meter in meters.items():
-        if meter.sum == "cost":
-            if "gateway_cost_usd" not in e:
-                raise BadInput(f"the {key!r} meter sums event costs, which this database does not record")
-            amount: Any = sa.cast(sa.func.round(sa.func.coalesce(e.gateway_cost_usd, 0) * MICROS), sa.BigInteger)
-        else:
-            amount = e.quantity
-        columns.append(
-            sa.func.coalesce(sa.func.sum(sa.case((e.event_type.in_(meter.event_types), amount), else_=0)), 0).label(key)
-        )
+    columns += [_meter_sum(e, key, meter).label(key) for key, meter in meters.items()]
     row = (
         conn.execute(
             sa.select(*columns).where(
@@ -278,3 +292,59 @@ def meter_totals(
         value = int(row[key])
         totals[key] = Decimal(value) / MICROS if meter.sum == "cost" else value
     return totals
+
+
+def _meter_sum(e: Any, key: str, meter: Meter) -> Any:
+    """The SQL total of one meter over the selected events (costs in whole micro-dollars)."""
+    import sqlalchemy as sa
+
+    if meter.sum == "cost":
+        if "gateway_cost_usd" not in e:
+            raise BadInput(f"the {key!r} meter sums event costs, which this database does not record")
+        amount: Any = sa.cast(sa.func.round(sa.func.coalesce(e.gateway_cost_usd, 0) * MICROS), sa.BigInteger)
+    else:
+        amount = e.quantity
+    return sa.func.coalesce(sa.func.sum(sa.case((e.event_type.in_(meter.event_types), amount), else_=0)), 0)
+
+
+def meter_totals_by_workspace(
+    conn: Connection, layout: Layout, windows: Mapping[str, Any], key: str, meter: Meter
+) -> dict[str, Any]:
+    """One meter's total for each workspace over its own window (`windows[workspace_id]`), in one
+    statement per batch of workspaces: the windows are a derived table joined to the events.
+    Every workspace gets a total (0 without events); costs are exact Decimal dollars."""
+    import sqlalchemy as sa
+
+    from atlas_cli.db.types import UTCDateTime
+
+    e = layout.usage_events.c
+    totals: dict[str, Any] = {}
+    for batch in _batches(list(windows.items())):
+        spans = sa.union_all(
+            *(
+                sa.select(
+                    sa.literal(ws_id, sa.Text).label("workspace_id"),
+                    sa.literal(window.start, UTCDateTime()).label("start"),
+                    sa.literal(window.end, UTCDateTime()).label("end"),
+                )
+                for ws_id, window in batch
+            )
+        ).subquery("windows")
+        in_window = sa.and_(
+            e.workspace_id == spans.c.workspace_id, e.created_at >= spans.c.start, e.created_at < spans.c.end
+        )
+        rows = conn.execute(
+            sa.select(spans.c.workspace_id, _meter_sum(e, key, meter))
+            .select_from(spans.outerjoin(layout.usage_events, in_window))
+            .group_by(spans.c.workspace_id)
+        ).all()
+        for ws_id, value in rows:
+            totals[ws_id] = Decimal(int(value)) / MICROS if meter.sum == "cost" else int(value)
+    return totals
+
+
+BATCH = 500  # workspaces per statement: SQLite takes at most 32,766 bound parameters
+
+
+def _batches(items: list[Any]) -> list[list[Any]]:
+    return [items[i : i + BATCH] for i in range(0, len(items), BATCH)]

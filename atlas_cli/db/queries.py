@@ -175,22 +175,22 @@ def refresh_summaries(
 ) -> list[RowMapping]:
     """Recompute the summaries of `buckets` from raw events and upsert them, in one statement
     (see `_recomputed`). Safe when two processes run it at once: the unique key (workspace_id,
-    period, period_start) turns the second insert into an update. Returns the rows as stored.
+    period, period_start) turns the second insert into an update. Returns the rows as stored
+    (SHOWN_COLUMNS: an existing row keeps its id and storage_bytes).
     """
     if not buckets:
         return []
     s = usage_summaries.c
     stmt = upsert_summaries(conn, _recomputed(conn, workspace_id, period, buckets, now))
-    return list(
-        conn.execute(stmt.returning(s.period_start, s.query_count, s.token_count, s.active_users)).mappings().all()
-    )
+    return list(conn.execute(stmt.returning(*(s[name] for name in SHOWN_COLUMNS))).mappings().all())
 
 
 def summaries_stored_if_allowed(
     conn: Connection, workspace_id: str, period: str, buckets: Sequence[Window], now: datetime
 ) -> tuple[list[RowMapping], bool]:
     """`refresh_summaries`, or, where the database refuses writes (a read-only role or
-    transaction), the same rows computed and not stored; and whether they were stored.
+    transaction), the same rows computed and not stored (`id` and `updated_at` None); and
+    whether they were stored.
     The attempt runs in a savepoint, so a refusal leaves the caller's transaction usable."""
     if not buckets:
         return [], True
@@ -200,9 +200,21 @@ def summaries_stored_if_allowed(
     except sa.exc.DBAPIError as exc:
         if not refuses_writes(exc):
             raise
+    # Not stored: no row of the server's holds these counts, so no id and no updated_at; the
+    # storage_bytes atlas never computes are the stored row's, where one exists.
     rows = _recomputed(conn, workspace_id, period, buckets, now).subquery("computed")
-    counts = sa.select(rows.c.period_start, rows.c.query_count, rows.c.token_count, rows.c.active_users)
-    return list(conn.execute(counts).mappings().all()), False
+    s = usage_summaries.c
+    stored = sa.and_(s.workspace_id == workspace_id, s.period == period, s.period_start == rows.c.period_start)
+    computed = sa.select(
+        sa.null().cast(sa.Text).label("id"),
+        rows.c.period_start,
+        rows.c.query_count,
+        rows.c.token_count,
+        rows.c.active_users,
+        sa.func.coalesce(s.storage_bytes, 0).label("storage_bytes"),
+        sa.null().cast(UTCDateTime()).label("updated_at"),
+    ).select_from(rows.outerjoin(usage_summaries, stored))
+    return list(conn.execute(computed).mappings().all()), False
 
 
 SUMMARY_COLUMNS = (
@@ -217,6 +229,8 @@ SUMMARY_COLUMNS = (
     "updated_at",
 )
 RECOMPUTED = ("query_count", "token_count", "active_users", "updated_at")
+# What `usage history` shows of each summary row.
+SHOWN_COLUMNS = ("id", "period_start", "query_count", "token_count", "active_users", "storage_bytes", "updated_at")
 
 
 def upsert_summaries(conn: Connection, rows: sa.Select[Any]) -> Any:
@@ -237,7 +251,9 @@ SORT_COLUMNS = {"queries": "query_count", "tokens": "token_count", "logins": "lo
 def user_breakdown(
     conn: Connection, workspace_id: str, window: Window, *, sort: str, limit: int
 ) -> Sequence[RowMapping]:
-    """Per-user totals in `window`, largest first by `sort`, ties by user id."""
+    """Per-user totals in `window`, largest first by `sort`, ties by user id, at most `limit`;
+    then, last and outside the limit, one row with `user_id` None totalling the events without
+    a user, if there are any. One statement: the window's events are grouped once."""
     per_user = (
         sa.select(
             e.c.user_id,
@@ -247,16 +263,19 @@ def user_breakdown(
         )
         .where(_in_window(workspace_id, window))
         .group_by(e.c.user_id)
-        .subquery("per_user")
+        .cte("per_user")
     )
     order = per_user.c[SORT_COLUMNS[sort]]
-    return (
-        conn.execute(
-            sa.select(per_user, user.c.email, user.c.name)
-            .select_from(per_user.outerjoin(user, user.c.id == per_user.c.user_id))
-            .order_by(order.desc(), per_user.c.user_id.asc().nulls_last())
-            .limit(limit)
-        )
-        .mappings()
-        .all()
+    top = (
+        sa.select(per_user, user.c.email, user.c.name)
+        .select_from(per_user.outerjoin(user, user.c.id == per_user.c.user_id))
+        .where(per_user.c.user_id.is_not(None))
+        .order_by(order.desc(), per_user.c.user_id.asc())
+        .limit(limit)
+        .subquery("top")
     )
+    unknown = sa.null().cast(sa.Text)
+    no_user = sa.select(per_user, unknown.label("email"), unknown.label("name")).where(per_user.c.user_id.is_(None))
+    both = sa.union_all(sa.select(top), no_user).subquery("both")
+    ordered = sa.select(both).order_by(both.c.user_id.is_(None), both.c[order.name].desc(), both.c.user_id.asc())
+    return conn.execute(ordered).mappings().all()

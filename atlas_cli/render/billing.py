@@ -1,10 +1,24 @@
-"""Output of the billing operations: changes, audit log, portal, sync, webhooks, config, doctor."""
+"""Output of the billing operations: changes, audit log, portal, sync, webhooks, config, doctor,
+and the metered overage against what was reported."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from atlas_cli.render.base import Output, iso, json_text
+
+OVERAGE_COLUMNS = (
+    "workspace",
+    "tier",
+    "seats",
+    "costUsd",
+    "creditUsd",
+    "overageCents",
+    "reportedCents",
+    "unreportedCents",
+    "periodStart",
+    "periodSource",
+)
 
 
 class BillingOpsViews(Output):
@@ -173,3 +187,50 @@ class BillingOpsViews(Output):
             self.out.print("All checks passed." if r.ok else "Some checks failed.")
 
         self._emit(fmt, data, ["check", "status", "detail", "fix"], rows, table)
+
+    @staticmethod
+    def overage_json(report: Any, row: Any) -> dict[str, Any]:
+        """One workspace's overage: the columns of `billing overage`, keyed as JSON reports are."""
+        return {
+            "workspaceId": row.workspace.id,
+            "billingModel": report.billing_model,
+            "tier": row.workspace.tier_value,
+            "byot": row.workspace.byot,
+            "seats": row.seats,
+            "costUsd": row.cost_usd,
+            "creditUsd": row.credit_usd,
+            "overageCents": row.overage_cents,
+            "reportedCents": row.reported_cents,
+            "unreportedCents": row.unreported_cents,
+            "periodStart": iso(row.period.start),
+            "periodEnd": iso(row.period.end),
+            "periodSource": row.period_source,
+        }
+
+    def overage_report(self, r: Any, fmt: str) -> None:
+        data = [self.overage_json(r, row) for row in r.rows]
+        rows = [[d["workspaceId"], *(d[k] for k in OVERAGE_COLUMNS[1:])] for d in data]
+
+        def table() -> None:
+            shown = [
+                [
+                    row.workspace.slug or row.workspace.id,
+                    row.workspace.tier_value + (" (BYOT)" if row.workspace.byot else ""),
+                    f"{row.seats:,}",
+                    f"{row.cost_usd:,}",
+                    f"{row.credit_usd:,}",
+                    f"{row.overage_cents:,}",
+                    f"{row.reported_cents:,}",
+                    f"{row.unreported_cents:,}",
+                    f"{row.period.start:%Y-%m-%d}",
+                    row.period_source,
+                ]
+                for row in r.rows
+            ]
+            columns = ["Workspace", "Tier", "Seats#", "Cost $#", "Credit $#", "Owed ¢#", "Reported ¢#",
+                       "Unreported ¢#", "Period start", "From"]  # fmt: skip
+            self._print_table("Metered overage this billing period", columns, shown)
+            if not r.rows:
+                self.out.print("No workspace is on a plan with a usage credit.")
+
+        self._emit(fmt, data, OVERAGE_COLUMNS, rows, table)

@@ -63,6 +63,9 @@ def history_json(r: HistoryReport) -> dict[str, Any]:
                 "query_count": row.query_count,
                 "token_count": row.token_count,
                 "active_users": row.active_users,
+                "id": row.id,
+                "storage_bytes": row.storage_bytes,
+                "updated_at": iso(row.updated_at),
             }
             for row in r.rows
         ],
@@ -85,6 +88,11 @@ def breakdown_json(r: BreakdownReport) -> dict[str, Any]:
             }
             for u in r.users
         ],
+        "noUser": {
+            "query_count": r.no_user.query_count,
+            "token_count": r.no_user.token_count,
+            "login_count": r.no_user.login_count,
+        },
     }
 
 
@@ -266,7 +274,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews):
         def table() -> None:
             people = [
                 [
-                    u.email or u.name or u.user_id or "(no user)",
+                    u.email or u.name or u.user_id or "",
                     f"{u.query_count:,}",
                     f"{u.token_count:,}",
                     f"{u.login_count:,}",
@@ -275,6 +283,11 @@ class Renderer(StandingViews, BillingOpsViews, EventViews):
             ]
             title = f"{r.workspace.name}: usage per user, {days(r.window)} (UTC)"
             self._print_table(title, ["User", "Queries#", "Tokens#", "Logins#"], people)
+            n = r.no_user
+            if n.query_count or n.token_count or n.login_count:
+                self.out.print(
+                    f"Without a user: {n.query_count:,} queries, {n.token_count:,} tokens, {n.login_count:,} logins"
+                )
 
         self._emit(fmt, breakdown_json(r), header, rows, table)
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from atlas_cli.services.demo import DemoService
     from atlas_cli.services.doctor import DoctorService
     from atlas_cli.services.ingestion.events import EventService
+    from atlas_cli.services.overage import OverageService
     from atlas_cli.services.plans import PlanService
     from atlas_cli.services.schema import SchemaService
     from atlas_cli.services.stripe_sync import StripeSyncService
@@ -57,6 +58,12 @@ class Services:
         from atlas_cli.services.billing import BillingService
 
         return BillingService(self.db, self.clock)
+
+    @cached_property
+    def overage(self) -> OverageService:
+        from atlas_cli.services.overage import OverageService
+
+        return OverageService(self.db, self.clock)
 
     @cached_property
     def trial(self) -> TrialService:

@@ -118,6 +118,9 @@ class SummaryRow:
     query_count: int
     token_count: int
     active_users: int
+    id: str | None = None  # the usage_summaries row's; None when computed and not stored
+    storage_bytes: int = 0
+    updated_at: datetime | None = None  # when the stored row was last computed; None when not stored
 
 
 @dataclass(frozen=True)
@@ -139,11 +142,21 @@ class UserUsage:
 
 
 @dataclass(frozen=True)
+class EventTotals:
+    """Totals of events that belong to no one in particular (usage_events.user_id NULL)."""
+
+    query_count: int = 0
+    token_count: int = 0
+    login_count: int = 0
+
+
+@dataclass(frozen=True)
 class BreakdownReport:
     workspace: Workspace
     window: Window
     sort: str
     users: tuple[UserUsage, ...]
+    no_user: EventTotals = EventTotals()  # events without a user: never a row of `users`
 
 
 @dataclass(frozen=True)

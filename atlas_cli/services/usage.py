@@ -9,6 +9,7 @@ from atlas_cli.errors import BadInput
 from atlas_cli.services import Clock, inputs
 from atlas_cli.services.models import (
     BreakdownReport,
+    EventTotals,
     HistoryReport,
     SummaryRow,
     UserUsage,
@@ -68,7 +69,15 @@ class UsageService:
             found, stored = queries.summaries_stored_if_allowed(conn, ws.id, kind.value, buckets, now)
         rows = sorted(
             (
-                SummaryRow(r["period_start"], int(r["query_count"]), int(r["token_count"]), int(r["active_users"]))
+                SummaryRow(
+                    r["period_start"],
+                    int(r["query_count"]),
+                    int(r["token_count"]),
+                    int(r["active_users"]),
+                    id=None if r["id"] is None else str(r["id"]),
+                    storage_bytes=int(r["storage_bytes"]),
+                    updated_at=r["updated_at"],
+                )
                 for r in found
             ),
             key=lambda row: row.period_start,
@@ -86,7 +95,8 @@ class UsageService:
         limit: int = 100,
         sort: str = "queries",
     ) -> BreakdownReport:
-        """Per-user usage in a date range (default: the current billing period).
+        """Per-user usage in a date range (default: the current billing period); events without a
+        user are not a user: they are totalled apart (`no_user`).
 
         Raises:
             BadInput: malformed or reversed dates, limit out of 1..500, unknown sort.
@@ -106,5 +116,14 @@ class UsageService:
                 r["user_id"], r["email"], r["name"], int(r["query_count"]), int(r["token_count"]), int(r["login_count"])
             )
             for r in rows
+            if r["user_id"] is not None
         )
-        return BreakdownReport(ws, window, sort, users)
+        no_user = next(
+            (
+                EventTotals(int(r["query_count"]), int(r["token_count"]), int(r["login_count"]))
+                for r in rows
+                if r["user_id"] is None
+            ),
+            EventTotals(),
+        )
+        return BreakdownReport(ws, window, sort, users, no_user)

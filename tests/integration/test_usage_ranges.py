@@ -212,6 +212,25 @@ def test_history_with_a_select_only_role_shows_what_it_would_store(
     assert writer.exit_code == 0 and writer.stderr == "" and len(summaries(db)) == 4
 
 
+def test_history_read_only_rows_have_no_id_nor_updated_at_but_the_stored_storage_bytes(
+    db: Database, request: pytest.FixtureRequest
+) -> None:
+    assert bf.Cli(db.url)("usage", "history", "-w", "acme").exit_code == 0  # stores the four months
+    with db.begin() as conn:
+        conn.execute(
+            schema.usage_summaries.update()
+            .where(S.period_start == datetime(2026, 9, 1, tzinfo=UTC))
+            .values(storage_bytes=4096)
+        )
+    cluster = request.getfixturevalue("pg_cluster") if db.dialect == "postgresql" else None
+    with read_only(db, cluster) as url:
+        result = bf.Cli(url)("usage", "history", "-w", "acme", "--json")
+    assert result.exit_code == 0 and "not stored" in result.stderr, result.stdout + result.stderr
+    rows = json.loads(result.stdout)["summaries"]
+    assert [(r["id"], r["updated_at"]) for r in rows] == [(None, None)] * 4
+    assert [r["storage_bytes"] for r in rows] == [0, 0, 4096, 0]
+
+
 # --- ISO 8601 output: four-digit years ----------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from atlas_cli.errors import BadInput, NotFound
 from atlas_cli.services import Services
+from atlas_cli.services.models import EventTotals
 from tests import factories
 from tests.factories import MONTH_START, NOW
 
@@ -171,7 +172,8 @@ def test_breakdown_sorts_and_breaks_ties_by_user_id(svc, atlas_db):
             ],
         )
     report = svc.usage.breakdown("acme")
-    assert [(u.user_id, u.query_count) for u in report.users] == [("u_c", 9), ("u_a", 5), ("u_b", 5), (None, 2)]
+    assert [(u.user_id, u.query_count) for u in report.users] == [("u_c", 9), ("u_a", 5), ("u_b", 5)]
+    assert report.no_user == EventTotals(query_count=2)  # events without a user: a total apart, not a user
     assert report.users[1].email == "a@acme.test" and report.users[1].login_count == 2
     assert [u.user_id for u in svc.usage.breakdown("acme", sort="tokens", limit=2).users] == ["u_b", "u_a"]
     assert [u.user_id for u in svc.usage.breakdown("acme", sort="logins", limit=1).users] == ["u_a"]
@@ -180,3 +182,28 @@ def test_breakdown_sorts_and_breaks_ties_by_user_id(svc, atlas_db):
     for bad in ({"limit": 501}, {"sort": "bytes"}, {"end": "yesterday"}):
         with pytest.raises(BadInput):
             svc.usage.breakdown("acme", **bad)
+
+
+def test_breakdown_keeps_events_without_a_user_out_of_the_users_and_the_limit(svc, atlas_db):
+    with atlas_db.begin() as conn:
+        factories.workspace(conn, "acme")
+        factories.events(
+            conn,
+            "acme",
+            [
+                ("query", 900, NOW, None),  # the largest group, yet no user
+                ("token", 40, NOW, None),
+                ("login", 1, NOW, None),
+                ("query", 3, NOW, "u_a"),
+                ("query", 2, NOW, "u_b"),
+                ("query", 7, MONTH_START - timedelta(seconds=1), None),  # last month
+            ],
+        )
+    for sort in ("queries", "tokens", "logins"):
+        report = svc.usage.breakdown("acme", sort=sort, limit=1)
+        assert [u.user_id for u in report.users] == ["u_a"]
+        assert report.no_user == EventTotals(900, 40, 1)
+    with atlas_db.begin() as conn:
+        factories.workspace(conn, "quiet")
+        factories.events(conn, "quiet", [("query", 1, NOW, "u_a")])
+    assert svc.usage.breakdown("quiet").no_user == EventTotals(0, 0, 0)
