@@ -21,6 +21,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from atlas_cli.domain import events as rules
@@ -72,8 +73,12 @@ class EventLogger:
         *,
         id: str | None = None,
         at: datetime | str | None = None,
+        cost_usd: Decimal | int | str | None = None,
     ) -> str:
-        """Queue one event; returns its id. Raises ValueError for an invalid event."""
+        """Queue one event; returns its id. Raises ValueError for an invalid event. `cost_usd`:
+        the at-cost dollars (a Decimal, int or decimal string: never a float, which is not exact),
+        written where the database records event costs; elsewhere the event is dropped with a
+        warning, never stored without its cost."""
         fields = {
             "workspace_id": workspace_id,
             "event_type": event_type,
@@ -82,6 +87,7 @@ class EventLogger:
             "metadata": metadata,
             "id": id,
             "created_at": at.isoformat() if isinstance(at, datetime) else at,
+            rules.COST_FIELD: str(cost_usd) if isinstance(cost_usd, Decimal) else cost_usd,
         }
         from atlas_cli.services.ingestion.ingest import new_event_id
 
@@ -126,6 +132,9 @@ class EventLogger:
         if result.unknown:
             self.dropped += len(result.unknown)
             log.warning("atlas event logger: %d event(s) for unknown workspaces dropped", len(result.unknown))
+        if result.costless:
+            self.dropped += len(result.costless)
+            log.warning("atlas event logger: %d event(s) with a cost dropped: %s", len(result.costless), rules.NO_COSTS)
         return result.inserted
 
     def _start_worker(self) -> None:
@@ -208,9 +217,10 @@ def log_usage_event(
     *,
     id: str | None = None,
     at: datetime | str | None = None,
+    cost_usd: Decimal | int | str | None = None,
 ) -> str:
     """Queue one usage event on the default logger; returns its id. Raises ValueError if invalid."""
-    return default_logger().log(workspace_id, event_type, quantity, user_id, metadata, id=id, at=at)
+    return default_logger().log(workspace_id, event_type, quantity, user_id, metadata, id=id, at=at, cost_usd=cost_usd)
 
 
 def flush() -> int:

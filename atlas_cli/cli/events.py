@@ -55,6 +55,14 @@ def record(
         typer.Option("--id", help="The event's UUID (idempotency key); default: a new one.", show_default=False),
     ] = None,
     at: Annotated[str | None, typer.Option("--at", help="ISO 8601 time; default: now.", show_default=False)] = None,
+    cost_usd: Annotated[
+        str | None,
+        typer.Option(
+            "--cost-usd",
+            help="The event's at-cost dollars, up to 6 decimals (databases with usage_events.gateway_cost_usd).",
+            show_default=False,
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
@@ -66,6 +74,7 @@ def record(
     \b
       atlas usage record -w acme --type query --user u_42
       atlas usage record -w acme --type token --quantity 1200 --id 0190f7c4-9d1c-7cc2-8f5e-2b1f3e4a5d6c
+      atlas usage record -w acme --type token --quantity 1200 --cost-usd 0.004213
     """
     rt: Runtime = ctx.obj
     with rt.services() as svc:
@@ -77,6 +86,7 @@ def record(
             metadata=metadata,
             event_id=event_id,
             at=at,
+            cost_usd=cost_usd,
         )
     rt.render.record_result(result, rt.output_format(fmt, as_json))
 
@@ -124,7 +134,8 @@ def ingest(
 ) -> None:
     """Ingest usage events from JSON lines or CSV, in batches, each event once.
 
-    Fields: id, workspace_id (or -w), user_id, event_type, quantity, metadata, created_at.
+    Fields: id, workspace_id (or -w), user_id, event_type, quantity, metadata, created_at, and
+    cost_usd where the database records event costs (per-seat: usage_events.gateway_cost_usd).
     The id (a UUID) is the idempotency key: ingesting a file again, or a spool file after a
     failure, never counts an event twice. An event without id gets a new time-ordered one, so
     it cannot be recognised if sent again (the report counts them). Lines starting with # and
@@ -313,7 +324,8 @@ def export(
 ) -> None:
     """Stream raw events, oldest first, to stdout; memory stays flat however many rows.
 
-    Without -w, every workspace's events. The output is what `atlas usage ingest` reads.
+    Without -w, every workspace's events. The output is what `atlas usage ingest` reads; where
+    the database records event costs, each event carries its cost_usd.
 
     Examples:
 
@@ -321,10 +333,12 @@ def export(
       atlas usage export -w acme --start 2026-01-01 --end 2026-01-31 --format csv > jan.csv
     """
     rt: Runtime = ctx.obj
-    with rt.services() as svc, rt.render.event_writer(_export_format(rt, fmt)) as emit:
+    with rt.services() as svc, rt.render.event_writer(_export_format(rt, fmt)) as out:
         if fetch_size < 1:
             raise BadInput("--fetch-size must be at least 1")
-        count = svc.events.export(rt.workspace(workspace), start=start, end=end, emit=emit, fetch=fetch_size)
+        count = svc.events.export(
+            rt.workspace(workspace), start=start, end=end, emit=out.row, fields=out.fields, fetch=fetch_size
+        )
     rt.render.note(f"Exported {count:,} event(s).")
 
 

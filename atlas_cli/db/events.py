@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,19 +16,45 @@ from atlas_cli.db.schema import organization, usage_events
 
 e = usage_events
 COLUMNS = ("id", "workspace_id", "user_id", "event_type", "quantity", "metadata", "created_at")
-# (id, workspace_id, user_id, event_type, quantity, metadata, created_at)
-EventRow = tuple[str, str, str | None, str, int, dict[str, Any] | None, datetime]
+COST_COLUMN = "gateway_cost_usd"  # per-seat servers' numeric(12, 6): the at-cost dollars of an event
+# (id, workspace_id, user_id, event_type, quantity, metadata, created_at, cost); the cost is only
+# written where the table has COST_COLUMN (`has_costs`), and is None elsewhere.
+EventRow = tuple[str, str, str | None, str, int, dict[str, Any] | None, datetime, Decimal | None]
 
 _STAGE = "atlas_ingest_stage"
 _CREATE_STAGE = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (id uuid, workspace_id text, user_id text, "
     "event_type text, quantity integer, metadata jsonb, created_at timestamptz) ON COMMIT DELETE ROWS"
 )
-_COLUMN_LIST = ", ".join(COLUMNS)
-_COPY_STAGE = f"COPY {_STAGE} ({_COLUMN_LIST}) FROM STDIN"
-_MOVE_STAGE = (
-    f"INSERT INTO usage_events ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} ON CONFLICT (id) DO NOTHING"
+_COST_STAGE = "atlas_ingest_cost_stage"
+_CREATE_COST_STAGE = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_COST_STAGE} (id uuid, workspace_id text, user_id text, event_type "
+    f"text, quantity integer, metadata jsonb, created_at timestamptz, {COST_COLUMN} numeric(12, 6)) "
+    "ON COMMIT DELETE ROWS"
 )
+
+
+def _statements(stage: str, columns: Sequence[str]) -> tuple[str, str]:
+    listed = ", ".join(columns)
+    return (
+        f"COPY {stage} ({listed}) FROM STDIN",
+        f"INSERT INTO usage_events ({listed}) SELECT {listed} FROM {stage} ON CONFLICT (id) DO NOTHING",
+    )
+
+
+_COLUMN_LIST = ", ".join(COLUMNS)
+_COPY_STAGE, _MOVE_STAGE = _statements(_STAGE, COLUMNS)
+_COPY_COST_STAGE, _MOVE_COST_STAGE = _statements(_COST_STAGE, (*COLUMNS, COST_COLUMN))
+
+
+def has_costs(conn: Connection) -> bool:
+    """Whether usage_events has the gateway_cost_usd column (per-seat servers' databases), read
+    from the table itself: a cost is stored only where there is a column for it."""
+    inspector = sa.inspect(conn)
+    try:
+        return any(column["name"] == COST_COLUMN for column in inspector.get_columns("usage_events"))
+    except sa.exc.NoSuchTableError:
+        return False  # writing then fails the usual way (no Atlas tables)
 
 
 def workspace_ids(conn: Connection, keys: Iterable[str]) -> dict[str, str]:
@@ -42,8 +69,9 @@ def workspace_ids(conn: Connection, keys: Iterable[str]) -> dict[str, str]:
     return {key: by_id.get(key) or by_slug[key] for key in wanted if key in by_id or key in by_slug}
 
 
-def insert_events(conn: Connection, rows: Sequence[EventRow]) -> int:
+def insert_events(conn: Connection, rows: Sequence[EventRow], *, costs: bool = False) -> int:
     """Insert `rows`, skipping ids already stored (or repeated in `rows`). Returns rows inserted.
+    `costs`: also write each row's cost to gateway_cost_usd (the table must have it: `has_costs`).
 
     PostgreSQL: COPY into a temporary staging table, then one INSERT ... SELECT ... ON CONFLICT
     DO NOTHING. SQLite: one executemany of INSERT ... ON CONFLICT DO NOTHING.
@@ -51,25 +79,38 @@ def insert_events(conn: Connection, rows: Sequence[EventRow]) -> int:
     if not rows:
         return 0
     if conn.dialect.name == "postgresql":
-        return _insert_by_copy(conn, rows)
-    return _insert_sqlite(conn, rows)
+        return insert_copy_text(conn, copy_text(rows, costs=costs), costs=costs)
+    return _insert_sqlite(conn, rows, costs)
 
 
-def _insert_sqlite(conn: Connection, rows: Sequence[EventRow]) -> int:
+def _insert_sqlite(conn: Connection, rows: Sequence[EventRow], costs: bool) -> int:
     # The column types' own bind processors, so values are stored exactly as a Core insert stores
     # them, without Core's per-row dictionaries.
     dialect = conn.dialect
     to_json = e.c.metadata.type.dialect_impl(dialect).bind_processor(dialect)
     to_time = e.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
     assert to_json is not None and to_time is not None
-    params = [(id_, ws, user, kind, qty, to_json(meta), to_time(at)) for id_, ws, user, kind, qty, meta, at in rows]
-    result = conn.execution_options(preserve_rowcount=True).exec_driver_sql(_SQLITE_INSERT, params)
+    if costs:  # the cost as decimal text: the column's NUMERIC affinity stores it, as the server's rows
+        params: list[tuple[Any, ...]] = [
+            (id_, ws, user, kind, qty, to_json(meta), to_time(at), None if cost is None else format(cost, "f"))
+            for id_, ws, user, kind, qty, meta, at, cost in rows
+        ]
+    else:
+        params = [
+            (id_, ws, user, kind, qty, to_json(meta), to_time(at)) for id_, ws, user, kind, qty, meta, at, _c in rows
+        ]
+    statement = _SQLITE_COST_INSERT if costs else _SQLITE_INSERT
+    result = conn.execution_options(preserve_rowcount=True).exec_driver_sql(statement, params)
     return int(result.rowcount)
 
 
-_SQLITE_INSERT = (
-    f"INSERT INTO usage_events ({_COLUMN_LIST}) VALUES ({', '.join('?' * len(COLUMNS))}) ON CONFLICT (id) DO NOTHING"
-)
+def _sqlite_insert(columns: Sequence[str]) -> str:
+    values = ", ".join("?" * len(columns))
+    return f"INSERT INTO usage_events ({', '.join(columns)}) VALUES ({values}) ON CONFLICT (id) DO NOTHING"
+
+
+_SQLITE_INSERT = _sqlite_insert(COLUMNS)
+_SQLITE_COST_INSERT = _sqlite_insert((*COLUMNS, COST_COLUMN))
 _NULL = "\\N"
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]").search
 
@@ -81,15 +122,15 @@ def _copy_escaped(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def copy_text(rows: Iterable[EventRow]) -> bytes:
+def copy_text(rows: Iterable[EventRow], *, costs: bool = False) -> bytes:
     """`rows` in COPY's text format, in one buffer: one `copy.write` per batch instead of one
     `write_row` per event. Ids, types, numbers and times need no escaping; user and workspace
-    ids repeat, so each is escaped once."""
+    ids repeat, so each is escaped once. `costs`: each line ends with the cost column."""
     escaped: dict[str | None, str] = {}
     dumps = json.dumps
     lines: list[str] = []
     append = lines.append
-    for id_, ws, user, kind, qty, meta, at in rows:
+    for id_, ws, user, kind, qty, meta, at, cost in rows:
         w = escaped.get(ws)
         if w is None:
             w = escaped[ws] = _copy_escaped(ws)
@@ -97,29 +138,32 @@ def copy_text(rows: Iterable[EventRow]) -> bytes:
         if u is None:
             u = escaped[user] = _NULL if user is None else _copy_escaped(user)
         m = _NULL if meta is None else _copy_escaped(dumps(meta))
-        append(f"{id_}\t{w}\t{u}\t{kind}\t{qty}\t{m}\t{at.isoformat()}\n")
+        if costs:
+            c = _NULL if cost is None else format(cost, "f")
+            append(f"{id_}\t{w}\t{u}\t{kind}\t{qty}\t{m}\t{at.isoformat()}\t{c}\n")
+        else:
+            append(f"{id_}\t{w}\t{u}\t{kind}\t{qty}\t{m}\t{at.isoformat()}\n")
     return "".join(lines).encode("utf-8")
 
 
-def _insert_by_copy(conn: Connection, rows: Sequence[EventRow]) -> int:
-    return insert_copy_text(conn, copy_text(rows))
-
-
-def insert_copy_text(conn: Connection, data: bytes) -> int:
-    """PostgreSQL: insert rows given in COPY's text format (`copy_text`), skipping ids already
-    stored or repeated: COPY into a temporary staging table, then one INSERT ... SELECT ... ON
-    CONFLICT DO NOTHING. Returns rows inserted."""
-    conn.exec_driver_sql(_CREATE_STAGE)
+def insert_copy_text(conn: Connection, data: bytes, *, costs: bool = False) -> int:
+    """PostgreSQL: insert rows given in COPY's text format (`copy_text`, with the same `costs`),
+    skipping ids already stored or repeated: COPY into a temporary staging table, then one
+    INSERT ... SELECT ... ON CONFLICT DO NOTHING. Returns rows inserted."""
+    create, copy_sql, move = (
+        (_CREATE_COST_STAGE, _COPY_COST_STAGE, _MOVE_COST_STAGE) if costs else (_CREATE_STAGE, _COPY_STAGE, _MOVE_STAGE)
+    )
+    conn.exec_driver_sql(create)
     raw = conn.connection.driver_connection
     assert raw is not None
     import psycopg
 
     try:
-        with raw.cursor() as cursor, cursor.copy(_COPY_STAGE) as copy:
+        with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
             copy.write(data)
     except psycopg.Error as exc:  # COPY runs on the driver's cursor: give SQLAlchemy's error, as execute would
-        raise sa.exc.DBAPIError.instance(_COPY_STAGE, None, exc, psycopg.Error) from exc
-    return int(conn.exec_driver_sql(_MOVE_STAGE).rowcount)
+        raise sa.exc.DBAPIError.instance(copy_sql, None, exc, psycopg.Error) from exc
+    return int(conn.exec_driver_sql(move).rowcount)
 
 
 def stream_events(
@@ -129,11 +173,18 @@ def stream_events(
     start: datetime | None,
     end: datetime | None,
     yield_per: int,
+    costs: bool = False,
 ) -> Iterator[Row[Any]]:
     """Raw events in [start, end) ordered by (created_at, id), fetched `yield_per` at a time
-    through a server-side cursor, so memory stays flat. Rows hold COLUMNS in order; the id comes
-    as the database's text (cheaper than a UUID object turned into text)."""
+    through a server-side cursor, so memory stays flat. Rows hold COLUMNS in order (`costs`: then
+    gateway_cost_usd as an exact Decimal, labelled cost_usd); the id comes as the database's text
+    (cheaper than a UUID object turned into text)."""
     columns = [sa.cast(e.c.id, sa.Text).label("id"), *(e.c[name] for name in COLUMNS[1:])]
+    if costs:
+        from atlas_cli.db.per_seat_schema import usage_events as per_seat_events
+
+        cost_type = per_seat_events.c[COST_COLUMN].type
+        columns.append(sa.literal_column(f"usage_events.{COST_COLUMN}", cost_type).label("cost_usd"))
     query = sa.select(*columns).order_by(e.c.created_at, e.c.id)
     if workspace_id is not None:
         query = query.where(e.c.workspace_id == workspace_id)

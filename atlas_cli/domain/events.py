@@ -14,15 +14,22 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 EVENT_TYPES = ("query", "token", "login")
 FIELDS = ("id", "workspace_id", "user_id", "event_type", "quantity", "metadata", "created_at")
+COST_FIELD = "cost_usd"  # optional: only databases with usage_events.gateway_cost_usd (per-seat) store it
+ALL_FIELDS = (*FIELDS, COST_FIELD)
 MAX_QUANTITY = 2**31 - 1  # usage_events.quantity is a 32-bit integer
 MAX_ID_BYTES = 1024  # workspace_id, user_id: PostgreSQL's btree indexes refuse entries over ~2.7 kB
 MAX_DEPTH = 64  # nesting of objects and arrays in a line (metadata deeper than this is refused)
+COST_LIMIT = Decimal(10) ** 6  # gateway_cost_usd is numeric(12, 6): below a million dollars...
+COST_QUANTUM = Decimal("0.000001")  # ...to the micro-dollar
+NO_COSTS = "this database does not record event costs (no usage_events.gateway_cost_usd column)"
 _TYPES = frozenset(EVENT_TYPES)
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
+_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?").fullmatch
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000").search  # a \u0000 escape (not an escaped backslash)
 
 
@@ -48,6 +55,7 @@ class Event(NamedTuple):
     metadata: dict[str, Any] | None
     created_at: datetime
     generated_id: bool = False
+    cost_usd: Decimal | None = None  # the at-cost dollars (gateway_cost_usd), exact
 
 
 def shown(value: Any, limit: int = 40) -> str:
@@ -96,6 +104,43 @@ def parse_quantity(value: Any) -> int:
     return number
 
 
+def parse_cost(value: Any, option: str = "cost_usd") -> Decimal | None:
+    """Dollars that numeric(12, 6) holds exactly: a JSON number (read from its text, never through a
+    float) or a decimal string, finite, >= 0, below 10^6, at most 6 decimal places; absent or null
+    means none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, JsonFloat):
+        text = value.text
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, str) and _DECIMAL(value):  # not " 1", "1_000", "NaN", other scripts' digits
+        text = value
+    else:
+        raise InvalidEvent(f"{option} must be a number of dollars, not {shown(value)}")
+    try:
+        cost = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the forms above are all valid
+        raise InvalidEvent(f"{option} must be a number of dollars, not {shown(value)}") from None
+    if not cost.is_finite():
+        raise InvalidEvent(f"{option} must be a finite number of dollars, not {shown(value)}")
+    if cost < 0:
+        raise InvalidEvent(f"{option} must not be negative, not {text[:40]}")
+    if cost >= COST_LIMIT:
+        raise InvalidEvent(f"{option} must be below 1000000 dollars (numeric(12,6)), not {text[:40]}")
+    exact = cost.quantize(COST_QUANTUM)
+    if exact != cost:
+        raise InvalidEvent(f"{option} has more than 6 decimal places: {text[:40]}")
+    return exact.copy_abs()  # -0 is 0
+
+
+def cost_text(cost: Decimal) -> str:
+    """`cost` as a plain decimal numeral without trailing zeros or exponent (0.000001, 12.5, 3):
+    exact, and valid as a JSON number."""
+    text = format(cost.normalize(), "f")
+    return "0" if text == "-0" else text
+
+
 def parse_time(value: Any, option: str = "created_at") -> datetime:
     """An ISO 8601 time as aware UTC; a time without offset is taken as UTC."""
     moment: datetime | None = None
@@ -134,10 +179,19 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class JsonFloat(float):
+    """A JSON number with a fraction or exponent, which keeps its text: `cost_usd` is read from the
+    text exactly (0.1 is not the float 0.1000000000000000055...), everything else uses the float."""
+
+    __slots__ = ("text",)
+    text: str
+
+
 def _finite(text: str) -> float:
-    number = float(text)
+    number = JsonFloat(text)
     if math.isinf(number):
         raise ValueError(f"the number {text[:20]} is out of range")
+    number.text = text
     return number
 
 
@@ -309,7 +363,10 @@ def event_from_fields(
     metadata = get("metadata")
     if metadata is not None and not (plain and type(metadata) is dict):
         metadata = parse_metadata(metadata, plain=plain)
-    return Event(event_id, workspace, user_id, event_type, quantity, metadata, created_at, generated)
+    cost = get(COST_FIELD)
+    if cost is not None:
+        cost = parse_cost(cost)
+    return Event(event_id, workspace, user_id, event_type, quantity, metadata, created_at, generated, cost)
 
 
 def json_fields(line: str) -> Mapping[str, Any]:
@@ -325,16 +382,18 @@ def json_fields(line: str) -> Mapping[str, Any]:
     return data
 
 
-def csv_header(line: str) -> tuple[str, ...]:
+def csv_header(line: str, listed: Sequence[str] = FIELDS) -> tuple[str, ...]:
     """The column names of a CSV header line. Raises InvalidEvent if it lacks event_type, names
-    a column that is not a field, or names one twice."""
+    a column that is not a field, or names one twice. `listed`: the columns a rejection names (the
+    database's); cost_usd is a known column whether listed or not (a line with a cost is refused
+    later where the database cannot store it)."""
     try:
         names = tuple(name.strip() for name in next(csv.reader([line]), []))
     except csv.Error as exc:
         raise InvalidEvent(f"bad CSV header: {exc}") from None
-    unknown = [name for name in names if name not in FIELDS]
+    unknown = [name for name in names if name not in ALL_FIELDS]
     if unknown:
-        raise InvalidEvent(f"unknown CSV header column {shown(unknown[0])} (the columns are {', '.join(FIELDS)})")
+        raise InvalidEvent(f"unknown CSV header column {shown(unknown[0])} (the columns are {', '.join(listed)})")
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise InvalidEvent(f"the CSV header names the column {shown(twice[0])} more than once")
@@ -379,7 +438,7 @@ def event_record(event: Event, workspace_id: str | None = None) -> dict[str, Any
         "quantity": event.quantity,
         "metadata": event.metadata,
         "created_at": iso_micro(event.created_at),
-    }
+    } | ({} if event.cost_usd is None else {COST_FIELD: cost_text(event.cost_usd)})
 
 
 def iso_micro(moment: datetime) -> str:

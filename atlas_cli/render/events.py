@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from atlas_cli.render.base import Output, csv_cell, iso, json_text
+from atlas_cli.render.base import Output, csv_cell, iso, json_number, json_text
 
 
 class EventViews(Output):
@@ -27,7 +27,7 @@ class EventViews(Output):
             "duplicate": r.duplicate,
             "userId": r.user_id,
             "generatedId": r.generated_id,
-        }
+        } | ({"costUsd": None if r.cost_usd is None else json_number(r.cost_usd)} if r.costs else {})
 
     def record_result(self, r: Any, fmt: str) -> None:
         data = self.record_json(r)
@@ -237,35 +237,67 @@ class EventViews(Output):
         self._emit(fmt, self.verify_json(r), header, rows, table)
 
     @contextmanager
-    def event_writer(self, fmt: str) -> Iterator[Callable[[Sequence[Any]], None]]:
-        """Writes raw events (rows of FIELDS, in order) to stdout one at a time, as ndjson or csv
-        (what ingest reads)."""
-        from atlas_cli.domain.events import FIELDS, iso_micro
-
+    def event_writer(self, fmt: str) -> Iterator[EventStream]:
+        """Writes raw events to stdout one at a time, as ndjson or csv (what ingest reads): the
+        stream's `fields` first (FIELDS, then cost_usd where the database records costs), then
+        each `row` of those fields, in order."""
         if fmt not in ("ndjson", "csv"):
             from atlas_cli.errors import BadInput
 
             raise BadInput(f"--format: {fmt!r} is not one of ndjson, csv")
-        out = sys.stdout
-        if fmt == "ndjson":
-            line = ndjson_formatter()
+        stream = EventStream(fmt, sys.stdout)
+        yield stream
+        sys.stdout.flush()
 
-            def emit(row: Sequence[Any]) -> None:
-                out.write(line(row))
 
-            yield emit
-            out.flush()
+class EventStream:
+    """The export's output: `fields` says which fields the rows hold (once, first), `row` writes one."""
+
+    def __init__(self, fmt: str, out: Any) -> None:
+        self._fmt, self._out = fmt, out
+        self._line: Callable[[Sequence[Any]], str] | None = None
+
+    def fields(self, names: Sequence[str]) -> None:
+        from atlas_cli.domain.events import COST_FIELD
+
+        costs = COST_FIELD in names
+        if self._fmt == "ndjson":
+            self._line = ndjson_formatter(costs=costs)
             return
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(FIELDS)
+        writer = csv.writer(self._out, lineterminator="\n")
+        writer.writerow(names)
+        self._line = csv_formatter(costs=costs)
 
-        def emit_csv(row: Sequence[Any]) -> None:
-            id_, ws, user, kind, qty, meta, at = row
-            metadata = "" if meta is None else csv_cell(json_text(meta))
-            writer.writerow((id_, csv_cell(ws), csv_cell(user), csv_cell(kind), qty, metadata, iso_micro(at)))
+    def row(self, values: Sequence[Any]) -> None:
+        if self._line is None:  # a caller that did not say: the fields every database has
+            from atlas_cli.domain.events import FIELDS
 
-        yield emit_csv
-        out.flush()
+            self.fields(FIELDS)
+        assert self._line is not None
+        self._out.write(self._line(values))
+
+
+def csv_formatter(*, costs: bool = False) -> Callable[[Sequence[Any]], str]:
+    """A function turning one event (a row of FIELDS, then its cost with `costs`) into a CSV line."""
+    import io
+
+    from atlas_cli.domain.events import cost_text, iso_micro
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def line(row: Sequence[Any]) -> str:
+        id_, ws, user, kind, qty, meta, at = row[:7]
+        metadata = "" if meta is None else csv_cell(json_text(meta))
+        cells = [id_, csv_cell(ws), csv_cell(user), csv_cell(kind), qty, metadata, iso_micro(at)]
+        if costs:
+            cells.append("" if row[7] is None else cost_text(row[7]))
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells)
+        return buffer.getvalue()
+
+    return line
 
 
 def ingest_progress_text(events: int, done: int, total: int | None, elapsed: float) -> str:
@@ -290,23 +322,29 @@ def _clock(seconds: float) -> str:
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
-def ndjson_formatter() -> Callable[[Sequence[Any]], str]:
+def ndjson_formatter(*, costs: bool = False) -> Callable[[Sequence[Any]], str]:
     """A function turning one event (a row of FIELDS, in order) into a JSON line: the same text
     as `json.dumps` of its mapping with `ensure_ascii=False` and compact separators, built field
-    by field (several times faster, for exports of millions of rows)."""
+    by field (several times faster, for exports of millions of rows). With `costs`, the row's
+    eighth value is the cost, written last as `"cost_usd"`: a JSON number with the Decimal's exact
+    digits (json.dumps would go through a float), or null."""
     from json.encoder import encode_basestring as quoted
 
-    from atlas_cli.domain.events import iso_micro
+    from atlas_cli.domain.events import cost_text, iso_micro
 
     compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
     def line(row: Sequence[Any]) -> str:
-        id_, ws, user, kind, qty, meta, at = row
-        return (
+        id_, ws, user, kind, qty, meta, at = row[:7]
+        text = (
             f'{{"id":{quoted(id_)},"workspace_id":{quoted(ws)},'
             f'"user_id":{"null" if user is None else quoted(user)},"event_type":{quoted(kind)},'
             f'"quantity":{int(qty)},"metadata":{"null" if meta is None else compact(meta)},'
-            f'"created_at":"{iso_micro(at)}"}}\n'
+            f'"created_at":"{iso_micro(at)}"'
         )
+        if costs:
+            cost = row[7]
+            return f'{text},"cost_usd":{"null" if cost is None else cost_text(cost)}}}\n'
+        return text + "}\n"
 
     return line

@@ -21,6 +21,8 @@ from atlas_cli.services.ingestion.writer import BackgroundWriter, WriterGone
 from atlas_cli.services.ingestion.writer import available as writer_available
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from atlas_cli.db.events import EventRow
 
 T = TypeVar("T")
@@ -71,6 +73,7 @@ class WriteResult:
     inserted: int
     duplicates: int
     unknown: tuple[int, ...] = ()  # positions of events whose workspace does not exist
+    costless: tuple[int, ...] = ()  # positions of events with a cost the database has no column for
 
 
 class EventSink(Protocol):
@@ -117,6 +120,10 @@ class DatabaseSink:
     so the next batch is read and checked while this one is stored: `prepare` resolves the
     workspaces and formats the batch, and its launch hands it over. Workspaces found are then
     remembered for the sink's life; missing ones are asked for again each time.
+
+    Whether the database records event costs (usage_events.gateway_cost_usd) is read once, at the
+    first write. Where it does not, an event with a cost is not written (`WriteResult.costless`):
+    never stored without the dollars it carries.
     """
 
     def __init__(self, db: Database, *, background: bool = False) -> None:
@@ -124,20 +131,32 @@ class DatabaseSink:
         self._background = background
         self._writer: BackgroundWriter | None = None
         self._workspaces: dict[str, str] = {}
+        self._costs: bool | None = None
+
+    def _has_costs(self, conn: Connection) -> bool:
+        if self._costs is None:
+            from atlas_cli.db import events as sql
+
+            self._costs = sql.has_costs(conn)
+        return self._costs
 
     def write(self, events: Sequence[Event]) -> WriteResult:
         """Raises: DatabaseUnavailable, NotConfigured."""
         from atlas_cli.db import events as sql
 
         with self._db.begin() as conn:
+            costs = self._has_costs(conn)
             ids = sql.workspace_ids(conn, {event.workspace for event in events}).get
-            rows, unknown = _rows(events, ids)
-            inserted = sql.insert_events(conn, rows)
-        return WriteResult(inserted, len(rows) - inserted, tuple(unknown))
+            rows, unknown, costless = _rows(events, ids, costs)
+            inserted = sql.insert_events(conn, rows, costs=costs)
+        return WriteResult(inserted, len(rows) - inserted, tuple(unknown), tuple(costless))
 
     def prepare(self, events: Sequence[Event]) -> Launch:
         """Resolve and format `events` for the background writer (without one: write at launch).
         Raises: DatabaseUnavailable (resolving workspaces), NotConfigured."""
+        if self._costs is None and self._background and writer_available(self._db.dialect):
+            with self._db.connect() as conn:
+                self._has_costs(conn)  # before the writer is forked: it is told
         writer = self._background_writer()
         if writer is None:
             return lambda: write_now(self, events)
@@ -148,8 +167,9 @@ class DatabaseSink:
         if missing:
             with self._db.connect() as conn:
                 known.update(sql.workspace_ids(conn, missing))
-        rows, unknown = _rows(events, known.get)
-        data = sql.copy_text(rows)
+        costs = bool(self._costs)
+        rows, unknown, costless = _rows(events, known.get, costs)
+        data = sql.copy_text(rows, costs=costs)
 
         def launch() -> Attempt:
             try:
@@ -162,7 +182,7 @@ class DatabaseSink:
                     inserted = writer.result()
                 except WriterGone:
                     return self._without_writer(events)()
-                return WriteResult(inserted, len(rows) - inserted, tuple(unknown))
+                return WriteResult(inserted, len(rows) - inserted, tuple(unknown), tuple(costless))
 
             return attempt
 
@@ -171,7 +191,7 @@ class DatabaseSink:
     def _background_writer(self) -> BackgroundWriter | None:
         if self._writer is None and self._background and writer_available(self._db.dialect):
             try:
-                self._writer = BackgroundWriter(self._db.url)
+                self._writer = BackgroundWriter(self._db.url, costs=bool(self._costs))
             except OSError:  # no process to be had (limits, memory): write in this one
                 self._background = False
         return self._writer
@@ -192,17 +212,23 @@ class DatabaseSink:
             writer.close()
 
 
-def _rows(events: Sequence[Event], ids: Callable[[str], str | None]) -> tuple[list[EventRow], list[int]]:
-    """The rows to insert (workspace keys resolved by `ids`) and the positions of unknown ones."""
+def _rows(
+    events: Sequence[Event], ids: Callable[[str], str | None], costs: bool
+) -> tuple[list[EventRow], list[int], list[int]]:
+    """The rows to insert (workspace keys resolved by `ids`), the positions of events whose
+    workspace is unknown and, without `costs`, of those carrying a cost (not written)."""
     rows: list[EventRow] = []
     unknown: list[int] = []
-    for index, (id_, key, user, kind, qty, meta, at, _generated) in enumerate(events):
+    costless: list[int] = []
+    for index, (id_, key, user, kind, qty, meta, at, _generated, cost) in enumerate(events):
         ws = ids(key)
         if ws is None:
             unknown.append(index)
+        elif cost is not None and not costs:
+            costless.append(index)
         else:
-            rows.append((id_, ws, user, kind, qty, meta, at))
-    return rows, unknown
+            rows.append((id_, ws, user, kind, qty, meta, at, cost))
+    return rows, unknown, costless
 
 
 @dataclass(frozen=True)

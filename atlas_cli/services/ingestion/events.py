@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, BinaryIO
 
 from atlas_cli.db.database import Database
@@ -49,6 +50,8 @@ class RecordResult:
     created_at: datetime
     generated_id: bool
     duplicate: bool
+    cost_usd: Decimal | None = None
+    costs: bool = False  # the database records event costs (then the cost is shown, null or not)
 
 
 @dataclass(frozen=True)
@@ -142,11 +145,13 @@ class EventService:
         metadata: str | None = None,
         event_id: str | None = None,
         at: str | None = None,
+        cost_usd: str | None = None,
     ) -> RecordResult:
         """Insert one event; the same id again is reported as a duplicate and not counted.
 
         Raises:
-            BadInput: unknown type, quantity < 1, bad metadata, id or time.
+            BadInput: unknown type, quantity < 1, bad metadata, id, time or cost, or a cost on a
+                database that does not record costs.
             NotFound: unknown workspace.
         """
         fields = {
@@ -156,6 +161,7 @@ class EventService:
             "metadata": metadata,
             "id": event_id,
             "created_at": at,
+            rules.COST_FIELD: cost_usd,
         }
         try:  # the workspace is resolved below, in the transaction that inserts
             event = rules.event_from_fields(fields, default_workspace="-", now=self._clock(), new_id=new_event_id)
@@ -165,8 +171,11 @@ class EventService:
 
         with self._db.begin() as conn:
             ws = resolve(conn, workspace)
+            costs = sql.has_costs(conn)
+            if event.cost_usd is not None and not costs:
+                raise BadInput(f"--cost-usd: {rules.NO_COSTS}")
             row = (event.id, ws.id, event.user_id, event.event_type, event.quantity, event.metadata, event.created_at)
-            inserted = sql.insert_events(conn, [row])
+            inserted = sql.insert_events(conn, [(*row, event.cost_usd)], costs=costs)
         return RecordResult(
             event.id,
             ws.id,
@@ -176,6 +185,8 @@ class EventService:
             event.created_at,
             event.generated_id,
             duplicate=inserted == 0,
+            cost_usd=event.cost_usd,
+            costs=costs,
         )
 
     def ingest(
@@ -194,12 +205,26 @@ class EventService:
             DatabaseUnavailable: the database is down before anything was read.
         """
         opts = replace(opts, workspace=resolve_default_workspace(self._db, opts.workspace))
+        if opts.event_costs is None:
+            opts = replace(opts, event_costs=self._records_costs())
         sink = DatabaseSink(self._db, background=True)
         try:
             service = IngestService(sink, self._clock, sleep=self._sleep)
             return service.ingest(stream, opts, stop=stop, on_reject=on_reject, progress=progress)
         finally:
             sink.close()
+
+    def _records_costs(self) -> bool | None:
+        """Whether the database has usage_events.gateway_cost_usd; None when it cannot be asked
+        now (unavailable: ingest retries and spools, and the sink asks again when writing)."""
+        from atlas_cli.db import events as sql
+        from atlas_cli.errors import DatabaseUnavailable
+
+        try:
+            with self._db.connect() as conn:
+                return sql.has_costs(conn)
+        except DatabaseUnavailable:
+            return None
 
     def _scope(self, conn: Any, workspace: str | None, every: bool) -> str | None:
         """The workspace id to work on, or None for --all. Raises BadInput, NotFound."""
@@ -270,10 +295,13 @@ class EventService:
         end: str | None,
         emit: Callable[[Sequence[Any]], None],
         fetch: int = EXPORT_FETCH,
+        fields: Callable[[tuple[str, ...]], None] | None = None,
     ) -> int:
         """Stream raw events ordered by (created_at, id) to `emit`, `fetch` rows per round trip:
-        each a row of `rules.FIELDS` in order (also by name: `row.created_at`). Without a
-        workspace, every workspace's. Returns how many were emitted.
+        each a row of `rules.FIELDS` in order (also by name: `row.created_at`), then `cost_usd`
+        (an exact Decimal, or None) where the database records event costs. `fields` is told the
+        field names once, before the first row. Without a workspace, every workspace's. Returns
+        how many were emitted.
 
         Raises:
             BadInput: malformed or reversed dates. NotFound: unknown workspace.
@@ -286,7 +314,11 @@ class EventService:
         count = 0
         with self._db.connect() as conn:
             scope = resolve(conn, workspace).id if workspace else None
-            for row in sql.stream_events(conn, workspace_id=scope, start=lower, end=upper, yield_per=fetch):
+            costs = sql.has_costs(conn)
+            if fields is not None:
+                fields(rules.ALL_FIELDS if costs else rules.FIELDS)
+            rows = sql.stream_events(conn, workspace_id=scope, start=lower, end=upper, yield_per=fetch, costs=costs)
+            for row in rows:
                 emit(row)
                 count += 1
         return count

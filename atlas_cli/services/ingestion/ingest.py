@@ -80,6 +80,9 @@ class IngestOptions:
     keep_incomplete: bool = False  # an unterminated line at a stop goes to the spool (streams)
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Whether the database records event costs (usage_events.gateway_cost_usd). False: a line with
+    # a cost is rejected as it is read; None: unknown here, the sink decides when writing.
+    event_costs: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,9 @@ class _Run:
         except InvalidEvent as exc:
             self.reject(self.line_no, text, exc.reason)
             return None
+        if event.cost_usd is not None and self.opts.event_costs is False:
+            self.reject(self.line_no, text, rules.NO_COSTS)
+            return None
         if event.generated_id:
             self.generated += 1
         return event, self.line_no, text
@@ -274,7 +280,8 @@ class _Run:
         if not self.csv or self.header is not None:
             return False
         try:
-            self.header = rules.csv_header(text)
+            listed = rules.ALL_FIELDS if self.opts.event_costs else rules.FIELDS
+            self.header = rules.csv_header(text, listed)
         except InvalidEvent as exc:
             raise BadInput(f"line {self.line_no}: {exc.reason}") from None
         self.out.header(text)
@@ -319,10 +326,12 @@ class _Run:
             return
         self.accepted += result.inserted
         self.duplicates += result.duplicates
-        for index in result.unknown:
+        refused = [(index, f"unknown workspace {rules.shown(pending[index][0].workspace)}") for index in result.unknown]
+        refused += [(index, rules.NO_COSTS) for index in result.costless]
+        for index, reason in sorted(refused):
             event, line, raw = pending[index]
             self.generated -= event.generated_id  # counted only for events kept (written or spooled)
-            self.reject(line, raw, f"unknown workspace {rules.shown(event.workspace)}")
+            self.reject(line, raw, reason)
 
     def leave_incomplete(self, data: bytes | None, size: int, why: str) -> None:
         """The unterminated line left when reading stops early: never parsed. From a stream it is

@@ -47,14 +47,15 @@ def available(dialect: str) -> bool:
 class BackgroundWriter:
     """One child process writing COPY text batches to the database at `url`, one at a time."""
 
-    def __init__(self, url: str) -> None:
-        """Fork the writer. Raises OSError when no process can be started."""
+    def __init__(self, url: str, *, costs: bool = False) -> None:
+        """Fork the writer; `costs`: the batches carry the cost column (`copy_text`). Raises
+        OSError when no process can be started."""
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
         self._pipe, child_end = context.Pipe()
         self._process = context.Process(
-            target=_serve, args=(child_end, url, os.getpid(), self._pipe), name="atlas-writer", daemon=True
+            target=_serve, args=(child_end, url, os.getpid(), self._pipe, costs), name="atlas-writer", daemon=True
         )
         try:
             self._process.start()
@@ -121,7 +122,7 @@ def _hold_nothing(keep: int) -> None:
     os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536)
 
 
-def _serve(pipe: Connection, url: str, parent: int, parent_end: Connection) -> None:
+def _serve(pipe: Connection, url: str, parent: int, parent_end: Connection, costs: bool) -> None:
     """The child: write each batch received until an empty message or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -142,7 +143,7 @@ def _serve(pipe: Connection, url: str, parent: int, parent_end: Connection) -> N
         answer: int | BaseException
         try:
             with db.begin() as conn:
-                answer = sql.insert_copy_text(conn, data)
+                answer = sql.insert_copy_text(conn, data, costs=costs)
         except AtlasError as exc:
             answer = exc
         except Exception as exc:  # a defect: the parent raises it as it would have in-process
