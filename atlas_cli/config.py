@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     stripe_team_price_id: str | None = None
     stripe_team_annual_price_id: str | None = None
     stripe_enterprise_price_id: str | None = None
+    # per-seat servers (DESIGN 4b); they may also keep these as platform rows of `settings`
+    stripe_starter_price_id: str | None = None
+    stripe_starter_annual_price_id: str | None = None
+    stripe_pro_price_id: str | None = None
+    stripe_pro_annual_price_id: str | None = None
+    stripe_business_price_id: str | None = None
+    stripe_business_annual_price_id: str | None = None
     atlas_workspace: str | None = None
     atlas_actor: str | None = None
     atlas_format: Literal["table", "json", "csv"] | None = None
@@ -68,6 +75,16 @@ def load_settings() -> Settings:
             f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}" for error in exc.errors()
         )
         raise BadInput(f"invalid configuration: {problems}") from None
+
+
+def named_value(settings: Settings, name: str) -> str | None:
+    """The value of the variable `name` (a catalog names its price variables): a Settings field
+    (flag > environment > `.env`), else the environment; empty counts as unset."""
+    field = name.lower()
+    value = getattr(settings, field, None) if field in Settings.model_fields else os.environ.get(name)
+    if value is None or not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()
 
 
 def ignored_in_dotenv(dotenv: Path = DOTENV) -> list[str]:

@@ -64,23 +64,25 @@ def audit_rows(conn: Connection, workspace_id: str | None, since: datetime | Non
     return conn.execute(query.order_by(a.created_at.desc(), a.id).limit(limit)).mappings().all()
 
 
-def _sub_customer() -> sa.ScalarSelect[Any]:
-    """The first Stripe customer id on the workspace's subscription rows."""
-    return (
+def billed_workspaces(conn: Connection, workspace_id: str | None) -> Sequence[RowMapping]:
+    """Workspaces with a Stripe customer (their own, else their subscription row's), in one query."""
+    return billed_organizations(conn, organization, "stripe_customer_id", workspace_id)
+
+
+def billed_organizations(conn: Connection, table: Any, column: str, workspace_id: str | None) -> Sequence[RowMapping]:
+    """Rows of the organization `table` with a Stripe customer (their own `column`, else their
+    subscription row's) as `customer_id`, in one query."""
+    org = table.c
+    first = (
         sa.select(s.stripeCustomerId)
-        .where(s.referenceId == o.id, s.stripeCustomerId.is_not(None))
+        .where(s.referenceId == org.id, s.stripeCustomerId.is_not(None))
         .order_by(s.periodEnd.desc().nulls_last(), s.id)
         .limit(1)
         .scalar_subquery()
     )
-
-
-def billed_workspaces(conn: Connection, workspace_id: str | None) -> Sequence[RowMapping]:
-    """Workspaces with a Stripe customer (their own, else their subscription row's), in one query."""
-    customer = sa.func.coalesce(o.stripe_customer_id, _sub_customer()).label("customer_id")
-    inner = sa.select(organization, customer)
+    inner = sa.select(table, sa.func.coalesce(org[column], first).label("customer_id"))
     if workspace_id is not None:
-        inner = inner.where(o.id == workspace_id)
+        inner = inner.where(org.id == workspace_id)
     sub = inner.subquery("billed")
     return (
         conn.execute(sa.select(sub).where(sub.c.customer_id.is_not(None)).order_by(sub.c.name, sub.c.id))
@@ -154,6 +156,21 @@ def workspace_for_stripe(
     conn: Connection, subscription_id: str | None, customer: str | None, reference_id: str | None
 ) -> str | None:
     """DESIGN section 4: by subscription id, else by customer, else by the metadata's referenceId."""
+    return organization_for_stripe(conn, organization, "stripe_customer_id", subscription_id, customer, reference_id)
+
+
+def organization_for_stripe(
+    conn: Connection,
+    table: Any,
+    column: str,
+    subscription_id: str | None,
+    customer: str | None,
+    reference_id: str | None,
+) -> str | None:
+    """The id of the workspace a Stripe subscription belongs to: the one whose subscription row
+    carries its id, else whose customer `column` (or subscription row) is its customer, else the
+    one its metadata's referenceId names."""
+    org = table.c
     if subscription_id:
         found = conn.execute(
             sa.select(s.referenceId).where(s.stripeSubscriptionId == subscription_id).order_by(s.id).limit(1)
@@ -161,15 +178,24 @@ def workspace_for_stripe(
         if found:
             return str(found)
     if customer:
-        by_org = sa.select(o.id.label("id"), sa.literal(0).label("rank")).where(o.stripe_customer_id == customer)
+        by_org = sa.select(org.id.label("id"), sa.literal(0).label("rank")).where(org[column] == customer)
         by_sub = sa.select(s.referenceId.label("id"), sa.literal(1).label("rank")).where(s.stripeCustomerId == customer)
         union = sa.union_all(by_org, by_sub).subquery()
         found = conn.execute(sa.select(union.c.id).order_by(union.c.rank, union.c.id).limit(1)).scalar_one_or_none()
         if found:
             return str(found)
     if reference_id:
-        return conn.execute(sa.select(o.id).where(o.id == reference_id)).scalar_one_or_none()
+        return conn.execute(sa.select(org.id).where(org.id == reference_id)).scalar_one_or_none()
     return None
+
+
+def lock_organization(conn: Connection, table: Any, workspace_id: str) -> RowMapping:
+    """The workspace's row of the organization `table`, locked until the transaction ends."""
+    return conn.execute(sa.select(table).where(table.c.id == workspace_id).with_for_update()).mappings().one()
+
+
+def update_organization(conn: Connection, table: Any, workspace_id: str, values: dict[str, Any]) -> None:
+    conn.execute(sa.update(table).where(table.c.id == workspace_id).values(**values))
 
 
 def record_event(conn: Connection, row: dict[str, Any]) -> bool:

@@ -18,6 +18,7 @@ from atlas_cli.errors import BadInput
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from atlas_cli.db.stripe_ledger import Ledger
     from atlas_cli.domain.catalog import Catalog, Meter
 
 CLASSIC, PER_SEAT = "classic", "per-seat"
@@ -136,6 +137,21 @@ class Layout:
         `periods[workspace_id]`: this model reports none (it has no overage ledger)."""
         return {}
 
+    def platform_settings(self, conn: Connection, keys: Sequence[str]) -> dict[str, str | None]:
+        """Platform-wide setting values for `keys` (rows with org_id NULL): none here."""
+        return dict.fromkeys(keys)
+
+    def has_column(self, column: str) -> bool:
+        """Whether the organization table has `column` (a suspension ladder, a plan override)."""
+        return column in self.organization.c
+
+    @property
+    def ledger(self) -> Ledger:
+        """Where applied Stripe webhook events are recorded: atlas's own atlas_stripe_events."""
+        from atlas_cli.db.stripe_ledger import AtlasLedger
+
+        return AtlasLedger()
+
 
 class PerSeatLayout(Layout):
     model = PER_SEAT
@@ -229,6 +245,26 @@ class PerSeatLayout(Layout):
             ).all()
             found.update({org_id: int(cents) for org_id, cents in rows})
         return found
+
+    def platform_settings(self, conn: Connection, keys: Sequence[str]) -> dict[str, str | None]:
+        """Platform-wide values (org_id NULL) of `keys`, as the server reads its platform-scoped keys."""
+        import sqlalchemy as sa
+
+        from atlas_cli.db.per_seat_schema import settings
+
+        s = settings.c
+        found: dict[str, str | None] = dict.fromkeys(keys)
+        if keys:
+            rows = conn.execute(sa.select(s.key, s.value).where(s.key.in_(list(keys)), s.org_id.is_(None))).all()
+            found.update({key: value for key, value in rows})
+        return found
+
+    @property
+    def ledger(self) -> Ledger:
+        """The server's own stripe_webhook_events: an event applied by either is applied once."""
+        from atlas_cli.db.stripe_ledger import ServerLedger
+
+        return ServerLedger()
 
 
 def layout_for(model: str) -> Layout:

@@ -31,6 +31,7 @@ STEPS = (
 )
 METER_SUMS = ("quantity", "cost")
 PERIOD_PICKS = ("holding", "newest")
+SUSPENSION_ACTIONS = ("suspend", "resume")
 
 
 class CatalogError(ValueError):
@@ -84,6 +85,9 @@ class Plan:
     trial: bool = False
     block: str | None = None
     price_per_seat: int = 0
+    # The settings (environment variables, or platform rows of a `settings` table) that hold the
+    # Stripe price ids of this plan, monthly first.
+    price_settings: tuple[str, ...] = ()
 
     def value(self, feature: str) -> Value:
         """The plan's value for `feature` (None: unlimited). KeyError: not entitled."""
@@ -106,6 +110,17 @@ class CeilingPolicy:
 
 
 @dataclass(frozen=True)
+class StripePolicy:
+    """How Stripe drives a workspace: which price ids match, what keeps an ended subscription from
+    locking, and the suspension ladder (a subscription status -> `suspend` or `resume`)."""
+
+    later_prices_need_first: bool = False  # an annual price matches only when the monthly is set
+    live_statuses: tuple[str, ...] = ("active", "past_due", "trialing")
+    suspension: Mapping[str, str] = field(default_factory=dict)
+    suspension_source: str = "billing"
+
+
+@dataclass(frozen=True)
 class Policy:
     order: tuple[str, ...]
     resource_order: tuple[str, ...]
@@ -114,6 +129,7 @@ class Policy:
     trial_days: int
     seat_minimum: int
     ceiling: CeilingPolicy | None = None
+    stripe: StripePolicy = field(default_factory=StripePolicy)
 
 
 @dataclass(frozen=True)
@@ -232,7 +248,7 @@ def _plan(tier: str, spec: Any, features: Mapping[str, Feature]) -> Plan:
     where = f"plans.{tier}"
     if not isinstance(spec, Mapping):
         raise CatalogError(f"{where}: must be a table")
-    settings = {"display_name", "enforced", "trial", "block", "price_per_seat"}
+    settings = {"display_name", "enforced", "trial", "block", "price_per_seat", "price_settings"}
     values: dict[str, Value] = {}
     for key, raw in spec.items():
         if key in settings:
@@ -249,6 +265,7 @@ def _plan(tier: str, spec: Any, features: Mapping[str, Feature]) -> Plan:
         trial=bool(spec.get("trial", False)),
         block=_choice(block, ("subscription_required",), f"{where}.block") if block is not None else None,
         price_per_seat=_int_or_none(spec.get("price_per_seat", 0), f"{where}.price_per_seat") or 0,
+        price_settings=_names(spec.get("price_settings", []), f"{where}.price_settings"),
     )
 
 
@@ -280,7 +297,35 @@ def _policy(spec: Mapping[str, Any]) -> Policy:
         trial_days=_int_or_none(spec.get("trial_days", 14), "policy.trial_days") or 0,
         seat_minimum=_int_or_none(spec.get("seat_minimum", 0), "policy.seat_minimum") or 0,
         ceiling=_ceiling(ceiling) if ceiling is not None else None,
+        stripe=_stripe(spec.get("stripe", {})),
     )
+
+
+def _stripe(spec: Any) -> StripePolicy:
+    if not isinstance(spec, Mapping):
+        raise CatalogError("policy.stripe: must be a table")
+    ladder = spec.get("suspension", {})
+    if not isinstance(ladder, Mapping):
+        raise CatalogError("policy.stripe.suspension: must be a table of Stripe status = action")
+    suspension = {str(k): _choice(v, SUSPENSION_ACTIONS, f"policy.stripe.suspension.{k}") for k, v in ladder.items()}
+    later = spec.get("later_prices_need_first", False)
+    if not isinstance(later, bool):
+        raise CatalogError("policy.stripe.later_prices_need_first: must be true or false")
+    default = StripePolicy()
+    return StripePolicy(
+        later_prices_need_first=later,
+        live_statuses=_names(spec.get("live_statuses", list(default.live_statuses)), "policy.stripe.live_statuses"),
+        suspension=suspension,
+        suspension_source=_text(spec, "suspension_source", "policy.stripe")
+        if "suspension_source" in spec
+        else "billing",
+    )
+
+
+def _names(raw: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(n, str) and n.strip() for n in raw):
+        raise CatalogError(f"{where}: must be a list of non-empty names")
+    return tuple(raw)
 
 
 def _ceiling(spec: Any) -> CeilingPolicy:

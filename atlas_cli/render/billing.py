@@ -127,7 +127,7 @@ class BillingOpsViews(Output):
 
         self._emit(fmt, data, header, rows, table)
         for row in r.rows:
-            if row.outcome in ("unknown_price", "no_subscription"):
+            if row.outcome in ("unknown_price", "no_subscription", "override"):
                 self.note(f"Warning: {row.workspace_id}: {row.why}")
 
     @staticmethod

@@ -13,10 +13,20 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, RowMapping
 
-from atlas_cli.config import Settings
+from atlas_cli.config import Settings, named_value
 from atlas_cli.db import billing_queries as bq
 from atlas_cli.db.database import Database
-from atlas_cli.domain.stripe_mapping import PriceMap, StripeSubscription, current_subscription, plan_change
+from atlas_cli.db.layout import Billing
+from atlas_cli.domain.stripe_mapping import (
+    PriceTiers,
+    StripeSubscription,
+    current_subscription,
+    override_holds,
+    plan_change,
+    price_setting_names,
+    price_tiers,
+    suspension_change,
+)
 from atlas_cli.errors import BadInput, Conflict, NotFound
 from atlas_cli.services import Clock
 from atlas_cli.services.admin import audit_row, authorize, find_actor, jsonable, keyed, require_global_admin
@@ -39,6 +49,7 @@ class SyncRow:
     before: dict[str, Any]
     after: dict[str, Any]
     why: str
+    tier: str | None = None  # the tier the subscription puts the workspace on (for the webhook ledger)
 
     @property
     def changed(self) -> bool:
@@ -60,14 +71,17 @@ class Apply:
     actor: str
     action: str
     dry_run: bool
-    prices: PriceMap
+    prices: PriceTiers
     tiers: tuple[str, ...]
+    billing: Billing
 
 
-def price_map(settings: Settings) -> PriceMap:
-    return PriceMap(
-        settings.stripe_team_price_id, settings.stripe_team_annual_price_id, settings.stripe_enterprise_price_id
-    )
+def price_map(conn: Connection, settings: Settings, billing: Billing) -> PriceTiers:
+    """Price id -> tier from the catalog's plans: each price variable from the environment (or
+    `.env`), else the platform row of the database's `settings` table (DESIGN section 2)."""
+    names = price_setting_names(billing.catalog)
+    rows = billing.layout.platform_settings(conn, names)
+    return price_tiers(billing.catalog, lambda name: named_value(settings, name) or rows.get(name))
 
 
 def subscription_values(sub: StripeSubscription, plan: str) -> dict[str, Any]:
@@ -84,12 +98,12 @@ def subscription_values(sub: StripeSubscription, plan: str) -> dict[str, Any]:
 
 
 def _subscription_diff(
-    conn: Connection, ws_id: str, sub: StripeSubscription, prices: PriceMap
+    conn: Connection, ws_id: str, sub: StripeSubscription, prices: PriceTiers
 ) -> tuple[str | None, dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(row id or None for a new row, the row's values, before, after of its changed columns)."""
     existing = bq.subscription_row(conn, ws_id, sub.id)
-    mapped = prices.tier_for(sub.price_id)
-    plan = mapped.value if mapped else (existing["plan"] if existing else "unknown")
+    mapped = prices.tier_name(sub.price_id)
+    plan = mapped if mapped else (existing["plan"] if existing else "unknown")
     wanted = subscription_values(sub, plan)
     old: dict[str, Any] = dict(existing) if existing else {}
     changed = {k: v for k, v in wanted.items() if old.get(k) != v}
@@ -108,7 +122,8 @@ def reconcile(
     Raises:
         Conflict: the subscription is of another customer than the workspace's own.
     """
-    row = bq.lock_workspace(conn, ws_id)
+    layout, policy = how.billing.layout, how.billing.catalog.policy.stripe
+    row = bq.lock_organization(conn, layout.organization, ws_id)
     now = how.clock()
     sub = current_subscription(subs)
     if sub is None:
@@ -122,7 +137,7 @@ def reconcile(
             {},
             f"customer {customer} has no subscription in Stripe: nothing changed",
         )
-    owner = row["stripe_customer_id"]
+    owner = row[layout.customer_column]
     if sub.customer and owner and owner != sub.customer:
         raise Conflict(
             f"Stripe subscription {sub.id} is of customer {sub.customer}, but workspace {ws_id!r} has "
@@ -134,16 +149,27 @@ def reconcile(
     if not change.writes_subscription:
         return SyncRow(ws_id, sub.customer, sub.id, sub.status, change.outcome.value, {}, {}, change.why)
     values = dict(change.values)
+    outcome, why = change.outcome.value, change.why
+    until = row["plan_override_until"] if layout.has_column("plan_override_until") else None
+    if "plan_tier" in values and override_holds(until, now):
+        values = {k: v for k, v in values.items() if k not in ("plan_tier", "trial_ends_at")}
+        outcome = "override"
+        why = (
+            f"{why}; but an operator's plan override holds until {jsonable(until)}: "
+            f"tier stays {row['plan_tier']} (Stripe says {change.tier})"
+        )
+    if policy.suspension and layout.has_column("suspension_source"):
+        values.update(suspension_change(policy.suspension, policy.suspension_source, sub.status, dict(row), now))
     if sub.customer and not owner:  # an empty customer is filled; a different one is a conflict (above)
-        values["stripe_customer_id"] = sub.customer
+        values[layout.customer_column] = sub.customer
     row_id, wanted, sub_before, sub_after = _subscription_diff(conn, ws_id, sub, how.prices)
     before = {**keyed({k: row[k] for k in values}), **{k: jsonable(v) for k, v in sub_before.items()}}
     after = {**keyed(values), **{k: jsonable(v) for k, v in sub_after.items()}}
-    result = SyncRow(ws_id, sub.customer, sub.id, sub.status, change.outcome.value, before, after, change.why)
+    result = SyncRow(ws_id, sub.customer, sub.id, sub.status, outcome, before, after, why, change.tier)
     if how.dry_run or not result.changed:
         return result
     if values:
-        bq.update_workspace(conn, ws_id, values)
+        bq.update_organization(conn, layout.organization, ws_id, values)
     if sub_after:
         fresh = {} if row_id else {"id": str(uuid.uuid4()), "referenceId": ws_id}
         bq.save_subscription(conn, row_id, {**wanted, **fresh})
@@ -169,8 +195,11 @@ class StripeSyncService:
             raise BadInput(f"--return-url: {return_url!r} is not an http(s) URL")
         self._stripe.client  # noqa: B018 -- exit 5 before anything else without a key
         with self._db.connect() as conn:
-            ws = resolve(conn, workspace)
-            customer = bq.customer_of(conn, ws.id)
+            layout = self._db.billing(conn).layout
+            ws = resolve(conn, workspace, layout)
+            customer = bq.billed_customer(
+                bq.billed_organizations(conn, layout.organization, layout.customer_column, ws.id)
+            )
         if customer is None:
             raise NotFound(NO_CUSTOMER)
         return self._stripe.portal_url(customer, return_url)
@@ -194,25 +223,29 @@ class StripeSyncService:
             raise BadInput("give either --workspace or --all, not both")
         self._stripe.client  # noqa: B018
         with self._db.connect() as conn:
-            who, targets, tiers = self._targets(conn, workspace, all_workspaces, actor)
+            billing = self._db.billing(conn)
+            who, targets, tiers = self._targets(conn, billing, workspace, all_workspaces, actor)
         fetched = self._fetch(targets, progress)
-        how = Apply(self._clock, who, "billing.sync", dry_run, price_map(self._settings), tiers)
         with self._db.begin() as conn:
+            prices = price_map(conn, self._settings, billing)
+            how = Apply(self._clock, who, "billing.sync", dry_run, prices, tiers, billing)
             rows = [
                 reconcile(conn, t["id"], t["customer_id"], subs, how) for t, subs in zip(targets, fetched, strict=True)
             ]
         return SyncReport(tuple(rows), dry_run)
 
     def _targets(
-        self, conn: Connection, workspace: str | None, all_workspaces: bool, actor: str | None
+        self, conn: Connection, billing: Billing, workspace: str | None, all_workspaces: bool, actor: str | None
     ) -> tuple[str, list[RowMapping], tuple[str, ...]]:
+        layout = billing.layout
         who = find_actor(conn, actor)
         if all_workspaces:
             require_global_admin(who, "billing sync --all")
-            return who.label, list(bq.billed_workspaces(conn, None)), allowed_tiers(conn)
-        ws = resolve(conn, workspace)
+            billed = bq.billed_organizations(conn, layout.organization, layout.customer_column, None)
+            return who.label, list(billed), allowed_tiers(conn)
+        ws = resolve(conn, workspace, layout)
         authorize(conn, who, ws)
-        targets = list(bq.billed_workspaces(conn, ws.id))
+        targets = list(bq.billed_organizations(conn, layout.organization, layout.customer_column, ws.id))
         if not targets:
             raise NotFound(NO_CUSTOMER)
         return who.label, targets, allowed_tiers(conn)

@@ -1,10 +1,10 @@
 """Apply a saved Stripe webhook event with the sync rules, at most once (DESIGN section 4).
 
-The ledger `atlas_stripe_events` is keyed by (workspace_id, event_id): the event's workspace is
-found first (by subscription id, customer, then metadata referenceId), then the event is
-recorded in that workspace with ON CONFLICT DO NOTHING, so two processes racing on the same
-event apply it once. An event created before the last one applied to the same subscription is
-recorded as stale and changes nothing.
+The event's workspace is found first (by subscription id, customer, then metadata referenceId);
+the layout's ledger (db/stripe_ledger.py: atlas's `atlas_stripe_events` on classic databases,
+the server's own `stripe_webhook_events` on per-seat ones) says whether it was processed before
+or is older than one already applied to the same subscription, and records it in the same
+transaction as its changes, with ON CONFLICT DO NOTHING.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection
 from atlas_cli.config import Settings
 from atlas_cli.db import billing_queries as bq
 from atlas_cli.db.database import Database
-from atlas_cli.domain.stripe_mapping import LIVE_STATUSES, StripeSubscription
+from atlas_cli.db.stripe_ledger import LedgerEntry
+from atlas_cli.domain.stripe_mapping import StripeSubscription
 from atlas_cli.errors import BadInput, NotConfigured, NotFound
 from atlas_cli.services import Clock
 from atlas_cli.services.admin import WEBHOOK_ACTOR, jsonable
@@ -108,19 +109,29 @@ class WebhookService:
     def _apply(
         self, conn: Connection, event: StripeEvent, sub: StripeSubscription, reference: str | None, dry_run: bool
     ) -> WebhookResult:
-        ws_id = bq.workspace_for_stripe(conn, sub.id, sub.customer, reference)
+        billing = self._db.billing(conn)
+        layout = billing.layout
+        ledger = layout.ledger
+        ledger.lock(conn, sub.id)
+        ws_id = bq.organization_for_stripe(
+            conn, layout.organization, layout.customer_column, sub.id, sub.customer, reference
+        )
         if ws_id is None:
             raise NotFound(
                 f"Stripe subscription {sub.id} (customer {sub.customer}) belongs to no workspace here; nothing changed"
             )
-        seen = bq.event_outcome(conn, ws_id, event.id)
+        seen = ledger.seen(conn, ws_id, event.id)
         if seen is not None:
             return self._result(event, ws_id, sub, "duplicate", f"event {event.id} was already processed ({seen})")
-        last = bq.last_applied(conn, ws_id, sub.id)
-        stale = last is not None and event.created < last
-        if not dry_run:
-            bq.record_event(conn, self._ledger_row(event, ws_id, sub, "stale" if stale else "applied"))
-        if stale:
+
+        def record(outcome: str, tier: str | None = None) -> None:
+            if not dry_run:
+                entry = LedgerEntry(ws_id, event.id, event.type, event.created, sub.id, outcome, tier, self._clock())
+                ledger.record(conn, entry)
+
+        last = ledger.newer(conn, ws_id, event.type, sub.id, event.created)
+        if last is not None:
+            record("stale")
             return self._result(
                 event,
                 ws_id,
@@ -130,10 +141,10 @@ class WebhookService:
                 f"the last one applied to {sub.id} ({jsonable(last)}): skipped",
             )
         if sub.ended:
-            other = bq.other_live_subscription(conn, ws_id, sub.id, self._clock(), tuple(sorted(LIVE_STATUSES)))
+            live = billing.catalog.policy.stripe.live_statuses
+            other = bq.other_live_subscription(conn, ws_id, sub.id, self._clock(), tuple(sorted(live)))
             if other is not None:
-                if not dry_run:
-                    bq.set_event_outcome(conn, ws_id, event.id, "superseded")
+                record("superseded")
                 return self._result(
                     event,
                     ws_id,
@@ -146,25 +157,14 @@ class WebhookService:
             f"{WEBHOOK_ACTOR}:{event.id}",
             f"billing.webhook.{event.type}",
             dry_run,
-            price_map(self._settings),
+            price_map(conn, self._settings, billing),
             allowed_tiers(conn),
+            billing,
         )
         row = reconcile(conn, ws_id, sub.customer, [sub], how)
         outcome = "applied" if row.outcome in ("tier", "scheduled", "ended", "not_live") else row.outcome
-        if outcome != "applied" and not dry_run:
-            bq.set_event_outcome(conn, ws_id, event.id, outcome)
+        record(outcome, row.tier)
         return WebhookResult(event.id, event.type, outcome, ws_id, sub.id, row.why, row.before, row.after)
-
-    def _ledger_row(self, event: StripeEvent, ws_id: str, sub: StripeSubscription, outcome: str) -> dict[str, Any]:
-        return {
-            "workspace_id": ws_id,
-            "event_id": event.id,
-            "event_type": event.type,
-            "subscription_id": sub.id,
-            "event_created": event.created,
-            "received_at": self._clock(),
-            "outcome": outcome,
-        }
 
     @staticmethod
     def _result(event: StripeEvent, ws_id: str, sub: StripeSubscription, outcome: str, why: str) -> WebhookResult:
