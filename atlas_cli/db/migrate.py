@@ -174,6 +174,8 @@ def inspect_schema(conn: Connection, billing: Billing | None = None) -> SchemaSt
             tables.append(TableState(table.name, "incompatible", "missing columns: " + ", ".join(lacking)))
         else:
             tables.append(TableState(table.name, "present"))
+        if not table.indexes:
+            continue  # nothing to look for (and the server's expression indexes are not read)
         indexed = {tuple(ix["column_names"]) for ix in inspector.get_indexes(table.name)}
         indexed |= {tuple(uc["column_names"]) for uc in inspector.get_unique_constraints(table.name)}
         for index in table.indexes:
