@@ -244,3 +244,77 @@ def test_db_init_default_stays_classic(db_url):
 def test_db_init_refuses_an_unknown_model(db_url):
     result = Atlas(db_url)("db", "init", "--billing-model", "metered")
     assert result.exit_code == 2 and result.stderr.startswith("Error: ")
+
+
+# --- demo --billing-model per-seat ---------------------------------------------------------------
+
+
+def test_demo_per_seat_builds_every_state(db_url):
+    from atlas_cli.services.demo_per_seat import PER_SEAT_WORKSPACES
+
+    atlas = Atlas(db_url)
+    first = atlas("demo", "--billing-model", "per-seat")
+    assert first.exit_code == 0, first.stderr
+    assert f"Loaded {len(PER_SEAT_WORKSPACES)} demo workspaces" in first.stderr and "warning" in first.stdout
+    states = {"ok", "warning", "metered", "hard_limit", "trial_expired", "subscription_required"}
+    assert {ws.state for ws in PER_SEAT_WORKSPACES} == states
+    codes = {"ok": 0, "warning": 0, "metered": 0, "hard_limit": 12, "trial_expired": 13, "subscription_required": 15}
+    for ws in PER_SEAT_WORKSPACES:
+        found = atlas.json("billing", "check", "-w", ws.slug, code=codes[ws.state])
+        assert (ws.slug, found["status"], found["billingModel"]) == (ws.slug, ws.state, "per-seat")
+        for resource in ("members", "connections"):
+            capped = atlas("billing", "check", "-w", ws.slug, "--resource", resource)
+            assert (capped.exit_code == 12) is (resource in ws.capped) or ws.state != "ok", (ws.slug, resource)
+    assert {ws.slug for ws in PER_SEAT_WORKSPACES if ws.byot} == {"stark"}  # BYOT: allowed past its credit
+    assert atlas.json("billing", "check", "-w", "initech", "--fail-on", "soft", code=11)["status"] == "metered"
+    db = Database(db_url)
+    with db.connect() as conn:
+        assert detect(conn).model == "per-seat"
+        counts = {t: conn.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar() for t in tables_of(db)}
+        trialing = conn.execute(sa.text("SELECT count(*) FROM subscription WHERE status = 'trialing'")).scalar()
+        policy = conn.execute(sa.text("SELECT org_id, value FROM settings")).all()
+    assert trialing == 1 and policy == [("ws_cyberdyne", "cutoff")]
+    assert "connections" not in counts and "invitations" not in counts
+    second = atlas("demo", "--billing-model", "per-seat")
+    assert second.exit_code == 0 and "nothing was added" in second.stderr
+    with db.connect() as conn:
+        assert {t: conn.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar() for t in tables_of(db)} == counts
+    db.dispose()
+
+
+def test_demo_does_not_mix_billing_models(db_url):
+    atlas = Atlas(db_url)
+    assert atlas("demo", "--billing-model", "per-seat").exit_code == 0
+    classic = atlas("demo")
+    assert classic.exit_code == 4 and "does not mix billing models" in classic.stderr
+
+
+def test_demo_per_seat_refuses_a_classic_database(db_url):
+    db = factories.migrated(db_url)
+    result = Atlas(db.url)("demo", "--billing-model", "per-seat")
+    assert result.exit_code == 4 and "holds a classic database" in result.stderr
+    db.dispose()
+
+
+def test_demo_per_seat_refuses_a_real_per_seat_database(server):
+    with server.begin() as conn:
+        ps.workspace(conn, "real")
+    before = tables_of(server)
+    result = Atlas(server.url)("demo", "--billing-model", "per-seat")
+    assert result.exit_code == 4 and "only loads into the embedded database" in result.stderr
+    assert tables_of(server) == before
+
+
+def test_demo_per_seat_progress_is_determinate(db_url):
+    from atlas_cli.services import Services
+
+    db = Database(db_url, create=True)
+    calls = []
+    try:
+        result = Services(db, factories.clock).demo.load(
+            embedded=False, progress=lambda done, total: calls.append((done, total)), billing_model="per-seat"
+        )
+    finally:
+        db.dispose()
+    assert calls[0] == (0, result.events) and calls[-1] == (result.events, result.events)
+    assert len(calls) > 5 and all(total == result.events for _, total in calls)
