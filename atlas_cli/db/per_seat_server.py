@@ -31,8 +31,9 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-def _when(pg: str, sqlite: str) -> dict[str, sa.TextClause]:
-    return {"postgresql_where": sa.text(pg), "sqlite_where": sa.text(sqlite)}
+def _partial(name: str, *columns: str, where: str) -> sa.Index:
+    """A unique index over the rows matching `where` (the same SQL on both engines)."""
+    return sa.Index(name, *columns, unique=True, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
 
 
 user = sa.Table(
@@ -193,13 +194,7 @@ workspace_plugins = sa.Table(
     sa.Index("idx_workspace_plugins_catalog", "catalog_id"),
     sa.Index("idx_workspace_plugins_status", "workspace_id", "status"),
     sa.Index("workspace_plugins_id_unique", "id", unique=True),
-    sa.Index(
-        "workspace_plugins_singleton",
-        "workspace_id",
-        "catalog_id",
-        unique=True,
-        **_when("pillar IN ('chat', 'action')", "pillar IN ('chat', 'action')"),
-    ),
+    _partial("workspace_plugins_singleton", "workspace_id", "catalog_id", where="pillar IN ('chat', 'action')"),
 )
 
 settings = sa.Table(
@@ -210,8 +205,8 @@ settings = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False, server_default=_NOW),
     sa.Column("updated_by", sa.Text),
     sa.Column("org_id", sa.Text),  # NULL: a platform-wide row
-    sa.Index("uq_settings_key_global", "key", unique=True, **_when("org_id IS NULL", "org_id IS NULL")),
-    sa.Index("uq_settings_key_org", "key", "org_id", unique=True, **_when("org_id IS NOT NULL", "org_id IS NOT NULL")),
+    _partial("uq_settings_key_global", "key", where="org_id IS NULL"),
+    _partial("uq_settings_key_org", "key", "org_id", where="org_id IS NOT NULL"),
 )
 
 user_trial_grants = sa.Table(

@@ -216,6 +216,8 @@ def test_db_init_per_seat_lays_out_a_per_seat_server(db_url):
         ps.setting(conn, "ATLAS_SPEND_POLICY", "cutoff", "acme")
         with pytest.raises(sa.exc.IntegrityError), conn.begin_nested():
             ps.workspace(conn, "globex", tier="team")  # the CHECK refuses a classic tier
+        with pytest.raises(sa.exc.IntegrityError), conn.begin_nested():
+            ps.setting(conn, "ATLAS_SPEND_POLICY", "continue", "acme")  # one row per key and workspace
     assert atlas.json("billing", "check", "-w", "acme")["billingModel"] == "per-seat"
     assert atlas("db", "init", "--billing-model", "per-seat").exit_code == 4
     assert atlas("db", "upgrade").exit_code == 0 and tables_of(db) == tables
