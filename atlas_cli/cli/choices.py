@@ -16,6 +16,7 @@ FailOn = Literal["warning", "soft"]
 Resource = Literal["members", "connections", "chat", "knowledge"]  # chat, knowledge: per-seat only
 InputFormat = Literal["jsonl", "csv"]
 ExportFormat = Literal["ndjson", "csv"]
+BillingModel = Literal["classic", "per-seat"]
 
 # `--type` stays free text checked by the event rules (the same message as for ingested lines);
 # these complete it.

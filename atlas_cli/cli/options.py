@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from atlas_cli.cli import completion
-from atlas_cli.cli.choices import OutputFormat
+from atlas_cli.cli.choices import BillingModel, OutputFormat
 
 WorkspaceOpt = Annotated[
     str | None,
@@ -26,3 +26,12 @@ FormatOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD (inclusive).", show_default=False)]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (inclusive).", show_default=False)]
+BillingModelOpt = Annotated[
+    BillingModel | None,
+    typer.Option(
+        "--billing-model",
+        help="Billing model to lay out: classic or per-seat [default: ATLAS_BILLING_MODEL, else classic].",
+        show_default=False,
+        case_sensitive=False,
+    ),
+]

@@ -82,6 +82,10 @@ class Database:
             self._billing = billing_for(conn, self.billing_model)
         return self._billing
 
+    def redetect(self) -> None:
+        """Forget the detected billing model (after `db init` laid a model out)."""
+        self._billing = None
+
     def dispose(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -67,8 +67,11 @@ def detect(conn: Connection, override: str | None = None) -> Detection:
 
     from atlas_cli.db.migrate import tier_values
 
-    if not sa.inspect(conn).has_table("organization"):
+    inspector = sa.inspect(conn)
+    if not inspector.has_table("organization"):
         return Detection(CLASSIC, "no organization table yet: the classic model is the default")
+    if "plan_tier" not in {c["name"] for c in inspector.get_columns("organization")}:
+        return Detection(CLASSIC, "the organization table has no plan_tier column: the classic model is the default")
     marker = per_seat_only_tiers()
     listed = tier_values(conn)
     if listed is not None:
@@ -109,6 +112,26 @@ class Layout:
     @property
     def customer_column(self) -> str:
         return "stripe_customer_id"
+
+    @property
+    def server_tables(self) -> tuple[Any, ...]:
+        """The server's tables atlas needs, each with the columns atlas uses: what `db status` checks."""
+        from atlas_cli.db.schema import ATLAS_TABLES
+
+        return ATLAS_TABLES
+
+    @property
+    def creatable_tables(self) -> tuple[Any, ...]:
+        """The server's tables atlas's migrations create when missing (classic servers never
+        dropped one, so atlas completes a schema that lacks some)."""
+        from atlas_cli.db.schema import ATLAS_TABLES
+
+        return ATLAS_TABLES
+
+    @property
+    def init_tables(self) -> tuple[Any, ...]:
+        """The server's tables `db init` lays out on an empty database, before atlas's own."""
+        return self.creatable_tables
 
     def counts(self, conn: Connection, workspace_id: str, now: datetime) -> dict[str, int]:
         """Members, pending invitations, and each built-in counter (seats = members + pending)."""
@@ -172,6 +195,24 @@ class PerSeatLayout(Layout):
     @property
     def customer_column(self) -> str:
         return "stripeCustomerId"
+
+    @property
+    def server_tables(self) -> tuple[Any, ...]:
+        from atlas_cli.db import per_seat_schema, schema
+
+        return (schema.user, schema.member, schema.usage_summaries, *per_seat_schema.SERVER_TABLES)
+
+    @property
+    def creatable_tables(self) -> tuple[Any, ...]:
+        """None: the per-seat server's migrations own its tables (and dropped `connections` and
+        `invitations` on purpose); atlas adds only its own `atlas_` objects."""
+        return ()
+
+    @property
+    def init_tables(self) -> tuple[Any, ...]:
+        from atlas_cli.db.per_seat_server import TABLES
+
+        return TABLES
 
     def counts(self, conn: Connection, workspace_id: str, now: datetime) -> dict[str, int]:
         """Members; pending, unexpired invitations; plugin rows of each capped pillar not archived."""

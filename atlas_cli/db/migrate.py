@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from atlas_cli.db.schema import ATLAS_TABLES, OWN_TABLES, REQUIRED_COLUMNS
+from atlas_cli.db.schema import OWN_TABLES
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.engine import Connection
+
+    from atlas_cli.db.layout import Billing, Layout
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "atlas_alembic_version"
@@ -31,11 +33,19 @@ class SchemaState:
     revision: str | None
     head: str
     tiers: tuple[str, ...] | None
+    billing_model: str = "classic"
+    billing_reason: str = ""
+    unknown_tiers: tuple[tuple[str, str], ...] = ()  # (workspace id, tier) the model's catalog does not know
+
+    @property
+    def schema_ready(self) -> bool:
+        """Every table atlas needs is present and compatible, and its migrations are at head."""
+        return all(t.state == "present" for t in self.tables) and self.revision == self.head
 
     @property
     def ready(self) -> bool:
-        """Every table atlas needs is present and compatible, and its migrations are at head."""
-        return all(t.state == "present" for t in self.tables) and self.revision == self.head
+        """The schema is ready and every workspace is on a tier its billing model knows."""
+        return self.schema_ready and not self.unknown_tiers
 
     @property
     def has_atlas_tables(self) -> bool:
@@ -72,15 +82,43 @@ def head_revision() -> str:
     return head
 
 
-def upgrade(conn: Connection) -> None:
+def upgrade(conn: Connection, layout: Layout | None = None) -> None:
     """Apply atlas's migrations: creates missing tables, never touches existing Atlas ones.
 
+    Which of the server's tables a migration may create is the layout's to say
+    (`Layout.creatable_tables`: none on a per-seat database); without one, the detected model's.
     Run it inside the caller's transaction (`Database.begin`): the tables and the version stamp
     then commit together, and an interruption leaves the database as it was.
     """
     from alembic import command
 
-    command.upgrade(_alembic_config(conn), "head")
+    config = _alembic_config(conn)
+    config.attributes["layout"] = layout
+    command.upgrade(config, "head")
+
+
+def layout_of(context: Any) -> Layout:
+    """The layout a migration runs for: the one `upgrade` was given, else the detected one."""
+    from atlas_cli.db.layout import detect, layout_for
+
+    config = context.config
+    layout: Layout | None = config.attributes.get("layout") if config is not None else None
+    return layout if layout is not None else layout_for(detect(context.bind).model)
+
+
+def lay_out(conn: Connection, layout: Layout) -> None:
+    """Create the server's tables of `layout` (`db init` on an empty database), then atlas's own."""
+    create_all_missing(conn, layout.init_tables)
+    upgrade(conn, layout)
+
+
+def create_all_missing(bind: Connection, tables: Any) -> None:
+    """Create each of `tables` that is missing, with its indexes, in dependency order; a table
+    that exists is left exactly as it is (its indexes included)."""
+    import sqlalchemy as sa
+
+    if tables:
+        sa.MetaData().create_all(bind, tables=list(tables), checkfirst=True)
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -103,23 +141,41 @@ def tier_values(conn: Connection) -> tuple[str, ...] | None:
     return None
 
 
-def inspect_schema(conn: Connection) -> SchemaState:
+def unknown_tiers(conn: Connection, known: Any) -> tuple[tuple[str, str], ...]:
+    """Every workspace whose tier is not in `known`, as (id, tier), by id."""
     import sqlalchemy as sa
 
+    org = sa.table("organization", sa.column("id"), sa.column("plan_tier"))
+    rows = conn.execute(
+        sa.select(org.c.id, org.c.plan_tier).where(org.c.plan_tier.not_in(list(known))).order_by(org.c.id)
+    ).all()
+    return tuple((str(ws), str(tier)) for ws, tier in rows)
+
+
+def inspect_schema(conn: Connection, billing: Billing | None = None) -> SchemaState:
+    """What is present, missing or incompatible for the billing model of the database (`billing`,
+    else detected): that model's server tables with the columns atlas uses, and atlas's own."""
+    import sqlalchemy as sa
+
+    from atlas_cli.db.layout import billing_for
+
+    billing = billing or billing_for(conn)
     inspector = sa.inspect(conn)
     existing = set(inspector.get_table_names())
     tables: list[TableState] = []
     missing_indexes: list[str] = []
-    for table in ATLAS_TABLES:
+    for table in billing.layout.server_tables:
         if table.name not in existing:
             tables.append(TableState(table.name, "missing"))
             continue
         columns = {c["name"] for c in inspector.get_columns(table.name)}
-        lacking = [c for c in REQUIRED_COLUMNS[table.name] if c not in columns]
+        lacking = [c.name for c in table.columns if c.name not in columns]
         if lacking:
             tables.append(TableState(table.name, "incompatible", "missing columns: " + ", ".join(lacking)))
         else:
             tables.append(TableState(table.name, "present"))
+        if not table.indexes:
+            continue  # nothing to look for (and the server's expression indexes are not read)
         indexed = {tuple(ix["column_names"]) for ix in inspector.get_indexes(table.name)}
         indexed |= {tuple(uc["column_names"]) for uc in inspector.get_unique_constraints(table.name)}
         for index in table.indexes:
@@ -130,4 +186,15 @@ def inspect_schema(conn: Connection) -> SchemaState:
         tables.append(TableState(table.name, state, owner="atlas"))
     revision = current_revision(conn) if VERSION_TABLE in existing else None
     tiers = tier_values(conn) if "organization" in existing else None
-    return SchemaState(tuple(tables), tuple(missing_indexes), revision, head_revision(), tiers)
+    organization = next((t for t in tables if t.name == "organization"), None)
+    strays = unknown_tiers(conn, billing.catalog.plans) if organization and organization.state == "present" else ()
+    return SchemaState(
+        tuple(tables),
+        tuple(missing_indexes),
+        revision,
+        head_revision(),
+        tiers,
+        billing.model,
+        billing.detection.reason,
+        strays,
+    )

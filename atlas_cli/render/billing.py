@@ -175,12 +175,19 @@ class BillingOpsViews(Output):
         return {"check": c.name, "status": state, "detail": c.detail, "fix": c.fix}
 
     def doctor_report(self, r: Any, fmt: str) -> None:
-        data = {"ok": r.ok, "checks": [self.check_json(c) for c in r.checks]}
+        data = {
+            "ok": r.ok,
+            "billingModel": r.billing_model,
+            "billingModelReason": r.billing_reason,
+            "checks": [self.check_json(c) for c in r.checks],
+        }
         rows = [[d["check"], d["status"], d["detail"], d["fix"] or ""] for d in data["checks"]]
 
         def table() -> None:
             checks = [[name, self._status(state), detail] for name, state, detail, _fix in rows]
             self._print_table("atlas doctor", ["Check", "Status", "Detail~"], checks)
+            if r.billing_model:
+                self.out.print(f"Billing model: {r.billing_model} ({r.billing_reason})")
             for name, state, _detail, fix in rows:
                 if state == "failed" and fix:
                     self.out.print(f"To fix {name}: {fix}")

@@ -221,9 +221,18 @@ def plan_json(catalog: Catalog, p: CatalogPlan) -> dict[str, Any]:
     return data
 
 
+def unknown_tiers_fix(model: str) -> str:
+    return (
+        f"billing check blocks those workspaces (billing_check_failed); give each a tier of the {model} "
+        "model with `atlas workspace set-plan`, or set ATLAS_BILLING_MODEL if detection chose the wrong model"
+    )
+
+
 def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
     return {
         "database": url,
+        "billingModel": s.billing_model,
+        "billingModelReason": s.billing_reason,
         "ready": s.ready,
         "revision": s.revision,
         "head": s.head,
@@ -231,6 +240,7 @@ def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
         "missingIndexes": list(s.missing_indexes),
         "planTierValues": list(s.tiers) if s.tiers is not None else None,
         "lockedTierAllowed": bool(s.tiers and "locked" in s.tiers),
+        "unknownTiers": [{"workspaceId": ws, "tier": tier} for ws, tier in s.unknown_tiers],
     }
 
 
@@ -412,15 +422,21 @@ class Renderer(StandingViews, BillingOpsViews, EventViews):
         def table() -> None:
             states = [[t.name, t.owner, self._status_word(t.state), t.detail] for t in s.tables]
             self._print_table(f"Schema of {url}", ["Table", "Owner", "State", "Detail~"], states)
+            self.out.print(f"Billing model: {s.billing_model} ({s.billing_reason})")
             self.out.print(f"Migrations: {s.revision or 'not applied'} (head {s.head})")
             locked = "accepts" if data["lockedTierAllowed"] else "does not accept"
             if s.tiers is not None:
                 self.out.print(f"plan_tier constraint {locked} 'locked': {', '.join(s.tiers)}")
             for index in s.missing_indexes:
                 self.note(f"Missing index on {index}: queries will be slow (Atlas owns the table; atlas leaves it).")
-            self.out.print(
-                "Ready." if s.ready else "Not ready: run `atlas db upgrade` (or `atlas db init` on an empty database)."
-            )
+            for ws, tier in s.unknown_tiers:
+                self.out.print(f"Workspace {ws} is on the tier {tier!r}, unknown to the {s.billing_model} model.")
+            if s.ready:
+                self.out.print("Ready.")
+            elif not s.schema_ready:
+                self.out.print("Not ready: run `atlas db upgrade` (or `atlas db init` on an empty database).")
+            else:
+                self.out.print(f"Not ready: {unknown_tiers_fix(s.billing_model)}")
 
         rows = [[t.name, t.owner, t.state, t.detail] for t in s.tables]
         self._emit(fmt, data, ["table", "owner", "state", "detail"], rows, table)

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from atlas_cli.db import migrate, schema
@@ -37,6 +38,11 @@ class DemoWorkspace:
     stripe: bool = False
     pending_invitations: int = 0
     connections: int = 2
+    cost_cents: int = 0  # per-seat: this month's at-cost dollars of its token events, in cents
+    spend_policy: str | None = None  # per-seat: a workspace row of ATLAS_SPEND_POLICY
+    subscription: str | None = None  # a subscription row of this status without `stripe` (per-seat: trialing)
+    state: str = ""  # per-seat: the status `billing check` answers for it
+    capped: tuple[str, ...] = ()  # per-seat: the `billing check --resource` values at their cap
 
     @property
     def id(self) -> str:
@@ -59,11 +65,45 @@ DEMO_IDS = frozenset(ws.id for ws in DEMO_WORKSPACES)
 
 
 @dataclass(frozen=True)
+class DemoSet:
+    """One billing model's demo: its workspaces, the one shown, and how its rows are written."""
+
+    model: str
+    workspaces: tuple[DemoWorkspace, ...]
+    shown: str
+    users: Callable[[datetime], Iterator[dict[str, Any]]]
+    rows: Callable[[datetime], Iterator[tuple[Any, list[dict[str, Any]]]]]  # (table, rows), parents first
+    tables: Any  # the module whose `user` and `usage_events` tables the rows go into
+    costs: bool = False  # token events carry their at-cost dollars (`gateway_cost_usd`)
+    shows: str = "usage"  # the report the demo ends with for `shown`: usage (usage show) or check (billing check)
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(ws.id for ws in self.workspaces)
+
+
+def demo_set(model: str) -> DemoSet:
+    """The demo of billing model `model` (classic or per-seat)."""
+    from atlas_cli.db.layout import PER_SEAT
+
+    if model == PER_SEAT:
+        from atlas_cli.db import per_seat_server
+        from atlas_cli.services import demo_per_seat as ps
+
+        workspaces, shown = ps.PER_SEAT_WORKSPACES, ps.PER_SEAT_SHOWN
+        return DemoSet(
+            model, workspaces, shown, ps.users, ps.workspace_rows, per_seat_server, costs=True, shows="check"
+        )
+    return DemoSet(model, DEMO_WORKSPACES, SHOWN_WORKSPACE, DemoService._users, DemoService._workspace_rows, schema)
+
+
+@dataclass(frozen=True)
 class DemoResult:
     created: bool
     workspaces: int
     events: int
     shown: str
+    shows: str = "usage"  # usage | check: the report that shows `shown`
 
 
 def _id(*parts: object) -> str:
@@ -95,42 +135,61 @@ class DemoService:
         self._db = db
         self._clock = clock
 
-    def load(self, *, embedded: bool, progress: Progress | None = None) -> DemoResult:
-        """Create the schema if needed and load the demo data once.
+    def load(self, *, embedded: bool, progress: Progress | None = None, billing_model: str | None = None) -> DemoResult:
+        """Lay out the billing model's tables if needed and load its demo data once.
+
+        `billing_model` (else ATLAS_BILLING_MODEL, else classic) chooses the demo; an empty database
+        is laid out for it, one already laid out must be of that model.
 
         Raises:
-            Conflict: the database holds workspaces that are not the demo's.
+            BadInput: a billing model that is neither classic nor per-seat.
+            Conflict: the database holds workspaces that are not the demo's, or is of the other model.
         """
+        import sqlalchemy as sa
+
+        from atlas_cli.db.layout import CLASSIC, billing_for, layout_for, parse_model
+
+        chosen = billing_model or self._db.billing_model
+        demo = demo_set(parse_model(chosen, "--billing-model") if chosen and chosen.strip() else CLASSIC)
         now = self._clock()
         total = sum(
             sum(_span_counts(ws, lower, upper, queries))
-            for ws in DEMO_WORKSPACES
-            for lower, upper, queries, _tokens, _label in _spans(ws, now)
+            for ws in demo.workspaces
+            for lower, upper, queries, _tokens, _cost, _label in _spans(ws, now)
         )
         if progress:
             progress(0, total)  # the total is known before anything is generated
         with self._db.begin() as conn:
-            migrate.upgrade(conn)
-            existing = {row["id"] for row in conn.execute(schema.organization.select()).mappings()}
-            foreign = existing - DEMO_IDS
-            if foreign or (existing and not embedded and existing != DEMO_IDS):
+            fresh = not sa.inspect(conn).has_table("organization")
+            found = billing_for(conn, self._db.billing_model).model
+            if not fresh and found != demo.model:
+                raise Conflict(
+                    f"{self._db.masked_url} holds a {found} database: `atlas demo --billing-model {demo.model}` "
+                    "does not mix billing models; give it an empty database (--database-url)"
+                )
+            (migrate.lay_out if fresh else migrate.upgrade)(conn, layout_for(demo.model))
+            organization = sa.table("organization", sa.column("id"))
+            existing = {row[0] for row in conn.execute(sa.select(organization.c.id))}
+            foreign = existing - demo.ids
+            if foreign or (existing and not embedded and existing != demo.ids):
                 raise Conflict(
                     f"{self._db.masked_url} already holds {len(foreign)} workspace(s) of its own: "
                     "`atlas demo` only loads into the embedded database or an empty one"
                 )
             if existing:
-                return DemoResult(False, len(existing), 0, SHOWN_WORKSPACE)
-            events = self._insert(conn, now, progress, total)
-        return DemoResult(True, len(DEMO_WORKSPACES), events, SHOWN_WORKSPACE)
+                return DemoResult(False, len(existing), 0, demo.shown, demo.shows)
+            events = self._insert(conn, demo, now, progress, total)
+        self._db.redetect()
+        return DemoResult(True, len(demo.workspaces), events, demo.shown, demo.shows)
 
-    def _insert(self, conn: Any, now: datetime, progress: Progress | None, total: int) -> int:
-        conn.execute(schema.user.insert(), list(self._users(now)))
-        for table, rows in self._workspace_rows(now):
+    def _insert(self, conn: Any, demo: DemoSet, now: datetime, progress: Progress | None, total: int) -> int:
+        conn.execute(demo.tables.user.insert(), list(demo.users(now)))
+        for table, rows in demo.rows(now):
             if rows:
                 conn.execute(table.insert(), rows)
-        done, events = 0, self._events(now)
+        done, events = 0, _events(demo, now)
         while chunk := list(itertools.islice(events, 5_000)):  # generated as they are written
-            conn.execute(schema.usage_events.insert(), chunk)
+            conn.execute(demo.tables.usage_events.insert(), chunk)
             done += len(chunk)
             if progress:
                 progress(done, total)
@@ -223,22 +282,25 @@ class DemoService:
             (schema.subscription, subs),
         )
 
-    @staticmethod
-    def _events(now: datetime) -> Iterator[dict[str, Any]]:
-        for ws in DEMO_WORKSPACES:
-            rng = random.Random(ws.slug)
-            for lower, upper, queries, tokens, label in _spans(ws, now):
-                yield from _span_events(ws, rng, lower, upper, queries, tokens, label)
+
+def _events(demo: DemoSet, now: datetime) -> Iterator[dict[str, Any]]:
+    for ws in demo.workspaces:
+        rng = random.Random(ws.slug)
+        for lower, upper, queries, tokens, cost, label in _spans(ws, now):
+            yield from _span_events(ws, rng, lower, upper, queries, tokens, label, cost if demo.costs else None)
 
 
-def _spans(ws: DemoWorkspace, now: datetime) -> list[tuple[datetime, datetime, int, int, str]]:
-    """This month: exactly the planned totals. Before it: about two thirds of that rate."""
+def _spans(ws: DemoWorkspace, now: datetime) -> list[tuple[datetime, datetime, int, int, int, str]]:
+    """This month: exactly the planned totals (queries, tokens, cost in cents). Before it: about
+    two thirds of that rate."""
     month = calendar_month(now)
     start = max(now - timedelta(days=HISTORY_DAYS), now - timedelta(days=ws.age_days))
-    spans = [(max(month.start, start), now, ws.queries, ws.tokens, "current")]
+    spans = [(max(month.start, start), now, ws.queries, ws.tokens, ws.cost_cents, "current")]
     if start < month.start:
-        days = (month.start - start) / timedelta(days=30)
-        spans.append((start, month.start, int(ws.queries * 0.66 * days), int(ws.tokens * 0.66 * days), "past"))
+        rate = 0.66 * (month.start - start) / timedelta(days=30)
+        spans.append(
+            (start, month.start, int(ws.queries * rate), int(ws.tokens * rate), int(ws.cost_cents * rate), "past")
+        )
     return spans
 
 
@@ -251,8 +313,17 @@ def _span_counts(ws: DemoWorkspace, lower: datetime, upper: datetime, queries: i
 
 
 def _span_events(
-    ws: DemoWorkspace, rng: random.Random, lower: datetime, upper: datetime, queries: int, tokens: int, label: str
+    ws: DemoWorkspace,
+    rng: random.Random,
+    lower: datetime,
+    upper: datetime,
+    queries: int,
+    tokens: int,
+    label: str,
+    cost_cents: int | None = None,
 ) -> Iterator[dict[str, Any]]:
+    """The span's events; with `cost_cents`, every event has a `gateway_cost_usd` (the token
+    events' add up to exactly that many cents, the others none)."""
     width = upper - lower
     query_events, token_events, login_events = _span_counts(ws, lower, upper, queries)
     plan = (
@@ -260,10 +331,14 @@ def _span_events(
         ("token", _split(tokens, token_events, rng)),
         ("login", [1] * login_events),
     )
+    costs: list[Decimal | None] = [None] * token_events
+    if cost_cents is not None and cost_cents > 0:  # split in micro-dollars, the column's precision
+        costs = [Decimal(m) / 1_000_000 for m in _split(cost_cents * 10_000, token_events, rng)]
     for event_type, amounts in plan:
         count = len(amounts)
         for n, amount in enumerate(amounts):
             user = n % ws.users if event_type == "login" else rng.randrange(ws.users)
+            cost = {} if cost_cents is None else {"gateway_cost_usd": costs[n] if event_type == "token" else None}
             yield {
                 "id": _id(ws.slug, label, event_type, n),
                 "workspace_id": ws.id,
@@ -272,4 +347,5 @@ def _span_events(
                 "quantity": amount,
                 "metadata": {"source": "demo"},
                 "created_at": lower + width * ((n + 0.5) / count),
+                **cost,
             }

@@ -12,6 +12,7 @@ from typing import Any
 from atlas_cli.config import NOT_FROM_DOTENV, Settings, embedded_database_url
 from atlas_cli.db import migrate, urls
 from atlas_cli.db.database import Database
+from atlas_cli.db.migrate import SchemaState
 from atlas_cli.errors import AtlasError, BadInput, ExitCode
 from atlas_cli.services import Clock, utc_now
 from atlas_cli.stripe_gateway import StripeGateway
@@ -39,6 +40,8 @@ class Check:
 @dataclass(frozen=True)
 class DoctorReport:
     checks: tuple[Check, ...]
+    billing_model: str | None = None  # None: the database could not be read
+    billing_reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,6 +101,29 @@ def settings_report(
     return rows
 
 
+def config_report(
+    settings: Settings, flags: Mapping[str, str | None], database_url: str, url_name: str = "DATABASE_URL"
+) -> list[SettingSource]:
+    """`settings_report`, then the billing model that applies to the database (a row named
+    `billingModel`, its source the reason), when the database can be read."""
+    return [*settings_report(settings, flags), applied_billing_model(database_url, url_name, settings)]
+
+
+def applied_billing_model(database_url: str, url_name: str, settings: Settings) -> SettingSource:
+    """The billing model of the database at `database_url` and why; never fails: an unreadable
+    database (or an embedded one not created yet) shows as no value and what stopped it."""
+    try:
+        db = Database(database_url, name=url_name, billing_model=settings.atlas_billing_model)
+        try:
+            with db.connect() as conn:
+                detection = db.billing(conn).detection
+        finally:
+            db.dispose()
+    except AtlasError as exc:
+        return SettingSource("billingModel", None, f"not known: {exc.message}")
+    return SettingSource("billingModel", detection.model, detection.reason)
+
+
 class DoctorService:
     def __init__(
         self, db: Database, settings: Settings, gateway: StripeGateway | None = None, *, clock: Clock = utc_now
@@ -109,10 +135,18 @@ class DoctorService:
 
     def run(self) -> DoctorReport:
         checks = [self._database()]
-        checks.append(self._schema() if checks[0].ok else Check("schema", None, "database not reachable"))
-        checks.append(self._trials() if checks[1].ok else Check("trials", None, "schema not ready"))
+        state: SchemaState | None = None
+        if checks[0].ok:
+            state, schema = self._schema()
+            checks.append(schema)
+        else:
+            checks.append(Check("schema", None, "database not reachable"))
+        ready = state is not None and state.schema_ready
+        checks.append(self._trials() if ready else Check("trials", None, "schema not ready"))
         checks.extend(self._stripe_checks())
-        return DoctorReport(tuple(checks))
+        if state is None:
+            return DoctorReport(tuple(checks))
+        return DoctorReport(tuple(checks), state.billing_model, state.billing_reason)
 
     def _trials(self) -> Check:
         """Expired trials, and the unexpected kind: a trial workspace with an active subscription."""
@@ -158,24 +192,44 @@ class DoctorService:
             )
         return Check("database", True, f"reachable at {self._db.masked_url}")
 
-    def _schema(self) -> Check:
+    def _schema(self) -> tuple[SchemaState | None, Check]:
         try:
             with self._db.connect() as conn:
-                state = migrate.inspect_schema(conn)
+                state = migrate.inspect_schema(conn, self._db.billing(conn))
         except AtlasError as exc:
-            return Check("schema", False, exc.message, "run `atlas db status`", int(exc.exit_code))
+            return None, Check("schema", False, exc.message, "run `atlas db status`", int(exc.exit_code))
+        return state, self._schema_check(state)
+
+    @staticmethod
+    def _schema_check(state: SchemaState) -> Check:
+        """The billing model and why; its tables; every workspace on a tier that model knows."""
+        from atlas_cli.catalogs import builtin
+
         locked = "accepts" if state.tiers and "locked" in state.tiers else "has no"
-        if state.ready:
-            return Check("schema", True, f"migrations at {state.head}; plan_tier {locked} 'locked'")
-        bad = [f"{t.name} {t.state}" for t in state.tables if t.state != "present"]
-        detail = ", ".join(bad) or f"migrations at {state.revision or 'none'}, head {state.head}"
-        return Check(
-            "schema",
-            False,
-            detail,
-            "run `atlas db upgrade` (or `atlas db init` on an empty database)",
-            ExitCode.NOT_CONFIGURED,
-        )
+        model = f"{state.billing_model} billing model ({state.billing_reason})"
+        if not state.schema_ready:
+            bad = [f"{t.name} {t.state}" for t in state.tables if t.state != "present"]
+            detail = ", ".join(bad) or f"migrations at {state.revision or 'none'}, head {state.head}"
+            return Check(
+                "schema",
+                False,
+                f"{model}: {detail}",
+                "run `atlas db upgrade` (or `atlas db init` on an empty database)",
+                ExitCode.NOT_CONFIGURED,
+            )
+        if state.unknown_tiers:
+            named = ", ".join(f"{ws} ({tier})" for ws, tier in state.unknown_tiers)
+            known = ", ".join(builtin(state.billing_model).plans)
+            return Check(
+                "schema",
+                False,
+                f"{model}: workspaces on a tier the {state.billing_model} model does not know: {named}",
+                f"billing check blocks them (billing_check_failed): give each a {state.billing_model} tier "
+                f"({known}) with `atlas workspace set-plan`, or set ATLAS_BILLING_MODEL if the database was "
+                "detected as the wrong model",
+                ExitCode.NOT_CONFIGURED,
+            )
+        return Check("schema", True, f"{model}; migrations at {state.head}; plan_tier {locked} 'locked'")
 
     def _stripe_checks(self) -> list[Check]:
         if not self._stripe.configured:

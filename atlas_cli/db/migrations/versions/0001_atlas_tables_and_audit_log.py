@@ -6,7 +6,9 @@ Create Date: 2026-11-22
 
 An existing Atlas table is left exactly as it is: atlas never alters or drops what Atlas owns.
 Every object is created only when missing, so the migration also completes a schema that an
-interruption left half made.
+interruption left half made. Which of the server's tables it may create is the layout's to say:
+the classic tables on a classic database, none on a per-seat one (its server's migrations own
+them, and dropped `connections` and `invitations` on purpose).
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from atlas_cli.db.migrate import create_missing
-from atlas_cli.db.schema import ATLAS_TABLES, metadata
+from atlas_cli.db.migrate import create_all_missing, create_missing, layout_of
 from atlas_cli.db.types import UTCDateTime, json_type, uuid_type
 
 revision = "0001"
@@ -26,7 +27,7 @@ depends_on = None
 
 def upgrade() -> None:
     bind = op.get_bind()
-    metadata.create_all(bind, tables=list(ATLAS_TABLES), checkfirst=True)
+    create_all_missing(bind, layout_of(op.get_context()).creatable_tables)
     audit_log = sa.Table(
         "atlas_audit_log",
         sa.MetaData(),
