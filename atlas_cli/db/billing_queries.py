@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from atlas_cli.db import dialect
 from atlas_cli.db.schema import audit_log, member, organization, stripe_events, subscription, user
+
+if TYPE_CHECKING:
+    from atlas_cli.db.layout import Layout
 
 o, s = organization.c, subscription.c
 
@@ -202,3 +205,18 @@ def last_applied(conn: Connection, workspace_id: str, subscription_id: str) -> d
             e.workspace_id == workspace_id, e.subscription_id == subscription_id, e.outcome == "applied"
         )
     ).scalar_one_or_none()
+
+
+# --- through the billing model's layout (the organization table differs per model) ------------
+
+
+def lock_workspace_in(conn: Connection, layout: Layout, workspace_id: str) -> RowMapping:
+    """The workspace's row in the layout's organization table, locked until the transaction ends."""
+    table = layout.organization
+    return conn.execute(sa.select(table).where(table.c.id == workspace_id).with_for_update()).mappings().one()
+
+
+def update_workspace_in(conn: Connection, layout: Layout, workspace_id: str, values: dict[str, Any]) -> None:
+    """Set `values` (columns of the layout's organization table) on one workspace."""
+    table = layout.organization
+    conn.execute(sa.update(table).where(table.c.id == workspace_id).values(**values))

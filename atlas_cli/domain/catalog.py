@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +32,9 @@ STEPS = (
 )
 METER_SUMS = ("quantity", "cost")
 PERIOD_PICKS = ("holding", "newest")
+# How a "user".role is read: `first_of_list` (a comma separated list, the first value wins, case and
+# spacing ignored) or `exact` (the whole value, as stored).
+ROLE_MATCHES = ("first_of_list", "exact")
 
 
 class CatalogError(ValueError):
@@ -82,6 +86,7 @@ class Plan:
     trial: bool = False
     block: str | None = None
     price_per_seat: int = 0
+    paid: bool = False  # a tier a customer pays for: `trial start` refuses it (change it with set-plan)
 
     def value(self, feature: str) -> Value:
         """The plan's value for `feature` (None: unlimited). KeyError: not entitled."""
@@ -112,6 +117,28 @@ class Policy:
     trial_days: int
     seat_minimum: int
     ceiling: CeilingPolicy | None = None
+    global_admin_roles: tuple[str, ...] = ()
+    global_role_match: str = "exact"
+    plan_override_days: int | None = None  # an operator's tier change holds this long; None: no override
+
+    def global_role(self, role: str | None) -> str:
+        """The global role a `"user".role` value stands for, read the way this model stores it."""
+        if self.global_role_match == "first_of_list":
+            return (role or "").split(",")[0].strip().lower()
+        return role or ""
+
+    def is_global_admin(self, role: str | None) -> bool:
+        """Whether a `"user".role` value makes its user an admin of every workspace."""
+        return self.global_role(role) in self.global_admin_roles
+
+    def plan_change(self, plan: Plan, now: datetime) -> dict[str, Any]:
+        """The organization columns an operator's change to `plan` writes: the tier, and where the
+        model has a plan override, `plan_override_until` (now + plan_override_days; cleared by a
+        change to a trial plan, as the server does)."""
+        values: dict[str, Any] = {"plan_tier": plan.tier}
+        if self.plan_override_days is not None:
+            values["plan_override_until"] = None if plan.trial else now + timedelta(days=self.plan_override_days)
+        return values
 
 
 @dataclass(frozen=True)
@@ -212,7 +239,7 @@ def _plan(tier: str, spec: Any, features: Mapping[str, Feature]) -> Plan:
     where = f"plans.{tier}"
     if not isinstance(spec, Mapping):
         raise CatalogError(f"{where}: must be a table")
-    settings = {"display_name", "enforced", "trial", "block", "price_per_seat"}
+    settings = {"display_name", "enforced", "trial", "block", "price_per_seat", "paid"}
     values: dict[str, Value] = {}
     for key, raw in spec.items():
         if key in settings:
@@ -229,6 +256,7 @@ def _plan(tier: str, spec: Any, features: Mapping[str, Feature]) -> Plan:
         trial=bool(spec.get("trial", False)),
         block=_choice(block, ("subscription_required",), f"{where}.block") if block is not None else None,
         price_per_seat=_int_or_none(spec.get("price_per_seat", 0), f"{where}.price_per_seat") or 0,
+        paid=bool(spec.get("paid", False)),
     )
 
 
@@ -260,7 +288,23 @@ def _policy(spec: Mapping[str, Any]) -> Policy:
         trial_days=_int_or_none(spec.get("trial_days", 14), "policy.trial_days") or 0,
         seat_minimum=_int_or_none(spec.get("seat_minimum", 0), "policy.seat_minimum") or 0,
         ceiling=_ceiling(ceiling) if ceiling is not None else None,
+        global_admin_roles=_strings(spec.get("global_admin_roles", []), "policy.global_admin_roles"),
+        global_role_match=_choice(spec.get("global_role_match", "exact"), ROLE_MATCHES, "policy.global_role_match"),
+        plan_override_days=_override_days(spec.get("plan_override_days")),
     )
+
+
+def _override_days(raw: Any) -> int | None:
+    days = _int_or_none(raw, "policy.plan_override_days")
+    if days is not None and days <= 0:
+        raise CatalogError("policy.plan_override_days: must be a positive number of days")
+    return days
+
+
+def _strings(raw: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(v, str) and v for v in raw):
+        raise CatalogError(f"{where}: must be a list of non-empty strings")
+    return tuple(raw)
 
 
 def _ceiling(spec: Any) -> CeilingPolicy:
