@@ -99,26 +99,37 @@ def _trial_rule(billing_of: BillingOf, rule: Any, **kwargs: Any) -> Compute:
     return compute
 
 
+def _refuse_a_second_trial(conn: Connection, billing: Billing, ws: Workspace) -> None:
+    """Raises Conflict when an owner of the workspace holds a trial grant for another workspace."""
+    elsewhere = billing.layout.trial_grants_elsewhere(conn, ws.id)
+    if elsewhere:
+        owner, other = next(iter(elsewhere.items()))
+        raise Conflict(
+            f"workspace {ws.id!r}: its owner {owner!r} already had a trial on workspace {other!r} "
+            "(one trial per user); nothing changed"
+        )
+
+
 def _one_trial_per_user(billing_of: BillingOf, compute: Compute) -> Compute:
     """`compute`, refused when an owner of the workspace already used their trial elsewhere."""
 
     def checked(conn: Connection, ws: Workspace, now: datetime) -> dict[str, Any]:
         values = compute(conn, ws, now)
-        elsewhere = billing_of(conn).layout.trial_grants_elsewhere(conn, ws.id)
-        if elsewhere:
-            owner, other = next(iter(elsewhere.items()))
-            raise Conflict(
-                f"workspace {ws.id!r}: its owner {owner!r} already had a trial on workspace {other!r} "
-                "(one trial per user); nothing changed"
-            )
+        _refuse_a_second_trial(conn, billing_of(conn), ws)
         return values
 
     return checked
 
 
 def _grant(billing_of: BillingOf) -> Also:
+    """Claim the owners' grants, then check again: a concurrent trial start of another workspace of
+    the same owner may have claimed first (its row wins, ON CONFLICT DO NOTHING), and then this
+    change rolls back with the conflict, as the server refuses an unclaimed grant."""
+
     def also(conn: Connection, ws: Workspace, now: datetime) -> None:
-        billing_of(conn).layout.grant_trial(conn, ws.id, now)
+        billing = billing_of(conn)
+        billing.layout.grant_trial(conn, ws.id, now)
+        _refuse_a_second_trial(conn, billing, ws)
 
     return also
 

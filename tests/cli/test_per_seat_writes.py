@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from atlas_cli.db.database import Database
 from atlas_cli.db.per_seat_schema import organization, user_trial_grants
+from atlas_cli.errors import Conflict
 from tests import billing_factories as bf
 from tests import factories
 from tests import per_seat_factories as ps
@@ -260,3 +261,50 @@ def test_trial_extend_and_end(server: Database, cli: bf.Cli) -> None:
         ps.workspace(conn, "paid", tier="pro")
     assert "not on a trial" in cli.fails(4, "trial", "end", "-w", "paid", "--as", "pam")
     assert grants(server) == []
+
+
+def start(url: str, ws_id: str) -> object:
+    """`trial start` through the service (a thread cannot share the CLI runner's captured streams)."""
+    from atlas_cli.services.admin import AdminService
+    from atlas_cli.services.billing_ops import BillingOpsService
+
+    db = Database(url)
+    try:
+        return BillingOpsService(AdminService(db, factories.clock)).trial_start(ws_id, days=14, actor="pam")
+    except Conflict as exc:
+        return exc
+    finally:
+        db.dispose()
+
+
+def test_concurrent_trial_starts_of_one_owner_grant_one_trial(server: Database) -> None:
+    """The grant claimed by a concurrent start (uncommitted when this one checks) wins: this start
+    rolls back with the conflict (PostgreSQL; SQLite runs writers one after the other)."""
+    if server.dialect != "postgresql":
+        pytest.skip("SQLite serialises writing transactions: no interleaving to test")
+    import threading
+    import time
+
+    with server.begin() as conn:
+        ps.workspace(conn, "beta", tier="free", seats=0)
+        member(conn, "beta", "acme_u0", "owner")
+    results: list[Any] = []
+    with server.begin() as rival:
+        rival.execute(sa.insert(user_trial_grants).values(user_id="acme_u0", org_id="acme", granted_at=NOW))
+        worker = threading.Thread(target=lambda: results.append(start(server.url, "beta")))
+        worker.start()
+        for _ in range(400):  # wait until the start blocks on the rival's grant row
+            with server.connect() as probe:  # a new transaction each time: pg_stat_activity is snapshotted per one
+                waiting = probe.execute(
+                    sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                ).scalar_one()
+            if waiting:
+                break
+            time.sleep(0.05)
+        assert waiting, ("the trial start never waited for the rival grant", results)
+    worker.join(timeout=30)
+    (result,) = results
+    assert isinstance(result, Conflict) and "one trial per user" in str(result)
+    row = org(server, "beta")
+    assert row["plan_tier"] == "free" and bf.audit(server) == []
+    assert [(g["user_id"], g["org_id"]) for g in grants(server)] == [("acme_u0", "acme")]
