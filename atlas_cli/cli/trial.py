@@ -42,6 +42,8 @@ def start(
 ) -> None:
     """Put the workspace on a trial ending DAYS from now (refused on a running trial or a paid tier).
 
+    On a per-seat database, one trial per user: refused when an owner had a trial on another workspace.
+
     Examples:
 
     \b

@@ -54,7 +54,10 @@ def set_plan(
         str,
         typer.Argument(
             metavar="TIER",
-            help="free, trial, team, enterprise, or locked where the database's plan_tier constraint has it.",
+            help=(
+                "A tier of the database's billing model: free, trial, team, enterprise (classic) or free, "
+                "trial, starter, pro, business (per-seat); locked where the plan_tier constraint has it."
+            ),
         ),
     ],
     workspace: WorkspaceOpt = None,
@@ -64,6 +67,8 @@ def set_plan(
     as_json: JsonOpt = False,
 ) -> None:
     """Override a workspace's plan tier (audited; exit 4 for a deleted workspace).
+
+    On a per-seat database it also holds the tier against Stripe for 90 days (plan_override_until).
 
     Examples:
 

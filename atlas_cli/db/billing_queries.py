@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -12,12 +12,10 @@ from sqlalchemy.engine import Connection, RowMapping
 from atlas_cli.db import dialect
 from atlas_cli.db.schema import audit_log, member, organization, stripe_events, subscription, user
 
+if TYPE_CHECKING:
+    pass
+
 o, s = organization.c, subscription.c
-
-
-def lock_workspace(conn: Connection, workspace_id: str) -> RowMapping:
-    """The workspace's row, locked until the transaction ends (PostgreSQL; SQLite locks the file)."""
-    return conn.execute(sa.select(organization).where(o.id == workspace_id).with_for_update()).mappings().one()
 
 
 def users_by_key(conn: Connection, key: str) -> Sequence[RowMapping]:
@@ -64,11 +62,6 @@ def audit_rows(conn: Connection, workspace_id: str | None, since: datetime | Non
     return conn.execute(query.order_by(a.created_at.desc(), a.id).limit(limit)).mappings().all()
 
 
-def billed_workspaces(conn: Connection, workspace_id: str | None) -> Sequence[RowMapping]:
-    """Workspaces with a Stripe customer (their own, else their subscription row's), in one query."""
-    return billed_organizations(conn, organization, "stripe_customer_id", workspace_id)
-
-
 def billed_organizations(conn: Connection, table: Any, column: str, workspace_id: str | None) -> Sequence[RowMapping]:
     """Rows of the organization `table` with a Stripe customer (their own `column`, else their
     subscription row's) as `customer_id`, in one query."""
@@ -89,10 +82,6 @@ def billed_organizations(conn: Connection, table: Any, column: str, workspace_id
         .mappings()
         .all()
     )
-
-
-def customer_of(conn: Connection, workspace_id: str) -> str | None:
-    return billed_customer(billed_workspaces(conn, workspace_id))
 
 
 def billed_customer(rows: Sequence[RowMapping]) -> str | None:

@@ -175,6 +175,15 @@ class Layout:
 
         return AtlasLedger()
 
+    def trial_grants_elsewhere(self, conn: Connection, workspace_id: str) -> dict[str, str]:
+        """The workspace's owners who already used their one trial on another workspace
+        (owner user id -> that workspace's id): none here, a classic server grants no trials per user."""
+        return {}
+
+    def grant_trial(self, conn: Connection, workspace_id: str, now: datetime) -> tuple[str, ...]:
+        """Record that the workspace's owners used their one trial on it; the user ids recorded: none here."""
+        return ()
+
 
 class PerSeatLayout(Layout):
     model = PER_SEAT
@@ -306,6 +315,57 @@ class PerSeatLayout(Layout):
         from atlas_cli.db.stripe_ledger import ServerLedger
 
         return ServerLedger()
+
+    def trial_grants_elsewhere(self, conn: Connection, workspace_id: str) -> dict[str, str]:
+        """Owners of the workspace (member.role `owner`) whose `user_trial_grants` row names
+        another workspace: owner user id -> the workspace their trial went to."""
+        import sqlalchemy as sa
+
+        from atlas_cli.db.per_seat_schema import user_trial_grants as grants
+
+        rows = conn.execute(
+            sa.select(grants.c.user_id, grants.c.org_id)
+            .where(grants.c.user_id.in_(_owners(workspace_id)), grants.c.org_id != workspace_id)
+            .order_by(grants.c.user_id)
+        ).all()
+        return {str(user_id): str(org_id) for user_id, org_id in rows}
+
+    def grant_trial(self, conn: Connection, workspace_id: str, now: datetime) -> tuple[str, ...]:
+        """One `user_trial_grants` row per owner of the workspace (user_id, org_id, granted_at = now),
+        in one statement; an owner who already holds a row keeps it (ON CONFLICT DO NOTHING, as the
+        server claims a grant). The user ids inserted."""
+        import sqlalchemy as sa
+
+        from atlas_cli.db.dialect import insert_for
+        from atlas_cli.db.per_seat_schema import user_trial_grants as grants
+        from atlas_cli.db.types import UTCDateTime
+
+        owners = _owners(workspace_id).add_columns(
+            sa.literal(workspace_id, sa.Text).label("org_id"), sa.literal(now, UTCDateTime()).label("granted_at")
+        )
+        stmt = (
+            insert_for(conn, grants)
+            .from_select(["user_id", "org_id", "granted_at"], owners)
+            .on_conflict_do_nothing(index_elements=[grants.c.user_id])
+            .returning(grants.c.user_id)
+        )
+        return tuple(sorted(str(user_id) for user_id in conn.execute(stmt).scalars()))
+
+
+OWNER_ROLE = "owner"  # member.role of a workspace's owner, as the server writes it
+
+
+def _owners(workspace_id: str) -> Any:
+    """SELECT DISTINCT the user ids of the workspace's owners."""
+    import sqlalchemy as sa
+
+    from atlas_cli.db.schema import member
+
+    return (
+        sa.select(member.c.userId)
+        .where(member.c.organizationId == workspace_id, member.c.role == OWNER_ROLE)
+        .distinct()
+    )
 
 
 def layout_for(model: str) -> Layout:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,9 @@ STEPS = (
 METER_SUMS = ("quantity", "cost")
 PERIOD_PICKS = ("holding", "newest")
 SUSPENSION_ACTIONS = ("suspend", "resume")
+# How a "user".role is read: `first_of_list` (a comma separated list, the first value wins, case and
+# spacing ignored) or `exact` (the whole value, as stored).
+ROLE_MATCHES = ("first_of_list", "exact")
 
 
 class CatalogError(ValueError):
@@ -88,6 +92,7 @@ class Plan:
     # The settings (environment variables, or platform rows of a `settings` table) that hold the
     # Stripe price ids of this plan, monthly first.
     price_settings: tuple[str, ...] = ()
+    paid: bool = False  # a tier a customer pays for: `trial start` refuses it (change it with set-plan)
 
     def value(self, feature: str) -> Value:
         """The plan's value for `feature` (None: unlimited). KeyError: not entitled."""
@@ -130,6 +135,28 @@ class Policy:
     seat_minimum: int
     ceiling: CeilingPolicy | None = None
     stripe: StripePolicy = field(default_factory=StripePolicy)
+    global_admin_roles: tuple[str, ...] = ()
+    global_role_match: str = "exact"
+    plan_override_days: int | None = None  # an operator's tier change holds this long; None: no override
+
+    def global_role(self, role: str | None) -> str:
+        """The global role a `"user".role` value stands for, read the way this model stores it."""
+        if self.global_role_match == "first_of_list":
+            return (role or "").split(",")[0].strip().lower()
+        return role or ""
+
+    def is_global_admin(self, role: str | None) -> bool:
+        """Whether a `"user".role` value makes its user an admin of every workspace."""
+        return self.global_role(role) in self.global_admin_roles
+
+    def plan_change(self, plan: Plan, now: datetime) -> dict[str, Any]:
+        """The organization columns an operator's change to `plan` writes: the tier, and where the
+        model has a plan override, `plan_override_until` (now + plan_override_days; cleared by a
+        change to a trial plan, as the server does)."""
+        values: dict[str, Any] = {"plan_tier": plan.tier}
+        if self.plan_override_days is not None:
+            values["plan_override_until"] = None if plan.trial else now + timedelta(days=self.plan_override_days)
+        return values
 
 
 @dataclass(frozen=True)
@@ -248,7 +275,7 @@ def _plan(tier: str, spec: Any, features: Mapping[str, Feature]) -> Plan:
     where = f"plans.{tier}"
     if not isinstance(spec, Mapping):
         raise CatalogError(f"{where}: must be a table")
-    settings = {"display_name", "enforced", "trial", "block", "price_per_seat", "price_settings"}
+    settings = {"display_name", "enforced", "trial", "block", "price_per_seat", "price_settings", "paid"}
     values: dict[str, Value] = {}
     for key, raw in spec.items():
         if key in settings:
@@ -266,6 +293,7 @@ def _plan(tier: str, spec: Any, features: Mapping[str, Feature]) -> Plan:
         block=_choice(block, ("subscription_required",), f"{where}.block") if block is not None else None,
         price_per_seat=_int_or_none(spec.get("price_per_seat", 0), f"{where}.price_per_seat") or 0,
         price_settings=_names(spec.get("price_settings", []), f"{where}.price_settings"),
+        paid=bool(spec.get("paid", False)),
     )
 
 
@@ -298,7 +326,17 @@ def _policy(spec: Mapping[str, Any]) -> Policy:
         seat_minimum=_int_or_none(spec.get("seat_minimum", 0), "policy.seat_minimum") or 0,
         ceiling=_ceiling(ceiling) if ceiling is not None else None,
         stripe=_stripe(spec.get("stripe", {})),
+        global_admin_roles=_names(spec.get("global_admin_roles", []), "policy.global_admin_roles"),
+        global_role_match=_choice(spec.get("global_role_match", "exact"), ROLE_MATCHES, "policy.global_role_match"),
+        plan_override_days=_override_days(spec.get("plan_override_days")),
     )
+
+
+def _override_days(raw: Any) -> int | None:
+    days = _int_or_none(raw, "policy.plan_override_days")
+    if days is not None and days <= 0:
+        raise CatalogError("policy.plan_override_days: must be a positive number of days")
+    return days
 
 
 def _stripe(spec: Any) -> StripePolicy:

@@ -1,7 +1,11 @@
-"""What `atlas trial start | extend | end` write (pure rules; DESIGN section 4 "Trial").
+"""What `atlas trial start | extend | end` write (pure rules; DESIGN sections 4a and 4b "Trial").
 
-- start: tier trial, ends now + days (default 14). Refused on a running trial (use extend) and
-  on a paid tier (team/enterprise: use `workspace set-plan`).
+The billing model's catalog says which tiers are paid and which plan is the trial; without one,
+the classic catalog's.
+
+- start: the catalog's trial tier, ends now + days (default 14). Refused on a running trial (use
+  extend) and on a paid tier (classic team/enterprise, per-seat starter/pro/business: use
+  `workspace set-plan`).
 - extend: only on the trial tier; the end moves N days past the later of now and the current
   effective end (an expired trial restarts from now).
 - end: only on the trial tier; the end becomes now, the tier stays trial, so the Atlas server
@@ -12,10 +16,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from atlas_cli.domain.plans import TRIAL_DAYS, Tier
+from atlas_cli.domain.plans import TRIAL_DAYS
 from atlas_cli.domain.trial import effective_trial_end
+
+if TYPE_CHECKING:
+    from atlas_cli.domain.catalog import Catalog
 
 MAX_TRIAL_DAYS = 365
 DEFAULT_TRIAL_DAYS = TRIAL_DAYS
@@ -25,29 +32,68 @@ class TrialRefused(Exception):
     """The change does not apply to the workspace as it stands (a conflict)."""
 
 
+def _catalog(catalog: Catalog | None) -> Catalog:
+    if catalog is not None:
+        return catalog
+    from atlas_cli.catalogs import builtin
+
+    return builtin("classic")
+
+
+def trial_tier(catalog: Catalog | None = None) -> str:
+    """The tier of the catalog's trial plan."""
+    return next(tier for tier, plan in _catalog(catalog).plans.items() if plan.trial)
+
+
+def _on_trial(catalog: Catalog, tier: str) -> bool:
+    plan = catalog.plan(tier)
+    return plan is not None and plan.trial
+
+
 def start(
-    now: datetime, *, tier: str, trial_ends_at: datetime | None, created_at: datetime | None, days: int
+    now: datetime,
+    *,
+    tier: str,
+    trial_ends_at: datetime | None,
+    created_at: datetime | None,
+    days: int,
+    catalog: Catalog | None = None,
 ) -> dict[str, Any]:
-    if tier in (Tier.TEAM.value, Tier.ENTERPRISE.value):
+    rules = _catalog(catalog)
+    plan = rules.plan(tier)
+    if plan is not None and plan.paid:
         raise TrialRefused(f"the workspace is on the paid {tier} tier; change it with `atlas workspace set-plan`")
     end = effective_trial_end(trial_ends_at, created_at)
-    if tier == Tier.TRIAL.value and end is not None and end >= now:
+    if _on_trial(rules, tier) and end is not None and end >= now:
         raise TrialRefused("a trial is already running; use `atlas trial extend --days N`")
-    return {"plan_tier": Tier.TRIAL.value, "trial_ends_at": now + timedelta(days=days)}
+    return {"plan_tier": trial_tier(rules), "trial_ends_at": now + timedelta(days=days)}
 
 
 def extend(
-    now: datetime, *, tier: str, trial_ends_at: datetime | None, created_at: datetime | None, days: int
+    now: datetime,
+    *,
+    tier: str,
+    trial_ends_at: datetime | None,
+    created_at: datetime | None,
+    days: int,
+    catalog: Catalog | None = None,
 ) -> dict[str, Any]:
-    if tier != Tier.TRIAL.value:
+    if not _on_trial(_catalog(catalog), tier):
         raise TrialRefused(f"the workspace is on the {tier} tier, not on a trial; use `atlas trial start`")
     end = effective_trial_end(trial_ends_at, created_at)
     base = max(now, end) if end is not None else now
     return {"trial_ends_at": base + timedelta(days=days)}
 
 
-def end(now: datetime, *, tier: str, trial_ends_at: datetime | None, created_at: datetime | None) -> dict[str, Any]:
-    if tier != Tier.TRIAL.value:
+def end(
+    now: datetime,
+    *,
+    tier: str,
+    trial_ends_at: datetime | None,
+    created_at: datetime | None,
+    catalog: Catalog | None = None,
+) -> dict[str, Any]:
+    if not _on_trial(_catalog(catalog), tier):
         raise TrialRefused(f"the workspace is on the {tier} tier, not on a trial")
     current = effective_trial_end(trial_ends_at, created_at)
     if current is not None and current <= now:

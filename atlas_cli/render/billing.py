@@ -37,6 +37,7 @@ class BillingOpsViews(Output):
             "before": r.before,
             "after": r.after,
             "auditId": r.audit_id,
+            "billingModel": r.billing_model,
         }
 
     def change_result(self, r: Any, fmt: str) -> None:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection, RowMapping
 
@@ -23,6 +23,10 @@ from atlas_cli.services import Clock
 from atlas_cli.services.models import Workspace
 from atlas_cli.services.workspaces import resolve
 
+if TYPE_CHECKING:
+    from atlas_cli.db.layout import Billing
+    from atlas_cli.domain.catalog import Policy
+
 ADMIN_ROLES = frozenset({"owner", "admin"})
 WEBHOOK_ACTOR = "stripe-webhook"
 
@@ -32,9 +36,14 @@ COLUMN_KEYS = {
     "byot": "byot",
     "trial_ends_at": "trialEndsAt",
     "stripe_customer_id": "stripeCustomerId",
+    "stripeCustomerId": "stripeCustomerId",
+    "suspension_source": "suspensionSource",
+    "plan_override_until": "planOverrideUntil",
 }
 
 Compute = Callable[[Connection, Workspace, datetime], dict[str, Any]]
+# Writes that go with a change in its transaction (not on a dry run), after the organization row.
+Also = Callable[[Connection, Workspace, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,7 @@ class ChangeResult:
     dry_run: bool
     audit_id: str | None = None
     values: dict[str, Any] = field(default_factory=dict)  # every column the command sets, as keyed JSON
+    billing_model: str = "classic"
 
     @property
     def changed(self) -> bool:
@@ -78,8 +88,8 @@ class AuditEntry:
 
 
 def first_role(role: str | None) -> str:
-    """A global role may be a comma separated list: the first value wins."""
-    return (role or "").split(",")[0].strip().lower()
+    """A classic global role may be a comma separated list: the first value wins."""
+    return _policy_of("classic").global_role(role)
 
 
 def find_actor(conn: Connection, key: str | None) -> Actor:
@@ -123,13 +133,22 @@ def pick_actor(key: str, candidates: Sequence[RowMapping]) -> RowMapping:
     raise PermissionDenied(f"actor {key!r} is not a user of this Atlas database; nothing changed")
 
 
-def is_global_admin(actor: Actor) -> bool:
-    return first_role(actor.global_role) in ADMIN_ROLES
+def _policy_of(model: str) -> Policy:
+    from atlas_cli.catalogs import builtin
+
+    return builtin(model).policy
 
 
-def authorize(conn: Connection, actor: Actor, workspace: Workspace) -> None:
-    """Raises PermissionDenied unless the actor is owner/admin of `workspace` or globally."""
-    if is_global_admin(actor):
+def is_global_admin(actor: Actor, policy: Policy | None = None) -> bool:
+    """Whether the actor's global role makes them an admin of every workspace, by the billing
+    model's policy (`global_admin_roles`; the classic model's when none is given)."""
+    return (policy or _policy_of("classic")).is_global_admin(actor.global_role)
+
+
+def authorize(conn: Connection, actor: Actor, workspace: Workspace, policy: Policy | None = None) -> None:
+    """Raises PermissionDenied unless the actor is owner/admin of `workspace` or a global admin
+    (by `policy`, else the policy of the workspace's billing model)."""
+    if is_global_admin(actor, policy or _policy_of(workspace.billing_model)):
         return
     role = (bq.member_role(conn, workspace.id, actor.user_id) or "").strip().lower()
     if role not in ADMIN_ROLES:
@@ -139,11 +158,14 @@ def authorize(conn: Connection, actor: Actor, workspace: Workspace) -> None:
         )
 
 
-def require_global_admin(actor: Actor, what: str) -> None:
-    if not is_global_admin(actor):
+def require_global_admin(actor: Actor, what: str, policy: Policy | None = None) -> None:
+    """Raises PermissionDenied unless the actor is a global admin by `policy` (classic's when None)."""
+    rule = policy or _policy_of("classic")
+    if not rule.is_global_admin(actor.global_role):
+        roles = " or ".join(rule.global_admin_roles) or "a global admin role"
         raise PermissionDenied(
-            f"{what} needs an actor whose global role is admin or owner; "
-            f"{actor.label} has {first_role(actor.global_role) or 'none'}; nothing changed"
+            f"{what} needs an actor whose global role is {roles}; "
+            f"{actor.label} has {rule.global_role(actor.global_role) or 'none'}; nothing changed"
         )
 
 
@@ -182,18 +204,24 @@ def apply_values(
     action: str,
     now: datetime,
     dry_run: bool,
+    billing: Billing | None = None,
 ) -> ChangeResult:
-    """Write the organization columns in `values` that differ, and their audit row."""
+    """Write the organization columns in `values` that differ (in the layout's organization table),
+    and their audit row."""
     changed = {k: v for k, v in values.items() if row[k] != v}
     before = keyed({k: row[k] for k in changed})
     after = keyed(changed)
     shown = keyed(values)
+    model = billing.model if billing else "classic"
     if dry_run or not changed:
-        return ChangeResult(ws.id, action, actor, before, after, dry_run, values=shown)
-    bq.update_workspace(conn, ws.id, changed)
+        return ChangeResult(ws.id, action, actor, before, after, dry_run, values=shown, billing_model=model)
+    if billing is None:
+        bq.update_workspace(conn, ws.id, changed)
+    else:
+        bq.update_organization(conn, billing.layout.organization, ws.id, changed)
     audit = audit_row(ws.id, actor, action, before, after, now)
     bq.insert_audit(conn, [audit])
-    return ChangeResult(ws.id, action, actor, before, after, dry_run, audit["id"], shown)
+    return ChangeResult(ws.id, action, actor, before, after, dry_run, audit["id"], shown, model)
 
 
 class AdminService:
@@ -201,26 +229,47 @@ class AdminService:
         self._db = db
         self._clock = clock
 
+    def billing(self, conn: Connection) -> Billing:
+        """The database's billing model, catalog and layout."""
+        return self._db.billing(conn)
+
     def change(
-        self, workspace: str | None, *, actor: str | None, action: str, compute: Compute, dry_run: bool = False
+        self,
+        workspace: str | None,
+        *,
+        actor: str | None,
+        action: str,
+        compute: Compute,
+        dry_run: bool = False,
+        also: Also | None = None,
     ) -> ChangeResult:
-        """Resolve, authorize, compute and write one workspace change with its audit row.
+        """Resolve, authorize, compute and write one workspace change with its audit row; `also`
+        writes what goes with it (in the same transaction; not on a dry run).
+
+        Everything is read and written through the database's layout, and who may act is the
+        billing model's policy.
 
         Raises:
             NotFound: unknown workspace. PermissionDenied: actor missing, unknown or not allowed.
             Conflict: the workspace is deleted. BadInput/Conflict from `compute`.
         """
         with self._db.begin() as conn:
-            ws = resolve(conn, workspace)
+            billing = self._db.billing(conn)
+            ws = resolve(conn, workspace, billing.layout)
             who = find_actor(conn, actor)
-            authorize(conn, who, ws)
-            row = bq.lock_workspace(conn, ws.id)
+            authorize(conn, who, ws, billing.catalog.policy)
+            row = bq.lock_organization(conn, billing.layout.organization, ws.id)
             now = self._clock()  # after the lock: one workspace's audit rows are in the order of its changes
-            ws = Workspace.from_row(row)
+            ws = Workspace.from_row(row, billing.layout)
             if ws.status == "deleted":
                 raise Conflict(f"workspace {ws.id!r} is deleted; nothing changed")
             values = compute(conn, ws, now)
-            return apply_values(conn, ws, row, values, actor=who.label, action=action, now=now, dry_run=dry_run)
+            result = apply_values(
+                conn, ws, row, values, actor=who.label, action=action, now=now, dry_run=dry_run, billing=billing
+            )
+            if also is not None and not dry_run:
+                also(conn, ws, now)
+            return result
 
     def audit(self, workspace: str | None, *, since: date | None, limit: int) -> list[AuditEntry]:
         """The audit log, newest first; of one workspace when it is named.
@@ -230,7 +279,7 @@ class AdminService:
         """
         start = datetime.combine(since, time.min, tzinfo=UTC) if since else None
         with self._db.connect() as conn:
-            ws_id = resolve(conn, workspace).id if workspace else None
+            ws_id = resolve(conn, workspace, self._db.billing(conn).layout).id if workspace else None
             rows = bq.audit_rows(conn, ws_id, start, limit)
         return [
             AuditEntry(

@@ -240,7 +240,7 @@ class StripeSyncService:
         layout = billing.layout
         who = find_actor(conn, actor)
         if all_workspaces:
-            require_global_admin(who, "billing sync --all")
+            require_global_admin(who, "billing sync --all", billing.catalog.policy)
             billed = bq.billed_organizations(conn, layout.organization, layout.customer_column, None)
             return who.label, list(billed), allowed_tiers(conn)
         ws = resolve(conn, workspace, layout)
