@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from atlas_cli.domain import engine
 from atlas_cli.domain.engine import PLAN_LIMIT_EXCEEDED, Decision, Facts, MetricCheck
-from atlas_cli.domain.overage import Status, status_for, usage_percent
+from atlas_cli.domain.overage import Status
 from atlas_cli.domain.plans import Plan, classic_catalog
 from atlas_cli.errors import ExitCode
 
@@ -25,7 +25,6 @@ __all__ = [
     "decide",
     "decide_resource",
     "exit_code",
-    "measure",
 ]
 
 
@@ -46,10 +45,6 @@ class FailOn(StrEnum):
 
 
 USAGE_UNREADABLE_WARNING = "Usage data could not be read; usage tracking may be inaccurate."
-
-
-def measure(metric: str, usage: int, limit: int | None, *, enforced: bool = True) -> MetricCheck:
-    return MetricCheck(metric, usage, limit, usage_percent(usage, limit), status_for(usage, limit), enforced)
 
 
 def decide(

@@ -71,6 +71,9 @@ class MetricCheck:
     usage_percent: int | None
     status: Status
     enforced: bool = True
+    # Why an unenforced metric is not enforced: "byot" (the workspace brings its own keys) or
+    # "shown" (the catalog shows the feature without enforcing it); None when enforced.
+    exemption: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,14 +149,15 @@ def measure(catalog: Catalog, plan: Plan, feature: Feature, facts: Facts, ceilin
     """One metered feature against the plan's limit, in the feature's bands."""
     usage = (facts.usage or {}).get(feature.key, 0)
     limit = limit_of(catalog, plan, feature, facts.seats) if plan.enforced else None
-    enforced = feature.enforced and not (feature.byot_exempt and facts.byot)
+    exemption = "shown" if not feature.enforced else "byot" if feature.byot_exempt and facts.byot else None
+    enforced = exemption is None
     if limit is None:
-        return MetricCheck(feature.metric, usage, None, None, OK, enforced)
+        return MetricCheck(feature.metric, usage, None, None, OK, enforced, exemption)
     if limit <= 0:
-        return MetricCheck(feature.metric, usage, limit, feature.zero_limit_percent, HARD_LIMIT, enforced)
+        return MetricCheck(feature.metric, usage, limit, feature.zero_limit_percent, HARD_LIMIT, enforced, exemption)
     percent = usage_percent(usage, limit)
     assert percent is not None
-    return MetricCheck(feature.metric, usage, limit, percent, _band(feature, percent, ceiling), enforced)
+    return MetricCheck(feature.metric, usage, limit, percent, _band(feature, percent, ceiling), enforced, exemption)
 
 
 def _band(feature: Feature, percent: int, ceiling: Ceiling) -> Status:

@@ -54,6 +54,7 @@ def limits_json(plan: Plan | None) -> dict[str, int | None] | None:
 def history_json(r: HistoryReport) -> dict[str, Any]:
     return {
         "workspaceId": r.workspace.id,
+        "billingModel": r.workspace.billing_model,
         "period": r.kind.value,
         "summaries": [
             {
@@ -75,6 +76,7 @@ def history_json(r: HistoryReport) -> dict[str, Any]:
 def breakdown_json(r: BreakdownReport) -> dict[str, Any]:
     return {
         "workspaceId": r.workspace.id,
+        "billingModel": r.workspace.billing_model,
         "startDate": iso(r.window.start),
         "endDate": iso(r.window.end),
         "users": [
@@ -94,6 +96,10 @@ def breakdown_json(r: BreakdownReport) -> dict[str, Any]:
             "login_count": r.no_user.login_count,
         },
     }
+
+
+# Why a metric is not enforced, as `billing check` says it.
+EXEMPTIONS = {"byot": "BYOT", "shown": "shown only"}
 
 
 def metric_json(m: MetricCheck) -> dict[str, Any]:
@@ -127,6 +133,7 @@ def check_json(r: CheckReport) -> dict[str, Any]:
 def trial_json(r: TrialReport) -> dict[str, Any]:
     return {
         "workspaceId": r.workspace.id,
+        "billingModel": r.workspace.billing_model,
         "tier": r.workspace.tier_value,
         "trialEndsAt": iso(r.state.ends_at),
         "expired": r.state.expired,
@@ -144,6 +151,7 @@ def workspace_json(w: Workspace) -> dict[str, Any]:
         "status": w.status,
         "byot": w.byot,
         "trialEndsAt": iso(w.trial_ends_at),
+        "billingModel": w.billing_model,
     }
 
 
@@ -151,7 +159,6 @@ def workspace_detail_json(d: WorkspaceDetail) -> dict[str, Any]:
     w, plan = d.workspace, d.workspace.definition
     return {
         **workspace_json(w),
-        "billingModel": w.billing_model,
         "displayName": plan.display_name if plan else w.tier_value,
         "createdAt": iso(w.created_at),
         "stripeCustomerId": w.stripe_customer_id,
@@ -319,7 +326,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews):
         self.out.print(line)
         for m in d.metrics:
             pct = "" if m.usage_percent is None else f" ({m.usage_percent}%)"
-            status = m.status.value if m.enforced else f"{NOT_ENFORCED} (BYOT)"
+            status = m.status.value if m.enforced else f"{NOT_ENFORCED} ({EXEMPTIONS.get(m.exemption or '', 'BYOT')})"
             self.out.print(f"  {m.metric}: {m.current_usage:,} / {number(m.limit)}{pct} {status}")
         for warning in d.warnings:
             self.note(f"Warning: {warning}")

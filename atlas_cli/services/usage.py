@@ -15,7 +15,7 @@ from atlas_cli.services.models import (
     UserUsage,
 )
 from atlas_cli.services.standing import Standing, standing
-from atlas_cli.services.workspaces import billing_window, resolve, subscriptions
+from atlas_cli.services.workspaces import period_of, resolve, subscriptions
 
 HISTORY_MAX = 365
 BREAKDOWN_MAX = 500
@@ -63,7 +63,7 @@ class UsageService:
         inputs.bounded(limit, "--limit", high=HISTORY_MAX)
         now = self._clock()
         with self._db.begin() as conn:
-            ws = resolve(conn, workspace)
+            ws = resolve(conn, workspace, self._db.billing(conn).layout)
             floor = queries.usage_begins(conn, ws.id)
             buckets = history_buckets(kind, now=now, start=first, end=last, limit=limit, floor=floor)
             found, stored = queries.summaries_stored_if_allowed(conn, ws.id, kind.value, buckets, now)
@@ -108,8 +108,9 @@ class UsageService:
             raise BadInput(f"--sort: {sort!r} is not one of {', '.join(SORTS)}")
         now = self._clock()
         with self._db.connect() as conn:
-            ws = resolve(conn, workspace)
-            window = date_range(first, last, billing_window(subscriptions(conn, ws), now))
+            billing = self._db.billing(conn)
+            ws = resolve(conn, workspace, billing.layout)
+            window = date_range(first, last, period_of(billing, subscriptions(conn, ws), now)[0])
             rows = queries.user_breakdown(conn, ws.id, window, sort=sort, limit=limit)
         users = tuple(
             UserUsage(

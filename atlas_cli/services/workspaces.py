@@ -70,11 +70,6 @@ def shown_subscription(subs: list[Subscription], now: datetime) -> Subscription 
     return active_subscription(subs, now) or (subs[0] if subs else None)
 
 
-def billing_window(subs: list[Subscription], now: datetime) -> Window:
-    active = active_subscription(subs, now)
-    return billing_period(now, active.period if active else None)
-
-
 class WorkspaceService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db

@@ -150,3 +150,15 @@ def test_a_tier_the_model_does_not_know_blocks_only_that_workspace(server, monke
     monkeypatch.setenv("ATLAS_BILLING_MODEL", "metered")
     result = atlas("billing", "check", "-w", "acme")
     assert result.exit_code == 2 and "ATLAS_BILLING_MODEL: 'metered' is not a billing model" in result.stderr
+
+
+def test_shown_only_metrics_say_so_and_not_byot(server):
+    with server.begin() as conn:
+        ps.workspace(conn, "acme", tier="pro", seats=1)
+        ps.cost(conn, "acme", "1")
+    result = Atlas(server.url)("billing", "check", "-w", "acme")
+    assert result.exit_code == 0, result.output
+    tokens = next(line for line in result.stdout.splitlines() if line.strip().startswith("tokens:"))
+    assert "not enforced (shown only)" in tokens and "BYOT" not in result.stdout
+    metrics = {m["metric"]: m for m in check(server, "acme")["metrics"]}
+    assert metrics["tokens"]["enforced"] is False and metrics["usd"]["enforced"] is True

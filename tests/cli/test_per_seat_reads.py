@@ -94,3 +94,24 @@ def test_plans_without_a_database_are_the_classic_ones(monkeypatch):
     assert [p["tier"] for p in atlas.json("plans", "list")] == ["free", "trial", "team", "enterprise"]
     monkeypatch.setenv("ATLAS_BILLING_MODEL", "per-seat")
     assert atlas.json("plans", "show", "business")["maxSeats"] is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("usage", "show"), ("usage", "history"), ("usage", "breakdown"), ("billing", "status"), ("billing", "check"),
+     ("trial", "status"), ("workspace", "show", "acme")],
+)  # fmt: skip
+def test_every_report_says_which_billing_model_applied(server, args):
+    found = server.json(*args) if "acme" in args else server.json(*args, "-w", "acme")
+    assert found["billingModel"] == "per-seat"
+    assert {w["billingModel"] for w in server.json("workspace", "list")} == {"per-seat"}
+
+
+def test_breakdown_defaults_to_the_period_the_model_anchors(server):
+    with server.db.begin() as conn:
+        ps.workspace(conn, "initech")
+        ps.subscription(conn, "initech", status="trialing", start=NOW - timedelta(days=2), end=NOW + timedelta(days=5))
+        ps.cost(conn, "initech", "1", at=MONTH_START, tokens=700)  # the UTC month, before the trialing start
+    found = server.json("usage", "breakdown", "-w", "initech")
+    assert found["startDate"].startswith(MONTH_START.strftime("%Y-%m-%dT00:00:00"))  # not the trialing period
+    assert sum(u["token_count"] for u in found["users"]) + found["noUser"]["token_count"] == 700
