@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atlas_cli.config import NOT_FROM_DOTENV, Settings, embedded_database_url
+from atlas_cli.config import NOT_FROM_DOTENV, Settings, embedded_database_url, named_value
 from atlas_cli.db import migrate, urls
 from atlas_cli.db.database import Database
 from atlas_cli.db.migrate import SchemaState
@@ -18,7 +18,6 @@ from atlas_cli.services import Clock, utc_now
 from atlas_cli.stripe_gateway import StripeGateway
 
 SECRET_FIELDS = frozenset({"stripe_secret_key", "stripe_webhook_secret"})
-PRICE_FIELDS = ("stripe_team_price_id", "stripe_team_annual_price_id", "stripe_enterprise_price_id")
 
 
 @dataclass(frozen=True)
@@ -244,6 +243,23 @@ class DoctorService:
         )
         return [key, self._webhook_secret(), self._prices() if key.ok else Check("price ids", None, "key rejected")]
 
+    def _price_settings(self) -> dict[str, str | None]:
+        """Each price setting of the database's billing model, valued as `billing sync` values it:
+        the environment (or `.env`), else the platform row of a per-seat `settings` table. Without
+        a readable database, the model ATLAS_BILLING_MODEL names (else classic), environment only."""
+        from atlas_cli.catalogs import builtin
+        from atlas_cli.domain.stripe_mapping import price_setting_names
+
+        rows: Mapping[str, str | None] = {}
+        try:
+            with self._db.connect() as conn:
+                billing = self._db.billing(conn)
+                names = price_setting_names(billing.catalog)
+                rows = billing.layout.platform_settings(conn, names)
+        except AtlasError:
+            names = price_setting_names(builtin(self._db.billing_model or "classic"))
+        return {name: named_value(self._settings, name) or rows.get(name) for name in names}
+
     @staticmethod
     def _guard(name: str, ok: str, probe: Callable[[], object], fix: str) -> Check:
         try:
@@ -265,8 +281,8 @@ class DoctorService:
         )
 
     def _prices(self) -> Check:
-        configured = {name: getattr(self._settings, name) for name in PRICE_FIELDS}
-        unset = [name.upper() for name, value in configured.items() if not value]
+        configured = self._price_settings()
+        unset = [name for name, value in configured.items() if not value]
         try:
             missing = self._stripe.missing_prices([v for v in configured.values() if v])
         except AtlasError as exc:
@@ -278,7 +294,8 @@ class DoctorService:
             "price ids",
             False,
             "; ".join(problems),
-            "set the STRIPE_*_PRICE_ID variables to the Atlas server's prices in this Stripe account "
-            "(test and live mode have different prices); an unknown price is why a plan is not syncing",
+            "set the STRIPE_*_PRICE_ID variables (per-seat servers: or their platform rows in the settings "
+            "table) to the Atlas server's prices in this Stripe account (test and live mode have different "
+            "prices); an unknown price is why a plan is not syncing",
             ExitCode.NOT_CONFIGURED,
         )

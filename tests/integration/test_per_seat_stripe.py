@@ -332,3 +332,20 @@ def test_webhook_ladder_and_override(
     assert (found["workspace_status"], found["suspension_source"], found["plan_tier"]) == ("active", None, "starter")
     # the server records an override skip with the tier Stripe asked for
     assert [(e["event_id"], e["applied_plan_tier"]) for e in ledger(db)] == [("evt_1", None), ("evt_2", "pro")]
+
+
+# --- doctor ---------------------------------------------------------------------------------
+
+
+def test_doctor_checks_the_per_seat_prices_from_environment_and_settings_rows(
+    db: Database, cli: bf.Cli, stripe_server: StripeServer, prices: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with db.begin() as conn:
+        ps.setting(conn, "STRIPE_BUSINESS_PRICE_ID", prices["business"])  # platform row: found in Stripe
+        ps.setting(conn, "STRIPE_BUSINESS_ANNUAL_PRICE_ID", "price_gone")  # platform row: not in Stripe
+    result = cli("doctor", "--json")
+    found = next(c for c in json.loads(result.stdout)["checks"] if c["check"] == "price ids")
+    assert found["status"] == "failed" and "price_gone not found in Stripe" in found["detail"]
+    assert "STRIPE_STARTER_ANNUAL_PRICE_ID not set" in found["detail"]
+    assert "TEAM" not in found["detail"] and "ENTERPRISE" not in found["detail"]  # classic settings: not this model's
+    assert "STRIPE_BUSINESS_PRICE_ID" not in found["detail"] and "settings" in found["fix"]
