@@ -1,133 +1,62 @@
-"""The tables of a per-seat Atlas server that differ from the classic ones (DESIGN section 3).
+"""The tables of a per-seat Atlas server that differ from the classic ones (DESIGN section 3), as
+atlas queries them.
 
-Only the columns atlas reads or writes. They live in their own MetaData: atlas never creates them
-(the server's migrations do), so no `create_all` may ever reach them.
+Each is the server's own table of `per_seat_server` narrowed to the columns atlas reads or writes
+(names, types, keys and NULLs as there; no defaults or constraints), so a query never names a
+column atlas does not need. They live in their own MetaData: atlas never creates them (the
+server's migrations do), so no `create_all` may ever reach them.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from atlas_cli.db.types import UTCDateTime, json_type, uuid_type
+from atlas_cli.db import per_seat_server as server
 
 metadata = sa.MetaData()
 
-organization = sa.Table(
-    "organization",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("slug", sa.Text),
-    sa.Column("createdAt", UTCDateTime, nullable=False),
-    sa.Column("workspace_status", sa.Text, nullable=False),
-    sa.Column("plan_tier", sa.Text, nullable=False),
-    sa.Column("byot", sa.Boolean, nullable=False),
-    sa.Column("stripeCustomerId", sa.Text),
-    sa.Column("trial_ends_at", UTCDateTime),
-    sa.Column("suspended_at", UTCDateTime),
-    sa.Column("deleted_at", UTCDateTime),
-    sa.Column("suspension_source", sa.Text),
-    sa.Column("plan_override_until", UTCDateTime),
-)
 
-subscription = sa.Table(
-    "subscription",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("plan", sa.Text, nullable=False),
-    sa.Column("referenceId", sa.Text, nullable=False),
-    sa.Column("stripeCustomerId", sa.Text),
-    sa.Column("stripeSubscriptionId", sa.Text),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("periodStart", UTCDateTime),
-    sa.Column("periodEnd", UTCDateTime),
-    sa.Column("cancelAtPeriodEnd", sa.Boolean),
-    sa.Column("billingInterval", sa.Text),
-    sa.Column("seats", sa.Integer),
-    sa.Column("trialStart", UTCDateTime),
-    sa.Column("trialEnd", UTCDateTime),
-    sa.Column("canceledAt", UTCDateTime),
-    sa.Column("endedAt", UTCDateTime),
-)
+def _narrow(table: sa.Table, *names: str) -> sa.Table:
+    """`table` with only the columns `names`, in this module's MetaData."""
+    columns = (table.c[name] for name in names)
+    return sa.Table(
+        table.name,
+        metadata,
+        *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable) for c in columns),
+    )
 
-usage_events = sa.Table(
-    "usage_events",
-    metadata,
-    sa.Column("id", uuid_type(), primary_key=True),
-    sa.Column("workspace_id", sa.Text),
-    sa.Column("user_id", sa.Text),
-    sa.Column("event_type", sa.Text, nullable=False),
-    sa.Column("quantity", sa.Integer, nullable=False),
-    sa.Column("metadata", json_type()),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("gateway_cost_usd", sa.Numeric(12, 6, asdecimal=True)),
-)
 
-invitation = sa.Table(
-    "invitation",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("organizationId", sa.Text, nullable=False),
-    sa.Column("email", sa.Text, nullable=False),
-    sa.Column("role", sa.Text),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("expiresAt", UTCDateTime, nullable=False),
-    sa.Column("createdAt", UTCDateTime, nullable=False),
-    sa.Column("inviterId", sa.Text, nullable=False),
+organization = _narrow(
+    server.organization,
+    "id", "name", "slug", "createdAt", "workspace_status", "plan_tier", "byot", "stripeCustomerId",
+    "trial_ends_at", "suspended_at", "deleted_at", "suspension_source", "plan_override_until",
+)  # fmt: skip
+subscription = _narrow(
+    server.subscription,
+    "id", "plan", "referenceId", "stripeCustomerId", "stripeSubscriptionId", "status", "periodStart", "periodEnd",
+    "cancelAtPeriodEnd", "billingInterval", "seats", "trialStart", "trialEnd", "canceledAt", "endedAt",
+)  # fmt: skip
+usage_events = _narrow(
+    server.usage_events,
+    "id", "workspace_id", "user_id", "event_type", "quantity", "metadata", "created_at", "gateway_cost_usd",
+)  # fmt: skip
+invitation = _narrow(
+    server.invitation, "id", "organizationId", "email", "role", "status", "expiresAt", "createdAt", "inviterId"
 )
-
-workspace_plugins = sa.Table(
-    "workspace_plugins",
-    metadata,
-    sa.Column("id", sa.Text, nullable=False),
-    sa.Column("workspace_id", sa.Text, primary_key=True),
-    sa.Column("catalog_id", sa.Text, primary_key=True),
-    sa.Column("install_id", sa.Text, primary_key=True),
-    sa.Column("pillar", sa.Text, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("config", json_type(), nullable=False),
+workspace_plugins = _narrow(
+    server.workspace_plugins, "id", "workspace_id", "catalog_id", "install_id", "pillar", "status", "config"
 )
-
-settings = sa.Table(
-    "settings",
-    metadata,
-    sa.Column("key", sa.Text, nullable=False),
-    sa.Column("value", sa.Text, nullable=False),
-    sa.Column("org_id", sa.Text),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.Column("updated_by", sa.Text),
-)
-
-user_trial_grants = sa.Table(
-    "user_trial_grants",
-    metadata,
-    sa.Column("user_id", sa.Text, primary_key=True),
-    sa.Column("org_id", sa.Text, nullable=False),
-    sa.Column("granted_at", UTCDateTime, nullable=False),
-)
-
-stripe_webhook_events = sa.Table(
-    "stripe_webhook_events",
-    metadata,
-    sa.Column("event_id", sa.Text, primary_key=True),
-    sa.Column("event_type", sa.Text, nullable=False),
-    sa.Column("event_created", UTCDateTime, nullable=False),
-    sa.Column("stripe_subscription_id", sa.Text),
-    sa.Column("applied_plan_tier", sa.Text),
-    sa.Column("processed_at", UTCDateTime, nullable=False),
-)
-
-overage_meter_reports = sa.Table(
-    "overage_meter_reports",
-    metadata,
-    sa.Column("org_id", sa.Text, primary_key=True),
-    sa.Column("period_start", UTCDateTime, primary_key=True),
-    sa.Column("stripe_customer_id", sa.Text, nullable=False),
-    sa.Column("reported_cost_cents", sa.BigInteger, nullable=False),
-    sa.Column("last_event_identifier", sa.Text),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-)
+settings = _narrow(server.settings, "key", "value", "org_id", "updated_at", "updated_by")
+user_trial_grants = _narrow(server.user_trial_grants, "user_id", "org_id", "granted_at")
+stripe_webhook_events = _narrow(
+    server.stripe_webhook_events,
+    "event_id", "event_type", "event_created", "stripe_subscription_id", "applied_plan_tier", "processed_at",
+)  # fmt: skip
+overage_meter_reports = _narrow(
+    server.overage_meter_reports,
+    "org_id", "period_start", "stripe_customer_id", "reported_tokens", "reported_cost_cents",
+    "last_event_identifier", "created_at", "updated_at",
+)  # fmt: skip
 
 # The tables a per-seat server has and atlas needs, with the columns atlas uses in each.
 SERVER_TABLES = (
