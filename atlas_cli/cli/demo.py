@@ -19,12 +19,6 @@ def demo(ctx: typer.Context, billing_model: BillingModelOpt = None) -> None:
     _url, embedded = rt.resolved_database_url()
     with rt.services(create=True) as svc, rt.render.progress("Loading demo events") as progress:
         result = svc.demo.load(embedded=embedded, progress=progress, billing_model=billing_model)
-        if result.shows == "check":
-            check = svc.billing.check(result.shown)
-        else:
-            report = svc.usage.current(result.shown)
+        report = svc.usage.current(result.shown)
     rt.render.demo_result(result, svc.db.masked_url)
-    if result.shows == "check":
-        rt.render.check_report(check, rt.output_format(None))
-    else:
-        rt.render.usage_report(report, rt.output_format(None))
+    rt.render.usage_report(report, rt.output_format(None))

@@ -75,7 +75,6 @@ class DemoSet:
     rows: Callable[[datetime], Iterator[tuple[Any, list[dict[str, Any]]]]]  # (table, rows), parents first
     tables: Any  # the module whose `user` and `usage_events` tables the rows go into
     costs: bool = False  # token events carry their at-cost dollars (`gateway_cost_usd`)
-    shows: str = "usage"  # the report the demo ends with for `shown`: usage (usage show) or check (billing check)
 
     @property
     def ids(self) -> frozenset[str]:
@@ -92,7 +91,7 @@ def demo_set(model: str) -> DemoSet:
 
         workspaces, shown = ps.PER_SEAT_WORKSPACES, ps.PER_SEAT_SHOWN
         return DemoSet(
-            model, workspaces, shown, ps.users, ps.workspace_rows, per_seat_server, costs=True, shows="check"
+            model, workspaces, shown, ps.users, ps.workspace_rows, per_seat_server, costs=True
         )
     return DemoSet(model, DEMO_WORKSPACES, SHOWN_WORKSPACE, DemoService._users, DemoService._workspace_rows, schema)
 
@@ -103,7 +102,6 @@ class DemoResult:
     workspaces: int
     events: int
     shown: str
-    shows: str = "usage"  # usage | check: the report that shows `shown`
 
 
 def _id(*parts: object) -> str:
@@ -177,10 +175,10 @@ class DemoService:
                     "`atlas demo` only loads into the embedded database or an empty one"
                 )
             if existing:
-                return DemoResult(False, len(existing), 0, demo.shown, demo.shows)
+                return DemoResult(False, len(existing), 0, demo.shown)
             events = self._insert(conn, demo, now, progress, total)
         self._db.redetect()
-        return DemoResult(True, len(demo.workspaces), events, demo.shown, demo.shows)
+        return DemoResult(True, len(demo.workspaces), events, demo.shown)
 
     def _insert(self, conn: Any, demo: DemoSet, now: datetime, progress: Progress | None, total: int) -> int:
         conn.execute(demo.tables.user.insert(), list(demo.users(now)))

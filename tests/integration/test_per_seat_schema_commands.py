@@ -258,6 +258,7 @@ def test_demo_per_seat_builds_every_state(db_url):
     first = atlas("demo", "--billing-model", "per-seat")
     assert first.exit_code == 0, first.stderr
     assert f"Loaded {len(PER_SEAT_WORKSPACES)} demo workspaces" in first.stderr and "warning" in first.stdout
+    assert "Usage credit" in first.stdout and "Seats" in first.stdout  # it ends as the classic demo: usage show
     states = {"ok", "warning", "metered", "hard_limit", "trial_expired", "subscription_required"}
     assert {ws.state for ws in PER_SEAT_WORKSPACES} == states
     codes = {"ok": 0, "warning": 0, "metered": 0, "hard_limit": 12, "trial_expired": 13, "subscription_required": 15}
