@@ -71,9 +71,10 @@ class HistoryResult:
     versions: tuple[VersionInfo, ...]
 
 
-def in_force(conn: Connection, billing: Billing) -> InForce:
-    """The newest catalog version of the database's billing model, merged onto nothing else yet."""
-    if not q.has_tables(conn):
+def in_force(conn: Connection, billing: Billing, *, tables: bool | None = None) -> InForce:
+    """The newest catalog version of the database's billing model (`tables`: whether the catalog
+    tables exist, when the caller already knows)."""
+    if not (q.has_tables(conn) if tables is None else tables):
         return InForce(oc.empty(billing.model), None)
     row = q.latest_version(conn, billing.model)
     if row is None:

@@ -76,8 +76,9 @@ class _Context:
 
 def _context(conn: Connection, billing: Billing, workspace: str | None, now: datetime) -> _Context:
     ws = resolve(conn, workspace, billing.layout)
-    overrides = q.active_overrides(conn, ws.id, now) if q.has_tables(conn) else {}
-    return _Context(conn, billing, ws, now, in_force(conn, billing), overrides)
+    tables = q.has_tables(conn)
+    overrides = q.active_overrides(conn, ws.id, now) if tables else {}
+    return _Context(conn, billing, ws, now, in_force(conn, billing, tables=tables), overrides)
 
 
 def check(

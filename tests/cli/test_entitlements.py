@@ -287,3 +287,35 @@ def test_a_database_without_the_tables_reads_as_built_in_only(db_url, tmp_path):
         5, "entitlements", "override", "-w", "acme", "x", "--value", "1", "--as", "root"
     )
     env.db.dispose()
+
+
+def test_built_in_meters_refuse_where_billing_check_would_block(env):
+    metric = "queries" if env.model == "classic" else "usd"
+    if env.model == "classic":
+        with env.db.begin() as conn:
+            events(conn, "acme", [("query", 10_900, NOW, None)])
+        assert check(env, "acme", metric, "-n", "49")["reason"] == "ok"  # 10,949: 109% rounded
+        assert check(env, "acme", metric, "-n", "50", code=12)["reason"] == "max_usage_reached"  # 110%: hard
+    else:
+        found = check(env, "acme", metric)
+        assert (found["limit"], found["source"], found["reason"]) == (40, "built-in", "ok")  # $20 x 2 seats
+
+
+def test_per_seat_built_in_booleans_follow_the_tier(env):
+    if env.model != "per-seat":
+        pytest.skip("per-seat features")
+    assert check(env, "acme", "sso", code=16)["reason"] == "not_entitled"  # pro: business only
+    assert check(env, "globex", "sso")["reason"] == "ok"
+    assert check(env, "acme", "custom_domain")["source"] == "built-in"
+
+
+def test_the_service_entry_point_takes_a_database_or_a_connection(env):
+    from atlas_cli.services.entitlements import check as decide
+
+    with env.db.begin() as conn:
+        env.projects(conn, "acme", live=4)
+    by_db = decide(env.db, "acme", "projects", 1, now=NOW)
+    with env.db.connect() as conn:
+        by_conn = decide(conn, "acme", "projects", quantity=2, now=NOW)
+    assert (by_db.allowed, by_db.used, by_conn.allowed, by_conn.reason) == (True, 4, False, "limit_reached")
+    assert int(by_conn.exit_code) == 12
