@@ -379,6 +379,10 @@ def _key(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _string(key)
 
 
+_RAW = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def _string(text: str) -> str:
-    # JSON's escapes are TOML's; DEL must be escaped in TOML and is not by json.dumps.
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+    # JSON's escapes are TOML's. DEL must be escaped in TOML and is not by json.dumps; C1 controls
+    # and bidi overrides are escaped too, so the file never sends them raw to a terminal.
+    return _RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))

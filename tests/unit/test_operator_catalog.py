@@ -142,10 +142,16 @@ def test_the_toml_written_reads_back_to_the_same_catalog(catalog):
 def test_strings_with_quotes_and_controls_survive_the_round_trip():
     cat = oc.OperatorCatalog(
         "classic",
-        {"x": oc.OperatorFeature("x", "limit", 'say "hi"\n\t\x7f\\ é', oc.Counter("t", "w", (("s", 'a"b'),)))},
+        {
+            "x": oc.OperatorFeature(
+                "x", "limit", 'say "hi"\n\t\x7f\x9b\u202e\\ é', oc.Counter("t", "w", (("s", 'a"b'),))
+            )
+        },
         {"team": {"x": 3}},
     )
-    assert oc.parse(tomllib.loads(oc.to_toml(cat, CLASSIC)), CLASSIC).same_as(cat)
+    written = oc.to_toml(cat, CLASSIC)
+    assert oc.parse(tomllib.loads(written), CLASSIC).same_as(cat)
+    assert not any(c in written for c in "\x7f\x9b\u202e")  # escaped, never raw on a terminal
 
 
 def test_an_empty_catalog_writes_only_comments_and_tables():
