@@ -48,6 +48,13 @@ def _value(value: Any) -> str:
     return shown(value)
 
 
+def _cell(value: Any) -> Any:
+    """A CSV cell: a structured value (a max usage, a catalog entry) as compact JSON."""
+    from json import dumps
+
+    return dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
+
+
 def _amount(value: Any) -> str:
     return "-" if value is None else f"{value:,}"
 
@@ -100,7 +107,7 @@ class EntitlementViews(Output):
             if r.block:
                 self.out.print(f"The workspace itself is blocked ({r.block}): every check answers {r.block}.")
 
-        self._emit(fmt, data, list(LIST_COLUMNS), [[row[k] for k in LIST_COLUMNS] for row in rows], table)
+        self._emit(fmt, data, list(LIST_COLUMNS), [[_cell(row[k]) for k in LIST_COLUMNS] for row in rows], table)
 
     def override_result(self, r: OverrideResult, fmt: str) -> None:
         data = {
@@ -160,7 +167,7 @@ class EntitlementViews(Output):
                 self.out.print(f"Stored version {r.version} ({len(r.changes)} change(s)).")
 
         header = ["scope", "key", "action", "before", "after"]
-        self._emit(fmt, data, header, [[c[k] for k in header] for c in changes], table)
+        self._emit(fmt, data, header, [[_cell(c[k]) for k in header] for c in changes], table)
 
     def catalog_history(self, r: HistoryResult, fmt: str) -> None:
         rows: list[dict[str, Any]] = [

@@ -319,3 +319,10 @@ def test_the_service_entry_point_takes_a_database_or_a_connection(env):
         by_conn = decide(conn, "acme", "projects", quantity=2, now=NOW)
     assert (by_db.allowed, by_db.used, by_conn.allowed, by_conn.reason) == (True, 4, False, "limit_reached")
     assert int(by_conn.exit_code) == 12
+
+
+def test_csv_writes_structured_values_as_json(env):
+    result = env.cli()("entitlements", "list", "-w", "acme", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = {line.split(",")[0]: line for line in result.stdout.splitlines()}
+    assert rows["reports"].startswith('reports,metered,"{""max_usage"": 100}",plan,0,100,100,true,ok')
