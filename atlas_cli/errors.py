@@ -24,6 +24,7 @@ class ExitCode(IntEnum):
     CHECK_TRIAL_EXPIRED = 13
     CHECK_FAILED = 14
     CHECK_SUBSCRIPTION_REQUIRED = 15
+    NOT_ENTITLED = 16  # entitlements check: the plan lacks the feature, or a limit has no counter
 
 
 class AtlasError(Exception):

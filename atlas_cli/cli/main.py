@@ -19,6 +19,7 @@ from atlas_cli.cli import (
     db,
     demo,
     doctor,
+    entitlements,
     events,  # noqa: F401
     plans,
     trial,
@@ -100,6 +101,7 @@ app.add_typer(billing.app, name="billing")
 app.add_typer(trial.app, name="trial")
 app.add_typer(workspace.app, name="workspace")
 app.add_typer(plans.app, name="plans")
+app.add_typer(entitlements.app, name="entitlements")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 app.add_typer(audit.app, name="audit")

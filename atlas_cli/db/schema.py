@@ -155,4 +155,36 @@ stripe_events = sa.Table(
     sa.Index("idx_atlas_stripe_events_subscription", "workspace_id", "subscription_id", "event_created"),
 )
 
-OWN_TABLES = (audit_log, stripe_events)
+# Operator catalogs (DESIGN 4c): one row per pushed version, the canonical document as JSON. A
+# catalog is platform-wide (no workspace): a small reference table, the one key without workspace_id.
+catalog_versions = sa.Table(
+    "atlas_catalog_versions",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("document", json_type(), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("note", sa.Text),
+)
+
+# Per-workspace entitlement overrides. A row holds from created_at until the first of `until`
+# (exclusive) and `ended_at` (a clear, or a later override replacing it): history keeps what held when.
+entitlement_overrides = sa.Table(
+    "atlas_entitlement_overrides",
+    metadata,
+    sa.Column("workspace_id", sa.Text, primary_key=True),
+    sa.Column("id", uuid_type(), primary_key=True),
+    sa.Column("feature", sa.Text, nullable=False),
+    sa.Column("value", json_type(), nullable=False),
+    sa.Column("until", UTCDateTime),
+    sa.Column("reason", sa.Text),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime),
+    sa.Column("ended_by", sa.Text),
+    sa.Column("end_reason", sa.Text),  # cleared | replaced
+    sa.Index("idx_atlas_entitlement_overrides_feature", "workspace_id", "feature", "created_at"),
+)
+
+OWN_TABLES = (audit_log, stripe_events, catalog_versions, entitlement_overrides)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from atlas_cli.catalogs import builtin
 from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number
 from atlas_cli.render.billing import BillingOpsViews
+from atlas_cli.render.entitlements import EntitlementViews
 from atlas_cli.render.events import EventViews
 from atlas_cli.render.standing import StandingViews, counts_json, plan_limits
 
@@ -228,6 +229,12 @@ def plan_json(catalog: Catalog, p: CatalogPlan) -> dict[str, Any]:
     return data
 
 
+def _operator_value(value: Any) -> str:
+    from atlas_cli.domain.operator_catalog import shown
+
+    return shown(value)
+
+
 def unknown_tiers_fix(model: str) -> str:
     return (
         f"billing check blocks those workspaces (billing_check_failed); give each a tier of the {model} "
@@ -251,7 +258,7 @@ def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
     }
 
 
-class Renderer(StandingViews, BillingOpsViews, EventViews):
+class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews):
     """Every report of atlas, in the format asked for."""
 
     # --- reports ---------------------------------------------------------------------------
@@ -421,7 +428,19 @@ class Renderer(StandingViews, BillingOpsViews, EventViews):
         (plan,) = table.plans
         data = {"billingModel": table.catalog.model, **plan_json(table.catalog, plan)}
         header = [k for k in data if not isinstance(data[k], list)]
-        self._emit(fmt, data, header, [[data[k] for k in header]], lambda: self.plan_list(table, "table"))
+        operator = table.operator
+        features = {k: operator.value(plan.tier, k) for k in sorted(operator.features)} if operator else {}
+        data["operatorFeatures"] = [
+            {"feature": k, "kind": operator.features[k].kind, "value": v} for k, v in features.items() if operator
+        ]
+
+        def show() -> None:
+            self.plan_list(table, "table")
+            if features and operator:
+                rows = [[k, operator.features[k].kind, _operator_value(v)] for k, v in features.items()]
+                self._print_table("Operator features", ["Feature", "Kind", "Value~"], rows)
+
+        self._emit(fmt, data, header, [[data[k] for k in header]], show)
 
     def schema_state(self, s: SchemaState, fmt: str, url: str) -> None:
         data = schema_json(s, url)

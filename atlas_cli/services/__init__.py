@@ -13,8 +13,10 @@ if TYPE_CHECKING:
     from atlas_cli.services.admin import AdminService
     from atlas_cli.services.billing import BillingService
     from atlas_cli.services.billing_ops import BillingOpsService
+    from atlas_cli.services.catalogs import CatalogService
     from atlas_cli.services.demo import DemoService
     from atlas_cli.services.doctor import DoctorService
+    from atlas_cli.services.entitlements import EntitlementService
     from atlas_cli.services.ingestion.events import EventService
     from atlas_cli.services.overage import OverageService
     from atlas_cli.services.plans import PlanService
@@ -80,6 +82,18 @@ class Services:
                 return self.db.billing(conn).model
 
         return PlanService(model)
+
+    @cached_property
+    def catalogs(self) -> CatalogService:
+        from atlas_cli.services.catalogs import CatalogService
+
+        return CatalogService(self.db, self.clock)
+
+    @cached_property
+    def entitlements(self) -> EntitlementService:
+        from atlas_cli.services.entitlements import EntitlementService
+
+        return EntitlementService(self.db, self.clock)
 
     @cached_property
     def schema(self) -> SchemaService:
