@@ -360,29 +360,26 @@ def _entries(data: Mapping[str, Any]) -> list[str]:
 
 
 def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return _string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    """`value` as TOML (tables inline). C1 controls and bidi overrides, which TOML allows raw in a
+    string, are escaped too, so the file never sends them raw to a terminal."""
+    import tomlkit
+
+    text = tomlkit.item(_inline(value)).as_string()
+    return _RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _inline(value: Any) -> Any:
+    import tomlkit
+
     if isinstance(value, Mapping):
-        if not value:
-            return "{}"
-        return "{ " + ", ".join(f"{_key(k)} = {_toml(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"no TOML for {type(value).__name__}")  # pragma: no cover
-
-
-def _key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _string(key)
+        table = tomlkit.inline_table()
+        table.update({k: _inline(v) for k, v in value.items()})
+        return table
+    if isinstance(value, list):
+        array = tomlkit.array()
+        array.extend(_inline(v) for v in value)
+        return array
+    return value
 
 
 _RAW = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _string(text: str) -> str:
-    # JSON's escapes are TOML's. DEL must be escaped in TOML and is not by json.dumps; C1 controls
-    # and bidi overrides are escaped too, so the file never sends them raw to a terminal.
-    return _RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))

@@ -90,9 +90,7 @@ def demo_set(model: str) -> DemoSet:
         from atlas_cli.services import demo_per_seat as ps
 
         workspaces, shown = ps.PER_SEAT_WORKSPACES, ps.PER_SEAT_SHOWN
-        return DemoSet(
-            model, workspaces, shown, ps.users, ps.workspace_rows, per_seat_server, costs=True
-        )
+        return DemoSet(model, workspaces, shown, ps.users, ps.workspace_rows, per_seat_server, costs=True)
     return DemoSet(model, DEMO_WORKSPACES, SHOWN_WORKSPACE, DemoService._users, DemoService._workspace_rows, schema)
 
 
