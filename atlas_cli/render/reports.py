@@ -17,7 +17,7 @@ from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, i
 from atlas_cli.render.billing import BillingOpsViews
 from atlas_cli.render.entitlements import EntitlementViews
 from atlas_cli.render.events import EventViews
-from atlas_cli.render.standing import StandingViews, counts_json, plan_limits
+from atlas_cli.render.standing import StandingViews, counts_json, forecast_json, plan_limits
 
 if TYPE_CHECKING:
     from atlas_cli.db.migrate import SchemaState
@@ -140,6 +140,7 @@ def fleet_check_json(row: Any) -> dict[str, Any]:
         "periodStart": iso(row.period.start),
         "periodEnd": iso(row.period.end),
         "periodSource": row.period_source,
+        "forecast": forecast_json(row.forecast),
     }
 
 

@@ -18,6 +18,7 @@ from atlas_cli.db.database import Database
 from atlas_cli.db.layout import meters_by_workspace
 from atlas_cli.domain import engine
 from atlas_cli.domain.enforcement import FailOn
+from atlas_cli.domain.forecast import DimensionForecast, forecast
 from atlas_cli.domain.periods import Window
 from atlas_cli.errors import ExitCode
 from atlas_cli.services import Clock, inputs
@@ -61,6 +62,7 @@ class FleetRow:
     report: CheckReport
     period: Window
     period_source: str
+    forecast: tuple[DimensionForecast, ...] = ()  # at the period's rate so far
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,24 @@ class FleetService:
             measured = measure(conn, billing, targets, now, counts_required=resource is not None)
             decisions = decide_each(billing, targets, measured, now, resource_key=feature_key, resource=resource)
         rows = [
-            FleetRow(CheckReport(ws, d, engine.exit_code(d, threshold), resource), *measured.periods[ws.id])
+            FleetRow(
+                CheckReport(ws, d, engine.exit_code(d, threshold), resource),
+                *measured.periods[ws.id],
+                _forecast(billing, ws, measured, now),
+            )
             for ws, d in zip(targets, decisions, strict=True)
         ]
         code = fleet_exit_code([row.report.exit_code for row in rows])
         return FleetReport(billing.model, tuple(rows), code, resource)
+
+
+def _forecast(billing: Billing, ws: Workspace, measured: Measured, now: datetime) -> tuple[DimensionForecast, ...]:
+    if measured.usage is None:
+        return ()
+    window, _source = measured.periods[ws.id]
+    return forecast(
+        billing.catalog, billing.catalog.plan(ws.tier_value), facts_of(billing, ws, measured, now), window, now
+    )
 
 
 def decide_each(
