@@ -16,9 +16,10 @@ def workspaces(ctx: typer.Context, incomplete: str) -> list[str]:
         from atlas_cli.db.database import Database
         from atlas_cli.services import Services, utc_now
 
-        url = ctx.find_root().params.get("database_url")
+        params = ctx.find_root().params
+        url = params.get("database_url")
         if not url:
-            settings = load_settings()
+            settings = load_settings(params.get("context"))
             url = (
                 settings.database_url.get_secret_value()
                 if settings.database_url is not None
@@ -30,5 +31,15 @@ def workspaces(ctx: typer.Context, incomplete: str) -> list[str]:
         finally:
             db.dispose()
         return sorted(k for k in keys if k.startswith(incomplete))
+    except Exception:  # completion must never break the shell
+        return []
+
+
+def contexts(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The names of the contexts that start with what was typed."""
+    try:
+        from atlas_cli.contexts import ContextFile
+
+        return sorted(name for name in ContextFile().contexts() if name.startswith(incomplete))
     except Exception:  # completion must never break the shell
         return []

@@ -15,6 +15,7 @@ from atlas_cli import __version__
 from atlas_cli.cli import (
     audit,
     billing,
+    completion,
     config,
     db,
     demo,
@@ -26,6 +27,7 @@ from atlas_cli.cli import (
     usage,
     workspace,
 )
+from atlas_cli.cli import context as context_cli
 from atlas_cli.cli.options import FormatOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 from atlas_cli.entry import closed_pipe, silence_stdout
@@ -106,6 +108,7 @@ app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
+app.add_typer(context_cli.app, name="context")
 app.command("doctor")(doctor.doctor)
 
 
@@ -126,6 +129,15 @@ def main(
             show_default=False,
         ),
     ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            help="Use this context's settings (atlas context list) [env: ATLAS_CONTEXT].",
+            show_default=False,
+            autocompletion=completion.contexts,
+        ),
+    ] = None,
     workspace_key: WorkspaceOpt = None,
     fmt: FormatOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")] = False,
@@ -137,6 +149,7 @@ def main(
     """Administer Atlas billing and usage metering from a terminal, cron or CI."""
     runtime = ctx.obj if isinstance(ctx.obj, Runtime) else Runtime()
     runtime.database_url = database_url or runtime.database_url
+    runtime.context = context if context is not None else runtime.context
     runtime.workspace_key = workspace_key or runtime.workspace_key
     runtime.fmt = "json" if as_json else (fmt or runtime.fmt)
     runtime.no_color = no_color or runtime.no_color

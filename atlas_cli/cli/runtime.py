@@ -16,6 +16,7 @@ from atlas_cli.errors import AtlasError, BadInput
 
 if TYPE_CHECKING:
     from atlas_cli.config import Settings
+    from atlas_cli.contexts import Applied
     from atlas_cli.render import Renderer
     from atlas_cli.services import Services
 
@@ -33,6 +34,7 @@ class Runtime:
     workspace_key: str | None = None
     fmt: str | None = None
     no_color: bool = False
+    context: str | None = None
     clock: Callable[[], datetime] | None = None
     _services: list[Services] = field(default_factory=list)
 
@@ -41,7 +43,7 @@ class Runtime:
         from atlas_cli.config import ignored_in_dotenv, load_settings
 
         with self.errors():
-            settings = load_settings()
+            settings = load_settings(self.context)
         for name in ignored_in_dotenv():
             self.render.note(
                 f"Ignored {name} from .env: a .env may not redirect the Stripe key; set it in the environment."
@@ -64,9 +66,24 @@ class Runtime:
 
         return embedded_database_url(self.settings), True
 
+    def applied_context(self) -> Applied | None:
+        """The context that applies (--context, ATLAS_CONTEXT, else the current one), if any."""
+        from atlas_cli.contexts import applied
+
+        with self.errors():
+            return applied(self.context)
+
     def database_url_source(self) -> str:
         """Where the database URL comes from, as a user would name it in a message."""
-        return "--database-url" if self.database_url else "DATABASE_URL"
+        import os
+
+        if self.database_url:
+            return "--database-url"
+        if "DATABASE_URL" not in os.environ:
+            context = self.applied_context()
+            if context is not None and "database_url" in context.values:
+                return f"the database_url of context {context.name}"
+        return "DATABASE_URL"
 
     def workspace(self, local: str | None) -> str | None:
         """The workspace named on the command, else globally, else ATLAS_WORKSPACE."""
