@@ -23,6 +23,7 @@ from atlas_cli.cli import (
     entitlements,
     events,  # noqa: F401
     plans,
+    shell,
     trial,
     usage,
     workspace,
@@ -109,6 +110,7 @@ app.command("demo")(demo.demo)
 app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
 app.add_typer(context_cli.app, name="context")
+app.add_typer(shell.app, name="completion")
 app.command("doctor")(doctor.doctor)
 
 

@@ -1,4 +1,4 @@
-"""`atlas context`: the contexts, their database URLs always masked."""
+"""`atlas context`: the contexts, their database URLs always masked; `atlas completion install`."""
 
 from __future__ import annotations
 
@@ -65,3 +65,24 @@ class ContextViews(Output):
                 self.note(f"Use it with: atlas context use {r.context.name} (or --context {r.context.name})")
 
         self._emit(fmt, data, ["action", "file", *COLUMNS], [[r.action, str(r.file), *data["context"].values()]], text)
+
+    def completion_installed(self, r: Any, fmt: str) -> None:
+        data = {
+            "shell": r.shell,
+            "script": str(r.script),
+            "scriptChanged": r.script_changed,
+            "startupFile": None if r.startup_file is None else str(r.startup_file),
+            "startupFileChanged": r.startup_changed,
+        }
+
+        def text() -> None:
+            self.out.print(f"{'Wrote' if r.script_changed else 'Up to date:'} {r.script}")
+            if r.startup_file is not None:
+                did = "Added a line that loads it to" if r.startup_changed else "Already loaded by"
+                self.out.print(f"{did} {r.startup_file}")
+            else:
+                self.out.print(f"{r.shell} loads it from that directory by itself.")
+            if r.changed:
+                self.note(f"Open a new {r.shell} to use it.")
+
+        self._emit(fmt, data, list(data), [list(data.values())], text)
