@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import IO, Annotated, Any
 
 import typer
-from typer._click.exceptions import NoArgsIsHelpError, UsageError  # Typer vendors Click
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # Typer vendors Click
 from typer.core import TyperGroup
 
 from atlas_cli import __version__
@@ -84,10 +84,27 @@ class AtlasGroup(TyperGroup):
             finally:
                 sys.stdout.flush()  # meet a closed pipe here, not in the interpreter's last flush
         except OSError as exc:
-            if not closed_pipe(exc):
-                raise
-            silence_stdout()
-            raise typer.Exit(0) from None
+            if closed_pipe(exc):
+                silence_stdout()
+                raise typer.Exit(0) from None
+            _debug_bug(ctx, exc)
+            raise
+        except (typer.Exit, typer.Abort, ClickException):
+            raise
+        except Exception as exc:
+            _debug_bug(ctx, exc)
+            raise
+
+
+def _debug_bug(ctx: Any, exc: BaseException) -> None:
+    """With --debug, a bug ends with its traceback on stderr, secrets hidden, and exit 1."""
+    runtime = ctx.obj
+    if isinstance(runtime, Runtime) and runtime.debug:
+        from atlas_cli.cli import debug
+
+        runtime.debug_line(debug.traceback_text(exc))
+        typer.echo(f"Error: unexpected {type(exc).__name__} (a bug in atlas; the traceback is above)", err=True)
+        raise typer.Exit(code=1) from None
 
 
 app = typer.Typer(
@@ -144,6 +161,12 @@ def main(
     fmt: FormatOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output without colour [env: NO_COLOR].")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="Data only: no progress, notes or hints on stderr (errors still).")
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Tracebacks and each SQL statement's time on stderr (secrets hidden).")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
@@ -155,6 +178,11 @@ def main(
     runtime.workspace_key = workspace_key or runtime.workspace_key
     runtime.fmt = "json" if as_json else (fmt or runtime.fmt)
     runtime.no_color = no_color or runtime.no_color
+    runtime.quiet = quiet or runtime.quiet
+    runtime.debug = debug or runtime.debug
+    if runtime.debug:
+        runtime.start_debug()
+        ctx.call_on_close(runtime.stop_debug)
     ctx.obj = runtime
 
 

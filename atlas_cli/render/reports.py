@@ -337,7 +337,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, Con
             status = m.status.value if m.enforced else f"{NOT_ENFORCED} ({EXEMPTIONS.get(m.exemption or '', 'BYOT')})"
             self.out.print(f"  {m.metric}: {m.current_usage:,} / {number(m.limit)}{pct} {status}")
         for warning in d.warnings:
-            self.note(f"Warning: {warning}")
+            self.warn(f"Warning: {warning}")
 
     def trial_report(self, r: TrialReport, fmt: str) -> None:
         data = trial_json(r)
