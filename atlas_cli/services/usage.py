@@ -59,9 +59,9 @@ class UsageService:
             NotFound: unknown workspace.
         """
         kind = inputs.choice(PeriodKind, period, "--period")
-        first, last = inputs.date_span(start, end)
-        inputs.bounded(limit, "--limit", high=HISTORY_MAX)
         now = self._clock()
+        first, last = inputs.date_span(start, end, now=now)
+        inputs.bounded(limit, "--limit", high=HISTORY_MAX)
         with self._db.begin() as conn:
             ws = resolve(conn, workspace, self._db.billing(conn).layout)
             floor = queries.usage_begins(conn, ws.id)
@@ -102,11 +102,11 @@ class UsageService:
             BadInput: malformed or reversed dates, limit out of 1..500, unknown sort.
             NotFound: unknown workspace.
         """
-        first, last = inputs.date_span(start, end)
+        now = self._clock()
+        first, last = inputs.date_span(start, end, now=now)
         inputs.bounded(limit, "--limit", high=BREAKDOWN_MAX)
         if sort not in SORTS:
             raise BadInput(f"--sort: {sort!r} is not one of {', '.join(SORTS)}")
-        now = self._clock()
         with self._db.connect() as conn:
             billing = self._db.billing(conn)
             ws = resolve(conn, workspace, billing.layout)
