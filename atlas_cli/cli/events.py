@@ -339,7 +339,13 @@ def export(
         if fetch_size < 1:
             raise BadInput("--fetch-size must be at least 1")
         count = svc.events.export(
-            rt.workspace(workspace), start=start, end=end, emit=out.row, fields=out.fields, fetch=fetch_size
+            rt.workspace(workspace),
+            start=start,
+            end=end,
+            emit=out.row,
+            fields=out.fields,
+            fetch=fetch_size,
+            lines=(out.fmt, out.lines),
         )
     rt.render.note(f"Exported {count:,} event(s).")
 

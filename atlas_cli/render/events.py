@@ -254,18 +254,22 @@ class EventStream:
     """The export's output: `fields` says which fields the rows hold (once, first), `row` writes one."""
 
     def __init__(self, fmt: str, out: Any) -> None:
-        self._fmt, self._out = fmt, out
+        self.fmt, self._out = fmt, out
         self._line: Callable[[Sequence[Any]], str] | None = None
+        utf8 = (getattr(out, "encoding", None) or "").lower().replace("-", "") == "utf8"
+        self._bytes = getattr(out, "buffer", None) if utf8 else None  # where ready lines go as they are
+        self._pending = False  # text written to `out` and not yet flushed to `_bytes`
 
     def fields(self, names: Sequence[str]) -> None:
         from atlas_cli.domain.events import COST_FIELD
 
         costs = COST_FIELD in names
-        if self._fmt == "ndjson":
+        if self.fmt == "ndjson":
             self._line = ndjson_formatter(costs=costs)
             return
         writer = csv.writer(self._out, lineterminator="\n")
         writer.writerow(names)
+        self._pending = True
         self._line = csv_formatter(costs=costs)
 
     def row(self, values: Sequence[Any]) -> None:
@@ -275,6 +279,17 @@ class EventStream:
             self.fields(FIELDS)
         assert self._line is not None
         self._out.write(self._line(values))
+        self._pending = True
+
+    def lines(self, block: bytes) -> None:
+        """Write lines already formatted (UTF-8), in order with the rows written before."""
+        if self._bytes is None:
+            self._out.write(block.decode("utf-8"))
+            return
+        if self._pending:  # what was written as text comes first
+            self._out.flush()
+            self._pending = False
+        self._bytes.write(block)
 
 
 def csv_formatter(*, costs: bool = False) -> Callable[[Sequence[Any]], str]:
