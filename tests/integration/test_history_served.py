@@ -140,3 +140,33 @@ def test_without_the_marks_table_every_period_is_recomputed(db_url: str) -> None
         factories.events(conn, "acme", [("query", 10, datetime(2026, 11, 2, 6, tzinfo=UTC), "u1")])
     assert on(counts(cli, "daily"), "2026-11-02") == (12, 0, 0)
     db.dispose()
+
+
+def test_a_late_event_committed_while_history_recomputes_is_never_lost(pg_url: str) -> None:
+    """PostgreSQL: a writer holding a mark of a period (its transaction open) makes a history that
+    recomputes that period wait, so the recomputation sees its event; nothing is served stale."""
+    import threading
+
+    from atlas_cli.db import events as sql
+    from atlas_cli.services import Services
+
+    db = factories.migrated(pg_url)
+    with db.begin() as conn:
+        factories.workspace(conn, "acme")
+    cli = bf.Cli(db.url)
+    counts(cli, "daily")
+    late = datetime(2026, 11, 10, 12, tzinfo=UTC)
+    assert cli("usage", "record", "-w", "acme", "-t", "query", "-q", "2", "--at", late.isoformat()).exit_code == 0
+    shown: list[Any] = []
+    with db.begin() as conn:  # a second late event, not committed yet: it holds the day's mark
+        assert sql.insert_events(conn, [(str(uuid.UUID(int=7)), "acme", None, "query", 3, None, late, None)]) == 1
+        reader = threading.Thread(
+            target=lambda: shown.append(Services(db, factories.clock).usage.history("acme", period="daily", limit=40))
+        )
+        reader.start()
+        reader.join(0.5)  # it waits for this transaction; the outcome does not depend on how long
+    reader.join()
+    day = next(r for r in shown[0].rows if r.period_start == datetime(2026, 11, 10, tzinfo=UTC))
+    assert day.query_count == 5
+    assert counts(cli, "daily") == counts(cli, "daily", "--recompute")
+    db.dispose()
