@@ -187,4 +187,15 @@ entitlement_overrides = sa.Table(
     sa.Index("idx_atlas_entitlement_overrides_feature", "workspace_id", "feature", "created_at"),
 )
 
-OWN_TABLES = (audit_log, stripe_events, catalog_versions, entitlement_overrides)
+# Periods whose stored usage_summaries row may be older than their events: atlas's writers mark
+# every (workspace, daily and monthly period) they insert events into; history and `aggregate`
+# recompute a marked period and clear its mark (section 4a, History).
+stale_periods = sa.Table(
+    "atlas_stale_periods",
+    metadata,
+    sa.Column("workspace_id", sa.Text, primary_key=True),
+    sa.Column("period", sa.Text, primary_key=True),
+    sa.Column("period_start", UTCDateTime, primary_key=True),
+)
+
+OWN_TABLES = (audit_log, stripe_events, catalog_versions, entitlement_overrides, stale_periods)
