@@ -17,6 +17,7 @@ from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, i
 from atlas_cli.render.billing import BillingOpsViews
 from atlas_cli.render.entitlements import EntitlementViews
 from atlas_cli.render.events import EventViews
+from atlas_cli.render.meter_reports import UsageSentViews
 from atlas_cli.render.standing import StandingViews, counts_json, plan_limits
 
 if TYPE_CHECKING:
@@ -258,7 +259,7 @@ def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
     }
 
 
-class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews):
+class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, UsageSentViews):
     """Every report of atlas, in the format asked for."""
 
     # --- reports ---------------------------------------------------------------------------
