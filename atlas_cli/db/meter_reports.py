@@ -57,10 +57,3 @@ def record(conn: Connection, row: dict[str, Any]) -> bool:
     stmt = stmt.on_conflict_do_nothing(index_elements=[r.workspace_id, r.identifier]).returning(r.identifier)
     return conn.execute(stmt).first() is not None
 
-
-def all_rows(conn: Connection, workspace_id: str | None = None) -> list[dict[str, Any]]:
-    """Every recorded meter event, oldest first (for `doctor`-style checks and tests)."""
-    query = sa.select(meter_reports).order_by(r.sent_at, r.workspace_id, r.feature, r.cumulative)
-    if workspace_id is not None:
-        query = query.where(r.workspace_id == workspace_id)
-    return [dict(row) for row in conn.execute(query).mappings()]
