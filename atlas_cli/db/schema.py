@@ -198,4 +198,24 @@ stale_periods = sa.Table(
     sa.Column("period_start", UTCDateTime, primary_key=True),
 )
 
-OWN_TABLES = (audit_log, stripe_events, catalog_versions, entitlement_overrides, stale_periods)
+# Usage sent to Stripe's meters (billing in arrears, DESIGN 4c): one row per meter event sent, its
+# value the delta and `cumulative` the period's total sent once it was. The identifier is derived from
+# (workspace, feature, meter, period start, cumulative), so a resend carries the same one.
+meter_reports = sa.Table(
+    "atlas_meter_reports",
+    metadata,
+    sa.Column("workspace_id", sa.Text, primary_key=True),
+    sa.Column("identifier", sa.Text, primary_key=True),
+    sa.Column("feature", sa.Text, nullable=False),
+    sa.Column("meter", sa.Text, nullable=False),
+    sa.Column("period_start", UTCDateTime, nullable=False),
+    sa.Column("period_end", UTCDateTime, nullable=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Column("cumulative", sa.BigInteger, nullable=False),
+    sa.Column("stripe_customer_id", sa.Text, nullable=False),
+    sa.Column("event_timestamp", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=False),
+    sa.Index("idx_atlas_meter_reports_period", "workspace_id", "feature", "period_start"),
+)
+
+OWN_TABLES = (audit_log, stripe_events, catalog_versions, entitlement_overrides, stale_periods, meter_reports)

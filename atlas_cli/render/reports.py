@@ -18,6 +18,7 @@ from atlas_cli.render.billing import BillingOpsViews
 from atlas_cli.render.contexts import ContextViews
 from atlas_cli.render.entitlements import EntitlementViews
 from atlas_cli.render.events import EventViews
+from atlas_cli.render.meter_reports import UsageSentViews
 from atlas_cli.render.standing import StandingViews, counts_json, plan_limits
 
 if TYPE_CHECKING:
@@ -270,7 +271,7 @@ def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
     }
 
 
-class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, ContextViews):
+class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, ContextViews, UsageSentViews):
     """Every report of atlas, in the format asked for."""
 
     # --- reports ---------------------------------------------------------------------------
