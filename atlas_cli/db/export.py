@@ -8,6 +8,8 @@ is not formatted in SQL but sent raw (as a JSON array, prefixed with `!`) and fo
   (`1.10` becomes `1.1`), which SQL cannot reproduce; found with `[0-9]\\.` on the jsonb text
   (numbers in jsonb's text never have an exponent), which may also catch such text in a string:
   such a row is merely formatted in Python;
+- ndjson only: metadata with an object member whose value is null (`: null`), which the compact
+  writer in SQL (json_strip_nulls) would drop;
 - CSV only: ids or event types with a control character other than tab and newline (Python shows
   them escaped, `\\x1b`), metadata with DEL, C1 controls or bidi overrides (written as `\\u009b`
   escapes there), or a carriage return (the csv module does not quote it, PostgreSQL does).
@@ -37,8 +39,10 @@ BLOCK_ROWS = 1024  # lines joined into one write
 _BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _CSV_UNSAFE_TEXT = f"[\x01-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]"  # with \r (0x0d); tab and newline are fine
 _CSV_UNSAFE_META = f"[0-9]\\.|[\x7f-\x9f{_BIDI}]"
-_ND_UNSAFE_META = "[0-9]\\."
-_COMPACT = r"""regexp_replace(m, '("(?:[^"\\]|\\.)*")|([,:]) ', '\1\2', 'g')"""
+_ND_UNSAFE_META = "[0-9]\\.|: null"
+# jsonb's text is spaced (`{"a": [1, 2]}`); json_strip_nulls writes it compact, as Python does, but
+# drops object members whose value is null: those rows (`: null`) are formatted in Python
+_COMPACT = "json_strip_nulls(m::json)::text"
 _TIME = """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 
 
@@ -54,8 +58,7 @@ def _raw(costs: bool) -> str:
 
 
 _CSV_SAFE = (
-    "workspace_id !~ %(text)s AND event_type !~ %(text)s AND COALESCE(user_id !~ %(text)s, true) "
-    "AND COALESCE(metadata::text !~ %(meta)s, true)"
+    "(workspace_id || event_type || COALESCE(user_id, '')) !~ %(text)s AND COALESCE(metadata::text !~ %(meta)s, true)"
 )
 _ND_SAFE = "COALESCE(metadata::text !~ %(meta)s, true)"
 
@@ -83,7 +86,7 @@ def _ndjson_select(costs: bool) -> str:
         """'{"id":"' || id::text || '","workspace_id":' || to_json(workspace_id)::text"""
         """ || ',"user_id":' || COALESCE(to_json(user_id)::text, 'null')"""
         """ || ',"event_type":' || to_json(event_type)::text || ',"quantity":' || quantity::text"""
-        f""" || ',"metadata":' || COALESCE(CASE WHEN m = '{{}}' THEN m ELSE {_COMPACT} END, 'null')"""
+        f""" || ',"metadata":' || COALESCE({_COMPACT}, 'null')"""
         f""" || ',"created_at":"' || {_TIME} || '"'{cost} || '}}'"""
     )
     return f"CASE WHEN ok THEN {line} ELSE '!' || {_raw(costs)} END"

@@ -51,6 +51,7 @@ METADATA = [
     "3.25",
     '"=formula"',
     '{"a, b": {"c: d": ["x, y", ": "]}}',
+    '{"nulls in a list": [null, 1, null], "o": {"p": []}}',
 ]
 TIMES = [
     "2026-01-01T00:00:00Z",
@@ -124,7 +125,7 @@ def test_the_same_bytes_for_one_workspace_and_a_window(tricky: Database, fmt: st
 
 
 def test_most_rows_are_formatted_by_the_database(tricky: Database) -> None:
-    """The Python path is the exception: rows with non-integer numbers in metadata only (ndjson)."""
+    """The Python path is the exception (ndjson): metadata with a non-integer number or a null member."""
     formatted_in_python: list[object] = []
     service = EventService(tricky, lambda: NOW)
     written: list[bytes] = []
@@ -132,7 +133,7 @@ def test_most_rows_are_formatted_by_the_database(tricky: Database) -> None:
         None, start=None, end=None, emit=formatted_in_python.append, lines=("ndjson", written.append)
     )
     assert count == len(TEXTS) * len(METADATA)
-    assert len(formatted_in_python) == 3 * len(TEXTS)  # the three METADATA with a digit, a dot and a digit
+    assert len(formatted_in_python) == 4 * len(TEXTS)  # three METADATA with digit-dot, one with `"z": null`
     assert all(json.loads(line) for line in b"".join(written).splitlines())
 
 
