@@ -13,7 +13,6 @@ from atlas_cli.db import dialect
 from atlas_cli.db.schema import meter_reports
 
 r = meter_reports.c
-BATCH = 500  # workspaces per statement: SQLite takes at most 32,766 bound parameters
 
 
 def has_table(conn: Connection) -> bool:
@@ -24,20 +23,17 @@ def sent_totals(
     conn: Connection, workspace_ids: Sequence[str], features: Sequence[str], since: datetime
 ) -> dict[tuple[str, str, datetime], int]:
     """What was sent per (workspace, feature, period start) for periods starting at or after
-    `since`: one statement per batch of workspaces."""
-    found: dict[tuple[str, str, datetime], int] = {}
-    for i in range(0, len(workspace_ids), BATCH):
-        rows = conn.execute(
-            sa.select(r.workspace_id, r.feature, r.period_start, sa.func.sum(r.value))
-            .where(
-                r.workspace_id.in_(list(workspace_ids[i : i + BATCH])),
-                r.feature.in_(list(features)),
-                r.period_start >= since,
-            )
-            .group_by(r.workspace_id, r.feature, r.period_start)
-        ).all()
-        found.update({(ws, feature, start): int(total) for ws, feature, start, total in rows})
-    return found
+    `since`, in one statement."""
+    rows = conn.execute(
+        sa.select(r.workspace_id, r.feature, r.period_start, sa.func.sum(r.value))
+        .where(
+            dialect.one_of(conn, r.workspace_id, workspace_ids, "workspace_ids"),
+            r.feature.in_(list(features)),
+            r.period_start >= since,
+        )
+        .group_by(r.workspace_id, r.feature, r.period_start)
+    ).all()
+    return {(ws, feature, start): int(total) for ws, feature, start, total in rows}
 
 
 def usage_totals(
@@ -48,8 +44,8 @@ def usage_totals(
 ) -> dict[tuple[str, str, datetime], int]:
     """The sum of `quantity` per (workspace, feature, period start) for workspaces grouped by
     their tuple of billing periods (`groups`: windows -> workspace ids; most workspaces share the
-    calendar months) and features by their event types: one scan per group and batch of
-    workspaces covers every feature and period. A workspace without events is absent (0)."""
+    calendar months) and features by their event types: one statement per group covers every
+    feature and period. A workspace without events is absent (0)."""
     e = events.c
     every_type = sorted({t for types in features.values() for t in types})
     found: dict[tuple[str, str, datetime], int] = {}
@@ -76,19 +72,18 @@ def usage_totals(
             for window in windows
         ]
         lowest, highest = min(w.start for w in windows), max(w.end for w in windows)
-        for i in range(0, len(ids), BATCH):
-            rows = conn.execute(
-                sa.select(e.workspace_id, *sums)
-                .where(
-                    e.workspace_id.in_(list(ids[i : i + BATCH])),
-                    e.event_type.in_(every_type),
-                    e.created_at >= lowest,
-                    e.created_at < highest,
-                )
-                .group_by(e.workspace_id)
-            ).all()
-            for ws_id, *values in rows:
-                found.update({(ws_id, key, start): int(v) for (key, start), v in zip(keys, values, strict=True)})
+        rows = conn.execute(
+            sa.select(e.workspace_id, *sums)
+            .where(
+                dialect.one_of(conn, e.workspace_id, ids, "workspace_ids"),
+                e.event_type.in_(every_type),
+                e.created_at >= lowest,
+                e.created_at < highest,
+            )
+            .group_by(e.workspace_id)
+        ).all()
+        for ws_id, *values in rows:
+            found.update({(ws_id, key, start): int(v) for (key, start), v in zip(keys, values, strict=True)})
     return found
 
 

@@ -256,7 +256,7 @@ def _measure(
     now: datetime,
 ) -> list[MeterRow]:
     """Usage and what was sent, for every target, feature and period: one scan of the events per
-    set of periods shared by workspaces (batched by 500), and one statement for the ledger."""
+    set of periods shared by workspaces, and one statement for the ledger."""
     if not targets:
         return []
     periods = {t.id: _periods(billing, t, choice, now) for t in targets}
