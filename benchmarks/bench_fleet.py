@@ -208,7 +208,8 @@ class Raw:
     def run(self) -> int:
         cur = self.conn.cursor()
         cur.execute(
-            'SELECT "referenceId", "periodStart", "periodEnd" FROM subscription WHERE status IN (\'active\', \'trialing\')'
+            'SELECT "referenceId", "periodStart", "periodEnd" FROM subscription'
+            " WHERE status IN ('active', 'trialing')"
         )
         windows = {ws: (start, end) for ws, start, end in cur.fetchall()}
         cur.execute(COUNTS)

@@ -96,11 +96,15 @@ def windows(conn: Connection, spans: Sequence[tuple[str, datetime, datetime]], n
         ids = sa.bindparam(f"{name}_ids", [s[0] for s in spans], type_=ARRAY(sa.Text))
         starts = sa.bindparam(f"{name}_starts", [s[1] for s in spans], type_=ARRAY(UTCDateTime()))
         ends = sa.bindparam(f"{name}_ends", [s[2] for s in spans], type_=ARRAY(UTCDateTime()))
-        table = sa.func.unnest(ids, starts, ends).table_valued(
-            sa.column("workspace_id", sa.Text),
-            sa.column("period_start", UTCDateTime()),
-            sa.column("period_end", UTCDateTime()),
-        ).render_derived(name=f"{name}_rows")
+        table = (
+            sa.func.unnest(ids, starts, ends)
+            .table_valued(
+                sa.column("workspace_id", sa.Text),
+                sa.column("period_start", UTCDateTime()),
+                sa.column("period_end", UTCDateTime()),
+            )
+            .render_derived(name=f"{name}_rows")
+        )
         return sa.select(table.c.workspace_id, table.c.period_start, table.c.period_end).subquery(name)
     import json
 
@@ -117,3 +121,18 @@ def windows(conn: Connection, spans: Sequence[tuple[str, datetime, datetime]], n
         item(1, UTCDateTime()).label("period_start"),
         item(2, UTCDateTime()).label("period_end"),
     ).subquery(name)
+
+
+def one_of(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[str], name: str) -> sa.ColumnElement[bool]:
+    """`column` is one of the text `values`, bound as ONE parameter whatever their number (no
+    batching under SQLite's parameter limit, one scan on PostgreSQL): `= ANY(array)` on PostgreSQL,
+    `IN (SELECT value FROM json_each(...))` on SQLite."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.func.any(sa.bindparam(name, list(values), type_=ARRAY(sa.Text())))
+    import json
+
+    items = sa.func.json_each(sa.bindparam(name, json.dumps(list(values)), type_=sa.Text))
+    table = items.table_valued(sa.column("value", sa.Text))
+    return column.in_(sa.select(table.c.value))

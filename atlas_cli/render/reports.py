@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 from atlas_cli.catalogs import builtin
 from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number
 from atlas_cli.render.billing import BillingOpsViews
+from atlas_cli.render.contexts import ContextViews
 from atlas_cli.render.entitlements import EntitlementViews
 from atlas_cli.render.events import EventViews
+from atlas_cli.render.meter_reports import UsageSentViews
 from atlas_cli.render.standing import StandingViews, counts_json, forecast_json, plan_limits
 
 if TYPE_CHECKING:
@@ -292,7 +294,7 @@ def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
     }
 
 
-class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews):
+class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, ContextViews, UsageSentViews):
     """Every report of atlas, in the format asked for."""
 
     # --- reports ---------------------------------------------------------------------------
@@ -370,7 +372,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews):
             status = m.status.value if m.enforced else f"{NOT_ENFORCED} ({EXEMPTIONS.get(m.exemption or '', 'BYOT')})"
             self.out.print(f"  {m.metric}: {m.current_usage:,} / {number(m.limit)}{pct} {status}")
         for warning in d.warnings:
-            self.note(f"Warning: {warning}")
+            self.warn(f"Warning: {warning}")
 
     def fleet_check(self, r: FleetReport, fmt: str) -> None:
         """`billing check --all`: the single check's JSON object of every workspace, in a list."""

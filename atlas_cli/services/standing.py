@@ -106,6 +106,14 @@ def meters_of(catalog: Catalog) -> dict[str, Any]:
 def measure_facts(conn: Connection, billing: Billing, ws: Workspace, plan: Plan | None, now: datetime) -> engine.Facts:
     """What the engine needs to decide for `ws`: trial, seats, usage in the billing period and the
     spend settings. Seats or usage that cannot be read are None (the catalog's order decides)."""
+    return measure_facts_in_period(conn, billing, ws, plan, now)[0]
+
+
+def measure_facts_in_period(
+    conn: Connection, billing: Billing, ws: Workspace, plan: Plan | None, now: datetime
+) -> tuple[engine.Facts, Window | None]:
+    """`measure_facts`, and the billing period it measured usage in (None: it could not be read),
+    so a caller that needs the period does not read the subscriptions again."""
     from sqlalchemy.exc import DBAPIError
 
     trial = trial_of(ws, now)
@@ -116,6 +124,7 @@ def measure_facts(conn: Connection, billing: Billing, ws: Workspace, plan: Plan 
     except DBAPIError:
         seats = None
     usage: dict[str, Any] | None
+    window: Window | None = None
     try:
         with conn.begin_nested():
             window, _source = period_of(billing, subscriptions(conn, ws), now)
@@ -123,7 +132,7 @@ def measure_facts(conn: Connection, billing: Billing, ws: Workspace, plan: Plan 
     except DBAPIError:
         usage = None
     spend_policy, abuse_ceiling = _ceiling_settings(conn, billing, ws)
-    return engine.Facts(
+    facts = engine.Facts(
         byot=ws.byot,
         trial_expired=bool(trial and trial.expired),
         seats=seats,
@@ -131,6 +140,7 @@ def measure_facts(conn: Connection, billing: Billing, ws: Workspace, plan: Plan 
         spend_policy=spend_policy,
         abuse_ceiling=abuse_ceiling,
     )
+    return facts, window
 
 
 def _ceiling_settings(conn: Connection, billing: Billing, ws: Workspace) -> tuple[str | None, str | None]:
