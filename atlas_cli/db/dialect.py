@@ -82,3 +82,18 @@ def moments(conn: Connection, values: Sequence[datetime], name: str) -> sa.Subqu
     items = sa.func.json_each(sa.bindparam(name, json.dumps([to_text(v) for v in values]), type_=sa.Text))
     table = items.table_valued(sa.column("value", UTCDateTime()))
     return sa.select(table.c.value.label(name)).subquery(name)
+
+
+def one_of(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[str], name: str) -> sa.ColumnElement[bool]:
+    """`column` is one of the text `values`, bound as ONE parameter whatever their number (no
+    batching under SQLite's parameter limit, one scan on PostgreSQL): `= ANY(array)` on PostgreSQL,
+    `IN (SELECT value FROM json_each(...))` on SQLite."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.func.any(sa.bindparam(name, list(values), type_=ARRAY(sa.Text())))
+    import json
+
+    items = sa.func.json_each(sa.bindparam(name, json.dumps(list(values)), type_=sa.Text))
+    table = items.table_valued(sa.column("value", sa.Text))
+    return column.in_(sa.select(table.c.value))

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from atlas_cli.db import stale
 from atlas_cli.db.schema import organization, usage_events
 
 e = usage_events
@@ -140,7 +141,10 @@ def insert_events(conn: Connection, rows: Sequence[EventRow], *, costs: bool = F
         return 0
     if conn.dialect.name == "postgresql":
         return insert_copy_text(conn, copy_text(rows, costs=costs), costs=costs)
-    return _insert_sqlite(conn, rows, costs)
+    inserted = _insert_sqlite(conn, rows, costs)
+    if inserted:
+        stale.mark_rows(conn, rows)
+    return inserted
 
 
 def _insert_sqlite(conn: Connection, rows: Sequence[EventRow], costs: bool) -> int:
@@ -226,7 +230,10 @@ def insert_copy_text(conn: Connection, data: bytes, *, costs: bool = False) -> i
             copy.write(data)
     except psycopg.Error as exc:  # COPY runs on the driver's cursor: give SQLAlchemy's error, as execute would
         raise sa.exc.DBAPIError.instance(copy_sql, None, exc, psycopg.Error) from exc
-    return int(conn.exec_driver_sql(move).rowcount)
+    inserted = int(conn.exec_driver_sql(move).rowcount)
+    if inserted:
+        stale.mark_staged(conn, _COST_STAGE if costs else _STAGE)
+    return inserted
 
 
 def stream_events(
