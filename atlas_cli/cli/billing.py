@@ -44,21 +44,36 @@ def check(
             case_sensitive=False,
         ),
     ] = None,
+    all_workspaces: Annotated[
+        bool, typer.Option("--all", help="Every workspace that is not deleted; exit with the worst one's code.")
+    ] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Decide whether the workspace may keep using Atlas, as the server enforces it.
 
     Exit codes: 0 allowed, 10 warning and 11 soft limit (only with --fail-on), 12 hard limit,
-    13 trial expired, 14 billing check failed, 15 subscription required.
+    13 trial expired, 14 billing check failed, 15 subscription required. With --all, the worst
+    workspace's: 12, then 15, 13, 14, 11, 10.
 
     Examples:
 
     \b
       atlas billing check -w acme --fail-on soft
       atlas billing check -w acme --resource members
+      atlas billing check --all --fail-on warning --json
     """
     rt: Runtime = ctx.obj
+    if all_workspaces:
+        if workspace:
+            from atlas_cli.errors import BadInput
+
+            rt.fail(BadInput("give either --workspace or --all, not both"))
+        with rt.services() as svc:
+            fleet = svc.fleet.check_all(fail_on=fail_on, resource=resource)
+        rt.render.fleet_check(fleet, rt.output_format(fmt, as_json))
+        rt.exit(fleet.exit_code)
+        return
     with rt.services() as svc:
         report = svc.billing.check(rt.workspace(workspace), fail_on=fail_on, resource=resource)
     rt.render.check_report(report, rt.output_format(fmt, as_json))

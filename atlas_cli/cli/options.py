@@ -24,8 +24,11 @@ FormatOpt = Annotated[
     typer.Option("--format", "-f", help="Output format [env: ATLAS_FORMAT].", show_default=False, case_sensitive=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
-StartOpt = Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD (inclusive).", show_default=False)]
-EndOpt = Annotated[str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (inclusive).", show_default=False)]
+DAYS = "YYYY-MM-DD, today, yesterday, or days/weeks/months ago: 7d, 2w, 3m"
+StartOpt = Annotated[
+    str | None, typer.Option("--start", "--since", help=f"First day (inclusive): {DAYS}.", show_default=False)
+]
+EndOpt = Annotated[str | None, typer.Option("--end", help=f"Last day (inclusive): {DAYS}.", show_default=False)]
 BillingModelOpt = Annotated[
     BillingModel | None,
     typer.Option(

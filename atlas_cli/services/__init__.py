@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from atlas_cli.services.demo import DemoService
     from atlas_cli.services.doctor import DoctorService
     from atlas_cli.services.entitlements import EntitlementService
+    from atlas_cli.services.fleet import FleetService
     from atlas_cli.services.ingestion.events import EventService
     from atlas_cli.services.meter_reports import MeterReportService
     from atlas_cli.services.overage import OverageService
@@ -61,6 +62,12 @@ class Services:
         from atlas_cli.services.billing import BillingService
 
         return BillingService(self.db, self.clock)
+
+    @cached_property
+    def fleet(self) -> FleetService:
+        from atlas_cli.services.fleet import FleetService
+
+        return FleetService(self.db, self.clock)
 
     @cached_property
     def overage(self) -> OverageService:

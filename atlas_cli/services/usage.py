@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from atlas_cli.db import queries
 from atlas_cli.db.database import Database
-from atlas_cli.domain.periods import PeriodKind, date_range, history_buckets
+from atlas_cli.domain.periods import PeriodKind, Window, date_range, history_buckets, settled
 from atlas_cli.errors import BadInput
 from atlas_cli.services import Clock, inputs
 from atlas_cli.services.models import (
@@ -16,6 +19,9 @@ from atlas_cli.services.models import (
 )
 from atlas_cli.services.standing import Standing, standing
 from atlas_cli.services.workspaces import period_of, resolve, subscriptions
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, RowMapping
 
 HISTORY_MAX = 365
 BREAKDOWN_MAX = 500
@@ -50,23 +56,27 @@ class UsageService:
         start: str | None = None,
         end: str | None = None,
         limit: int = 90,
+        recompute: bool = False,
     ) -> HistoryReport:
-        """Summaries per period, newest first, recomputed from raw events and stored; where the
-        database refuses writes (a read-only role), computed and not stored, with a note.
+        """Summaries per period, newest first. A closed period whose stored summary is settled
+        (computed after it closed, plus a grace, and not marked by a late write of atlas's) is
+        read back; every other period (all of them with `recompute`) is recomputed from raw
+        events in one statement and stored; where the database refuses writes (a read-only
+        role), computed and not stored, with a note.
 
         Raises:
             BadInput: unknown period, malformed or reversed dates, limit out of 1..365.
             NotFound: unknown workspace.
         """
         kind = inputs.choice(PeriodKind, period, "--period")
-        first, last = inputs.date_span(start, end)
-        inputs.bounded(limit, "--limit", high=HISTORY_MAX)
         now = self._clock()
+        first, last = inputs.date_span(start, end, now=now)
+        inputs.bounded(limit, "--limit", high=HISTORY_MAX)
         with self._db.begin() as conn:
             ws = resolve(conn, workspace, self._db.billing(conn).layout)
             floor = queries.usage_begins(conn, ws.id)
             buckets = history_buckets(kind, now=now, start=first, end=last, limit=limit, floor=floor)
-            found, stored = queries.summaries_stored_if_allowed(conn, ws.id, kind.value, buckets, now)
+            found, stored = _served_and_recomputed(conn, ws.id, kind.value, buckets, now, recompute)
         rows = sorted(
             (
                 SummaryRow(
@@ -102,11 +112,11 @@ class UsageService:
             BadInput: malformed or reversed dates, limit out of 1..500, unknown sort.
             NotFound: unknown workspace.
         """
-        first, last = inputs.date_span(start, end)
+        now = self._clock()
+        first, last = inputs.date_span(start, end, now=now)
         inputs.bounded(limit, "--limit", high=BREAKDOWN_MAX)
         if sort not in SORTS:
             raise BadInput(f"--sort: {sort!r} is not one of {', '.join(SORTS)}")
-        now = self._clock()
         with self._db.connect() as conn:
             billing = self._db.billing(conn)
             ws = resolve(conn, workspace, billing.layout)
@@ -128,3 +138,24 @@ class UsageService:
             EventTotals(),
         )
         return BreakdownReport(ws, window, sort, users, no_user)
+
+
+def _served_and_recomputed(
+    conn: Connection, workspace_id: str, period: str, buckets: list[Window], now: datetime, recompute: bool
+) -> tuple[list[RowMapping], bool]:
+    """The settled stored rows of `buckets`, and the others recomputed (and stored if allowed)."""
+    if recompute:
+        starts = [b.start for b in buckets]
+        return queries.summaries_stored_if_allowed(conn, workspace_id, period, buckets, now, clear=starts)
+    stored = queries.stored_summaries(conn, workspace_id, period, buckets)
+    served: list[RowMapping] = []
+    fresh: list[Window] = []
+    for bucket in buckets:
+        row = stored.get(bucket.start)
+        if row is not None and settled(bucket, row["updated_at"], now, marked=bool(row["marked"])):
+            served.append(row)
+        else:
+            fresh.append(bucket)
+    marked = [b.start for b in fresh if b.start in stored and stored[b.start]["marked"]]
+    found, kept = queries.summaries_stored_if_allowed(conn, workspace_id, period, fresh, now, clear=marked)
+    return served + found, kept

@@ -17,7 +17,7 @@ from atlas_cli.db.migrate import create_missing
 from atlas_cli.db.types import UTCDateTime
 
 revision = "0004i"
-down_revision = "0003b"
+down_revision = "0004e"
 branch_labels = None
 depends_on = None
 
