@@ -26,7 +26,7 @@ from atlas_cli.cli import (
     usage,
     workspace,
 )
-from atlas_cli.cli.options import FormatOpt, WorkspaceOpt
+from atlas_cli.cli.options import FormatOpt, TzOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 from atlas_cli.entry import closed_pipe, silence_stdout
 
@@ -130,6 +130,7 @@ def main(
     fmt: FormatOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output without colour [env: NO_COLOR].")] = False,
+    tz: TzOpt = None,
     version: Annotated[
         bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
@@ -140,6 +141,7 @@ def main(
     runtime.workspace_key = workspace_key or runtime.workspace_key
     runtime.fmt = "json" if as_json else (fmt or runtime.fmt)
     runtime.no_color = no_color or runtime.no_color
+    runtime.tz = tz or runtime.tz
     ctx.obj = runtime
 
 

@@ -38,3 +38,12 @@ BillingModelOpt = Annotated[
         case_sensitive=False,
     ),
 ]
+TzOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="Time zone (IANA, e.g. Europe/Paris) for the days typed and the times shown [env: ATLAS_TZ]; default UTC.",
+        show_default=False,
+        metavar="<zone>",
+    ),
+]

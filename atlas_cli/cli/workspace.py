@@ -17,6 +17,7 @@ app = typer.Typer(help="Workspaces (organizations).", no_args_is_help=True)
 def list_(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
     """List every workspace with its tier, status, BYOT and trial end."""
     rt: Runtime = ctx.obj
+    rt.zone()  # the global --tz or ATLAS_TZ
     with rt.services() as svc:
         workspaces = svc.workspaces.list()
     rt.render.workspace_list(workspaces, rt.output_format(fmt, as_json))
@@ -37,6 +38,7 @@ def show(
 ) -> None:
     """Show one workspace: plan, members and connections against limits, Stripe customer."""
     rt: Runtime = ctx.obj
+    rt.zone()  # the global --tz or ATLAS_TZ
     with rt.services() as svc:
         detail = svc.workspaces.show(key or rt.workspace(workspace))
     rt.render.workspace_detail(detail, rt.output_format(fmt, as_json))

@@ -13,11 +13,12 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from atlas_cli.catalogs import builtin
-from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number
+from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number, zone_name
 from atlas_cli.render.billing import BillingOpsViews
 from atlas_cli.render.entitlements import EntitlementViews
 from atlas_cli.render.events import EventViews
-from atlas_cli.render.standing import StandingViews, counts_json, plan_limits
+from atlas_cli.render.standing import counts_json, plan_limits
+from atlas_cli.render.watch import WatchViews
 
 if TYPE_CHECKING:
     from atlas_cli.db.migrate import SchemaState
@@ -57,6 +58,7 @@ def history_json(r: HistoryReport) -> dict[str, Any]:
         "workspaceId": r.workspace.id,
         "billingModel": r.workspace.billing_model,
         "period": r.kind.value,
+        "timeZone": zone_name(r.zone),
         "summaries": [
             {
                 "workspace_id": r.workspace.id,
@@ -78,6 +80,7 @@ def breakdown_json(r: BreakdownReport) -> dict[str, Any]:
     return {
         "workspaceId": r.workspace.id,
         "billingModel": r.workspace.billing_model,
+        "timeZone": zone_name(r.zone),
         "startDate": iso(r.window.start),
         "endDate": iso(r.window.end),
         "users": [
@@ -258,7 +261,7 @@ def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
     }
 
 
-class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews):
+class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews):
     """Every report of atlas, in the format asked for."""
 
     # --- reports ---------------------------------------------------------------------------
@@ -276,7 +279,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews):
         top_t = max((x.token_count for x in r.rows), default=0) or 1
         rows = [
             [
-                x.period_start.date().isoformat()[:label_size],
+                self.day(x.period_start)[:label_size],
                 f"{x.query_count:,}",
                 Text(chart_bar(x.query_count, top_q), style="cyan"),
                 f"{x.token_count:,}",
@@ -286,7 +289,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews):
             for x in r.rows
         ]
         self._print_table(
-            f"{r.workspace.name}: {r.kind.value} usage, newest first",
+            f"{r.workspace.name}: {r.kind.value} usage ({self.zone_name}), newest first",
             ["Period", "Queries#", "", "Tokens#", "", "Active users#"],
             rows,
         )
@@ -305,7 +308,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews):
                 ]
                 for u in r.users
             ]
-            title = f"{r.workspace.name}: usage per user, {days(r.window)} (UTC)"
+            title = f"{r.workspace.name}: usage per user, {self.days(r.window)}"
             self._print_table(title, ["User", "Queries#", "Tokens#", "Logins#"], people)
             n = r.no_user
             if n.query_count or n.token_count or n.login_count:
@@ -346,7 +349,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews):
                 self.out.print(f"{r.workspace.name} is not on a trial (tier {r.workspace.tier_value}).")
                 return
             state = "expired" if r.state.expired else f"{r.state.days_left} day(s) left"
-            self.out.print(f"{r.workspace.name}: trial ends {iso(r.state.ends_at)} ({state})")
+            self.out.print(f"{r.workspace.name}: trial ends {self.when(r.state.ends_at)} ({state})")
 
         self._emit(fmt, data, list(data), [list(data.values())], table)
 
@@ -363,7 +366,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews):
                     w.tier_value,
                     w.status,
                     "yes" if w.byot else "",
-                    f"{w.trial_ends_at:%Y-%m-%d}" if w.trial_ends_at else "",  # the day; `show` has the time
+                    self.day(w.trial_ends_at) if w.trial_ends_at else "",  # the day; `show` has the time
                 ]
                 for w in workspaces
             ]
@@ -382,14 +385,12 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews):
                 ("Tier", f"{data['tier']} ({data['displayName']})"),
                 ("Status", data["status"]),
                 ("BYOT", "yes" if data["byot"] else "no"),
-                ("Created", data["createdAt"] or ""),
+                ("Created", self.when(d.workspace.created_at) or ""),
                 *resource_lines(d),
                 ("Stripe customer", data["stripeCustomerId"] or "none"),
             ]
             if d.trial is not None:
-                rows.append(
-                    ("Trial ends", f"{data['effectiveTrialEndsAt']}" + (" (expired)" if d.trial.expired else ""))
-                )
+                rows.append(("Trial ends", f"{self.when(d.trial.ends_at)}" + (" (expired)" if d.trial.expired else "")))
             if d.subscription is not None:
                 rows.append(
                     (

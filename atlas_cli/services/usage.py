@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, tzinfo
+
 from atlas_cli.db import queries
 from atlas_cli.db.database import Database
-from atlas_cli.domain.periods import PeriodKind, date_range, history_buckets
+from atlas_cli.domain.dates import day_bounds, zone_buckets
+from atlas_cli.domain.periods import PeriodKind, Window, history_buckets
 from atlas_cli.errors import BadInput
 from atlas_cli.services import Clock, inputs
 from atlas_cli.services.models import (
@@ -13,8 +16,9 @@ from atlas_cli.services.models import (
     HistoryReport,
     SummaryRow,
     UserUsage,
+    Workspace,
 )
-from atlas_cli.services.standing import Standing, standing
+from atlas_cli.services.standing import Standing, WatchSnapshot, standing
 from atlas_cli.services.workspaces import period_of, resolve, subscriptions
 
 HISTORY_MAX = 365
@@ -42,6 +46,28 @@ class UsageService:
             billing = self._db.billing(conn)
             return standing(conn, billing, resolve(conn, workspace, billing.layout), now)
 
+    def watch(self, workspace: str | None, *, every: bool = False) -> WatchSnapshot:
+        """Where the watched workspaces stand now: the one named, or (`every`) each workspace that
+        is not deleted, by slug. One connection per snapshot; --all measures the workspaces one
+        after another.
+
+        Raises:
+            BadInput: -w together with --all.
+            NotFound: unknown workspace.
+        """
+        if every and workspace:
+            raise BadInput("give either --workspace/-w or --all, not both")
+        now = self._clock()
+        with self._db.connect() as conn:
+            billing = self._db.billing(conn)
+            if every:
+                rows = queries.all_workspaces(conn, billing.layout.organization)
+                watched = [ws for ws in (Workspace.from_row(r, billing.layout) for r in rows) if ws.status != "deleted"]
+            else:
+                watched = [resolve(conn, workspace, billing.layout)]
+            found = [standing(conn, billing, ws, now) for ws in watched]
+        return WatchSnapshot(now, tuple(sorted(found, key=lambda s: (s.workspace.slug or s.workspace.id).lower())))
+
     def history(
         self,
         workspace: str | None,
@@ -50,9 +76,12 @@ class UsageService:
         start: str | None = None,
         end: str | None = None,
         limit: int = 90,
+        zone: tzinfo = UTC,
     ) -> HistoryReport:
         """Summaries per period, newest first, recomputed from raw events and stored; where the
-        database refuses writes (a read-only role), computed and not stored, with a note.
+        database refuses writes (a read-only role), computed and not stored, with a note. In a
+        time zone other than UTC the periods are that zone's days or months: computed from the
+        events and shown, never stored (usage_summaries holds UTC periods).
 
         Raises:
             BadInput: unknown period, malformed or reversed dates, limit out of 1..365.
@@ -60,8 +89,10 @@ class UsageService:
         """
         kind = inputs.choice(PeriodKind, period, "--period")
         now = self._clock()
-        first, last = inputs.date_span(start, end, now=now)
+        first, last = inputs.date_span(start, end, now=now, zone=zone)
         inputs.bounded(limit, "--limit", high=HISTORY_MAX)
+        if zone is not UTC:
+            return self._zone_history(workspace, kind, first, last, limit, zone)
         with self._db.begin() as conn:
             ws = resolve(conn, workspace, self._db.billing(conn).layout)
             floor = queries.usage_begins(conn, ws.id)
@@ -86,6 +117,25 @@ class UsageService:
         note = None if stored else NOT_STORED
         return HistoryReport(ws, kind, tuple(rows), note=note)
 
+    def _zone_history(
+        self, workspace: str | None, kind: PeriodKind, first: date | None, last: date | None, limit: int, zone: tzinfo
+    ) -> HistoryReport:
+        now = self._clock()
+        with self._db.connect() as conn:
+            ws = resolve(conn, workspace, self._db.billing(conn).layout)
+            floor = queries.usage_begins(conn, ws.id)
+            buckets = zone_buckets(kind.value, now=now, zone=zone, start=first, end=last, limit=limit, floor=floor)
+            found = queries.summaries_in_windows(conn, ws.id, [(lower, upper) for _day, lower, upper in buckets])
+        rows = sorted(
+            (
+                SummaryRow(r["period_start"], int(r["query_count"]), int(r["token_count"]), int(r["active_users"]))
+                for r in found
+            ),
+            key=lambda row: row.period_start,
+            reverse=True,
+        )
+        return HistoryReport(ws, kind, tuple(rows), zone=zone)
+
     def breakdown(
         self,
         workspace: str | None,
@@ -94,6 +144,7 @@ class UsageService:
         end: str | None = None,
         limit: int = 100,
         sort: str = "queries",
+        zone: tzinfo = UTC,
     ) -> BreakdownReport:
         """Per-user usage in a date range (default: the current billing period); events without a
         user are not a user: they are totalled apart (`no_user`).
@@ -103,14 +154,16 @@ class UsageService:
             NotFound: unknown workspace.
         """
         now = self._clock()
-        first, last = inputs.date_span(start, end, now=now)
+        first, last = inputs.date_span(start, end, now=now, zone=zone)
         inputs.bounded(limit, "--limit", high=BREAKDOWN_MAX)
         if sort not in SORTS:
             raise BadInput(f"--sort: {sort!r} is not one of {', '.join(SORTS)}")
         with self._db.connect() as conn:
             billing = self._db.billing(conn)
             ws = resolve(conn, workspace, billing.layout)
-            window = date_range(first, last, period_of(billing, subscriptions(conn, ws), now)[0])
+            period = period_of(billing, subscriptions(conn, ws), now)[0]
+            lower, upper = day_bounds(first, last, zone)
+            window = Window(lower or period.start, upper or period.end)
             rows = queries.user_breakdown(conn, ws.id, window, sort=sort, limit=limit)
         users = tuple(
             UserUsage(
@@ -127,4 +180,4 @@ class UsageService:
             ),
             EventTotals(),
         )
-        return BreakdownReport(ws, window, sort, users, no_user)
+        return BreakdownReport(ws, window, sort, users, no_user, zone=zone)
