@@ -349,6 +349,7 @@ def export(
             fields=out.fields,
             fetch=fetch_size,
             zone=zone,
+            lines=(out.fmt, out.lines),
         )
     rt.render.note(f"Exported {count:,} event(s).")
 

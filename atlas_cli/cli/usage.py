@@ -47,28 +47,43 @@ def history(
     start: StartOpt = None,
     end: EndOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Most periods to show, 1-365.")] = 90,
+    recompute: Annotated[
+        bool, typer.Option("--recompute", help="Recompute every period from raw events, stored or not.")
+    ] = False,
     tz: TzOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show usage per day or month, newest first, recomputed from raw events.
+    """Show usage per day or month, newest first.
 
-    Every period in the range is aggregated from the events and stored in usage_summaries
-    (with a read-only database role: shown, not stored). The range never reaches before the
-    workspace's creation. With --tz (or ATLAS_TZ) other than UTC, the periods are that zone's
-    days or months, computed from the events and shown, never stored.
+    A closed period whose stored summary was computed after it closed (plus one hour) is read
+    from usage_summaries; every other one (the current period, one never computed, one atlas
+    wrote a late event into) is recomputed from raw events and stored (with a read-only
+    database role: shown, not stored). Events written behind atlas's back need `usage aggregate`
+    (`usage verify` finds them). The range never reaches before the workspace's creation. With
+    --tz (or ATLAS_TZ) other than UTC, the periods are that zone's days or months, computed from
+    the events and shown, never stored.
 
     Examples:
 
     \b
       atlas usage history -w acme --period daily --limit 30
       atlas usage history -w acme --start 2026-01-01 --end 2026-06-30 --json
+      atlas usage history -w acme --recompute
       atlas usage history -w acme --period daily --since 7d --tz America/New_York
     """
     rt: Runtime = ctx.obj
     zone = rt.zone(tz)
     with rt.services() as svc:
-        report = svc.usage.history(rt.workspace(workspace), period=period, start=start, end=end, limit=limit, zone=zone)
+        report = svc.usage.history(
+            rt.workspace(workspace),
+            period=period,
+            start=start,
+            end=end,
+            limit=limit,
+            recompute=recompute,
+            zone=zone,
+        )
     rt.render.history_report(report, rt.output_format(fmt, as_json))
     if report.note:
         rt.render.note(report.note)

@@ -56,6 +56,7 @@ def set_plan(
         str,
         typer.Argument(
             metavar="TIER",
+            autocompletion=completion.tiers,
             help=(
                 "A tier of the database's billing model: free, trial, team, enterprise (classic) or free, "
                 "trial, starter, pro, business (per-seat); locked where the plan_tier constraint has it."

@@ -130,8 +130,9 @@ def number(value: int | Decimal | None, unlimited: str = "Unlimited") -> str:
 class Output:
     """Writes data in the chosen format; the report renderers build on it."""
 
-    def __init__(self, *, no_color: bool = False, zone: tzinfo = UTC) -> None:
+    def __init__(self, *, no_color: bool = False, quiet: bool = False, zone: tzinfo = UTC) -> None:
         self._no_color = no_color
+        self.quiet = quiet  # data only: no progress, notes, warnings or hints (errors still show)
         self.zone = zone  # tables show times in it; JSON and CSV keep the API's UTC
 
     def when(self, moment: datetime | None) -> str | None:
@@ -181,6 +182,12 @@ class Output:
         sys.stderr.write(f"Error: {clean(message)}\n")
 
     def note(self, message: str) -> None:
+        """A notice or hint on stderr; --quiet leaves it out."""
+        if not self.quiet:
+            sys.stderr.write(f"{clean(message)}\n")
+
+    def warn(self, message: str) -> None:
+        """A warning on stderr that --quiet keeps: something was not done, or may be wrong."""
         sys.stderr.write(f"{clean(message)}\n")
 
     def json(self, data: Any) -> None:

@@ -130,7 +130,7 @@ class BillingOpsViews(Output):
         self._emit(fmt, data, header, rows, table)
         for row in r.rows:
             if row.outcome in ("unknown_price", "no_subscription", "override"):
-                self.note(f"Warning: {row.workspace_id}: {row.why}")
+                self.warn(f"Warning: {row.workspace_id}: {row.why}")
 
     @staticmethod
     def webhook_json(r: Any) -> dict[str, Any]:

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 from atlas_cli.catalogs import builtin
 from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number, zone_name
 from atlas_cli.render.billing import BillingOpsViews
+from atlas_cli.render.contexts import ContextViews
 from atlas_cli.render.entitlements import EntitlementViews
 from atlas_cli.render.events import EventViews
+from atlas_cli.render.meter_reports import UsageSentViews
 from atlas_cli.render.standing import counts_json, plan_limits
 from atlas_cli.render.watch import WatchViews
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from atlas_cli.domain.enforcement import MetricCheck
     from atlas_cli.domain.plans import Plan
     from atlas_cli.services.demo import DemoResult
+    from atlas_cli.services.fleet import FleetReport
     from atlas_cli.services.models import (
         BreakdownReport,
         CheckReport,
@@ -131,6 +134,16 @@ def check_json(r: CheckReport) -> dict[str, Any]:
         "warnings": list(d.warnings),
         "resource": r.resource,
         "exitCode": r.exit_code,
+    }
+
+
+def fleet_check_json(row: Any) -> dict[str, Any]:
+    """One workspace of `billing check --all`: the single check's object, plus its period."""
+    return {
+        **check_json(row.report),
+        "periodStart": iso(row.period.start),
+        "periodEnd": iso(row.period.end),
+        "periodSource": row.period_source,
     }
 
 
@@ -261,7 +274,7 @@ def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
     }
 
 
-class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews):
+class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews, ContextViews, UsageSentViews):
     """Every report of atlas, in the format asked for."""
 
     # --- reports ---------------------------------------------------------------------------
@@ -339,7 +352,50 @@ class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews):
             status = m.status.value if m.enforced else f"{NOT_ENFORCED} ({EXEMPTIONS.get(m.exemption or '', 'BYOT')})"
             self.out.print(f"  {m.metric}: {m.current_usage:,} / {number(m.limit)}{pct} {status}")
         for warning in d.warnings:
-            self.note(f"Warning: {warning}")
+            self.warn(f"Warning: {warning}")
+
+    def fleet_check(self, r: FleetReport, fmt: str) -> None:
+        """`billing check --all`: the single check's JSON object of every workspace, in a list."""
+        from atlas_cli.services.fleet import worst_percent
+
+        data = [fleet_check_json(row) for row in r.rows]
+        header = ["workspaceId", "tier", "allowed", "status", "errorCode", "httpStatus", "worstUsagePercent",
+                  "exitCode", "message"]  # fmt: skip
+        rows = [
+            [
+                row.report.workspace.id,
+                row.report.workspace.tier_value,
+                row.report.decision.allowed,
+                str(row.report.decision.status),
+                row.report.decision.error_code,
+                row.report.decision.http_status,
+                worst_percent(row.report.decision),
+                row.report.exit_code,
+                row.report.decision.message,
+            ]
+            for row in r.rows
+        ]
+
+        def table() -> None:
+            shown = [
+                [
+                    w.slug or w.id,
+                    w.tier_value + (" (BYOT)" if w.byot else ""),
+                    "allowed" if d.allowed else "blocked",
+                    self._status(str(d.status)),
+                    "" if (pct := worst_percent(d)) is None else f"{pct}%",
+                    str(code) if code else "",
+                    d.message,
+                ]
+                for w, d, code in ((row.report.workspace, row.report.decision, row.report.exit_code) for row in r.rows)
+            ]
+            title = f"Billing check of {len(r.rows):,} workspace(s)"
+            title += f", resource {r.resource}" if r.resource else ""
+            self._print_table(title, ["Workspace", "Tier", "Result", "Status", "Worst#", "Exit#", "Message~"], shown)
+            if not r.rows:
+                self.out.print("No workspace to check.")
+
+        self._emit(fmt, data, header, rows, table)
 
     def trial_report(self, r: TrialReport, fmt: str) -> None:
         data = trial_json(r)

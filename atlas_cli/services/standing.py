@@ -141,12 +141,24 @@ def measure_facts(conn: Connection, billing: Billing, ws: Workspace, plan: Plan 
 def _ceiling_settings(conn: Connection, billing: Billing, ws: Workspace) -> tuple[str | None, str | None]:
     """The spend policy and abuse ceiling: the workspace's settings row, the platform's, else the
     environment (DESIGN 4b)."""
+    keys = ceiling_keys(billing)
+    if not keys:
+        return None, None
+    return ceiling_values(billing, billing.layout.settings(conn, ws.id, keys))
+
+
+def ceiling_keys(billing: Billing) -> list[str]:
+    """The settings the catalog's ceiling policy reads (none without a policy)."""
+    policy = billing.catalog.policy.ceiling
+    return [] if policy is None else [policy.policy_setting, policy.ceiling_setting]
+
+
+def ceiling_values(billing: Billing, found: Mapping[str, str | None]) -> tuple[str | None, str | None]:
+    """The spend policy and abuse ceiling from the settings rows `found`, else the environment."""
     import os
 
-    policy = billing.catalog.policy.ceiling
-    if policy is None:
+    keys = ceiling_keys(billing)
+    if not keys:
         return None, None
-    keys = [policy.policy_setting, policy.ceiling_setting]
-    found = billing.layout.settings(conn, ws.id, keys)
-    values = [found[key] if found[key] is not None else os.environ.get(key) for key in keys]
+    values = [found.get(key) if found.get(key) is not None else os.environ.get(key) for key in keys]
     return values[0], values[1]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, tzinfo
+from datetime import UTC, date, datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from atlas_cli.db import queries
 from atlas_cli.db.database import Database
 from atlas_cli.domain.dates import day_bounds, zone_buckets
-from atlas_cli.domain.periods import PeriodKind, Window, history_buckets
+from atlas_cli.domain.periods import PeriodKind, Window, history_buckets, settled
 from atlas_cli.errors import BadInput
 from atlas_cli.services import Clock, inputs
 from atlas_cli.services.models import (
@@ -20,6 +21,9 @@ from atlas_cli.services.models import (
 )
 from atlas_cli.services.standing import Standing, WatchSnapshot, standing
 from atlas_cli.services.workspaces import period_of, resolve, subscriptions
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, RowMapping
 
 HISTORY_MAX = 365
 BREAKDOWN_MAX = 500
@@ -76,12 +80,16 @@ class UsageService:
         start: str | None = None,
         end: str | None = None,
         limit: int = 90,
+        recompute: bool = False,
         zone: tzinfo = UTC,
     ) -> HistoryReport:
-        """Summaries per period, newest first, recomputed from raw events and stored; where the
-        database refuses writes (a read-only role), computed and not stored, with a note. In a
-        time zone other than UTC the periods are that zone's days or months: computed from the
-        events and shown, never stored (usage_summaries holds UTC periods).
+        """Summaries per period, newest first. A closed period whose stored summary is settled
+        (computed after it closed, plus a grace, and not marked by a late write of atlas's) is
+        read back; every other period (all of them with `recompute`) is recomputed from raw
+        events in one statement and stored; where the database refuses writes (a read-only
+        role), computed and not stored, with a note. In a time zone other than UTC the periods
+        are that zone's days or months: computed from the events and shown, never stored
+        (usage_summaries holds UTC periods).
 
         Raises:
             BadInput: unknown period, malformed or reversed dates, limit out of 1..365.
@@ -97,7 +105,7 @@ class UsageService:
             ws = resolve(conn, workspace, self._db.billing(conn).layout)
             floor = queries.usage_begins(conn, ws.id)
             buckets = history_buckets(kind, now=now, start=first, end=last, limit=limit, floor=floor)
-            found, stored = queries.summaries_stored_if_allowed(conn, ws.id, kind.value, buckets, now)
+            found, stored = _served_and_recomputed(conn, ws.id, kind.value, buckets, now, recompute)
         rows = sorted(
             (
                 SummaryRow(
@@ -181,3 +189,24 @@ class UsageService:
             EventTotals(),
         )
         return BreakdownReport(ws, window, sort, users, no_user, zone=zone)
+
+
+def _served_and_recomputed(
+    conn: Connection, workspace_id: str, period: str, buckets: list[Window], now: datetime, recompute: bool
+) -> tuple[list[RowMapping], bool]:
+    """The settled stored rows of `buckets`, and the others recomputed (and stored if allowed)."""
+    if recompute:
+        starts = [b.start for b in buckets]
+        return queries.summaries_stored_if_allowed(conn, workspace_id, period, buckets, now, clear=starts)
+    stored = queries.stored_summaries(conn, workspace_id, period, buckets)
+    served: list[RowMapping] = []
+    fresh: list[Window] = []
+    for bucket in buckets:
+        row = stored.get(bucket.start)
+        if row is not None and settled(bucket, row["updated_at"], now, marked=bool(row["marked"])):
+            served.append(row)
+        else:
+            fresh.append(bucket)
+    marked = [b.start for b in fresh if b.start in stored and stored[b.start]["marked"]]
+    found, kept = queries.summaries_stored_if_allowed(conn, workspace_id, period, fresh, now, clear=marked)
+    return served + found, kept

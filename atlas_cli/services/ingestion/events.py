@@ -325,12 +325,15 @@ class EventService:
         fetch: int = EXPORT_FETCH,
         fields: Callable[[tuple[str, ...]], None] | None = None,
         zone: tzinfo = UTC,
+        lines: tuple[str, Callable[[bytes], None]] | None = None,
     ) -> int:
         """Stream raw events ordered by (created_at, id) to `emit`, `fetch` rows per round trip:
         each a row of `rules.FIELDS` in order (also by name: `row.created_at`), then `cost_usd`
         (an exact Decimal, or None) where the database records event costs. `fields` is told the
         field names once, before the first row. Without a workspace, every workspace's. Returns
-        how many were emitted.
+        how many were emitted. `lines`: (format, write), the output's format (csv or ndjson) and where
+        its UTF-8 lines may go in blocks: on PostgreSQL the database then makes the lines itself
+        (`COPY ... TO STDOUT`), and only the rows it cannot format exactly reach `emit`.
 
         Raises:
             BadInput: malformed or reversed dates. NotFound: unknown workspace.
@@ -345,6 +348,13 @@ class EventService:
             costs = sql.has_costs(conn)
             if fields is not None:
                 fields(rules.ALL_FIELDS if costs else rules.FIELDS)
+            if lines is not None and conn.dialect.name == "postgresql":
+                from atlas_cli.db.export import copy_events
+
+                fmt, write = lines
+                return copy_events(
+                    conn, fmt=fmt, workspace_id=scope, start=lower, end=upper, costs=costs, write=write, fallback=emit
+                )
             rows = sql.stream_events(conn, workspace_id=scope, start=lower, end=upper, yield_per=fetch, costs=costs)
             for row in rows:
                 emit(row)
