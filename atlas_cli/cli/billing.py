@@ -128,7 +128,8 @@ def report_usage(
         typer.Option(
             "--period",
             metavar="current|DATE",
-            help="current, or the billing period holding DATE (YYYY-MM-DD) [default: current and previous].",
+            help="current, or the billing period holding DATE (YYYY-MM-DD, yesterday, 7d, 1m) "
+            "[default: current and previous].",
             show_default=False,
         ),
     ] = None,
