@@ -25,6 +25,8 @@ from atlas_cli.services.workspaces import period_of, resolve, subscriptions
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, RowMapping
 
+    from atlas_cli.db.layout import Billing
+
 HISTORY_MAX = 365
 BREAKDOWN_MAX = 500
 SORTS = ("queries", "tokens", "logins")
@@ -52,8 +54,8 @@ class UsageService:
 
     def watch(self, workspace: str | None, *, every: bool = False) -> WatchSnapshot:
         """Where the watched workspaces stand now: the one named, or (`every`) each workspace that
-        is not deleted, by slug. One connection per snapshot; --all measures the workspaces one
-        after another.
+        is not deleted, by slug. --all measures every workspace set-based, as `billing check
+        --all` does (a few statements per snapshot, not one round per workspace).
 
         Raises:
             BadInput: -w together with --all.
@@ -65,11 +67,9 @@ class UsageService:
         with self._db.connect() as conn:
             billing = self._db.billing(conn)
             if every:
-                rows = queries.all_workspaces(conn, billing.layout.organization)
-                watched = [ws for ws in (Workspace.from_row(r, billing.layout) for r in rows) if ws.status != "deleted"]
+                found = _fleet_standings(conn, billing, now)
             else:
-                watched = [resolve(conn, workspace, billing.layout)]
-            found = [standing(conn, billing, ws, now) for ws in watched]
+                found = [standing(conn, billing, resolve(conn, workspace, billing.layout), now)]
         return WatchSnapshot(now, tuple(sorted(found, key=lambda s: (s.workspace.slug or s.workspace.id).lower())))
 
     def history(
@@ -189,6 +189,33 @@ class UsageService:
             EventTotals(),
         )
         return BreakdownReport(ws, window, sort, users, no_user, zone=zone)
+
+
+def _fleet_standings(conn: Connection, billing: Billing, now: datetime) -> list[Standing]:
+    """Every live workspace's standing, from the fleet's set-based measurements."""
+    from atlas_cli.db import workspace_sets
+    from atlas_cli.domain import engine
+    from atlas_cli.services.fleet import facts_of, measure
+    from atlas_cli.services.workspaces import trial_of
+
+    live = workspace_sets.live_workspaces(conn, billing.layout.organization)
+    targets = [Workspace.from_row(row, billing.layout) for row in live]
+    measured = measure(conn, billing, targets, now, counts_required=True)
+    assert measured.counts is not None  # counts_required: unreadable counts raised
+    found = []
+    for ws in targets:
+        plan = billing.catalog.plan(ws.tier_value)
+        facts = facts_of(billing, ws, measured, now)
+        metrics = engine.measurements(billing.catalog, plan, facts) if plan is not None else ()
+        window, source = measured.periods[ws.id]
+        decision = engine.decide(billing.catalog, plan, facts)
+        counts = measured.counts[ws.id]
+        found.append(
+            Standing(
+                ws, billing.catalog, plan, window, source, facts, metrics, counts, decision, trial_of(ws, now), None
+            )
+        )
+    return found
 
 
 def _served_and_recomputed(

@@ -40,6 +40,8 @@ def test_json_snapshot_is_what_usage_show_says(fleet):
     every = fleet.json("usage", "watch", "--all")
     assert [w["workspaceId"] for w in every] == ["acme", "globex"]
     assert [w["queryCount"] for w in every] == [1_000, 8_000]
+    # measured set-based, yet each object is what the single `usage show` says
+    assert every == [fleet.json("usage", "show", "-w", ws) for ws in ("acme", "globex")]
     csv = fleet("usage", "watch", "--all", "--format", "csv")
     assert csv.stdout.splitlines()[0].startswith("workspaceId,billingModel,queryCount")
     assert len(csv.stdout.splitlines()) == 3
@@ -92,3 +94,22 @@ def test_bad_input(fleet, args, code, message):
 
 def test_the_all_snapshot_of_an_empty_database_is_an_empty_list(atlas):
     assert json.loads(atlas("usage", "watch", "--all", "--json").stdout) == []
+
+
+def test_per_seat_all_snapshot_is_each_usage_show(db_url):
+    from tests import per_seat_factories as ps
+    from tests.cli.conftest import Atlas
+
+    db = ps.database(db_url)
+    try:
+        with db.begin() as conn:
+            ps.workspace(conn, "acme", seats=2)
+            ps.workspace(conn, "initech", tier="starter")
+            factories.events(conn, "acme", [("token", 40_000, NOW, "acme_u0"), ("query", 3, NOW, "acme_u1")])
+        atlas = Atlas(db.url)
+        every = atlas.json("usage", "watch", "--all")
+        assert [w["workspaceId"] for w in every] == ["acme", "initech"]
+        assert every == [atlas.json("usage", "show", "-w", ws) for ws in ("acme", "initech")]
+        assert every[0]["billingModel"] == "per-seat"
+    finally:
+        db.dispose()
