@@ -322,7 +322,9 @@ def export(
             case_sensitive=False,
         ),
     ] = None,
-    fetch_size: Annotated[int, typer.Option("--fetch-size", help="Rows per round trip.")] = 2000,
+    fetch_size: Annotated[
+        int, typer.Option("--fetch-size", help="Rows per round trip (SQLite; PostgreSQL streams through COPY).")
+    ] = 2000,
     tz: TzOpt = None,
 ) -> None:
     """Stream raw events, oldest first, to stdout; memory stays flat however many rows.

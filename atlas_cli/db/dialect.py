@@ -110,3 +110,18 @@ def windows(conn: Connection, spans: Sequence[tuple[datetime, datetime]]) -> sa.
         sa.type_coerce(sa.func.json_extract(items.c.value, "$[0]"), UTCDateTime()).label("window_start"),
         sa.type_coerce(sa.func.json_extract(items.c.value, "$[1]"), UTCDateTime()).label("window_end"),
     ).subquery("windows")
+
+
+def one_of(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[str], name: str) -> sa.ColumnElement[bool]:
+    """`column` is one of the text `values`, bound as ONE parameter whatever their number (no
+    batching under SQLite's parameter limit, one scan on PostgreSQL): `= ANY(array)` on PostgreSQL,
+    `IN (SELECT value FROM json_each(...))` on SQLite."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.func.any(sa.bindparam(name, list(values), type_=ARRAY(sa.Text())))
+    import json
+
+    items = sa.func.json_each(sa.bindparam(name, json.dumps(list(values)), type_=sa.Text))
+    table = items.table_valued(sa.column("value", sa.Text))
+    return column.in_(sa.select(table.c.value))

@@ -19,7 +19,7 @@ from atlas_cli.render.contexts import ContextViews
 from atlas_cli.render.entitlements import EntitlementViews
 from atlas_cli.render.events import EventViews
 from atlas_cli.render.meter_reports import UsageSentViews
-from atlas_cli.render.standing import counts_json, plan_limits
+from atlas_cli.render.standing import counts_json, forecast_json, plan_limits
 from atlas_cli.render.watch import WatchViews
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         TrialReport,
         Workspace,
         WorkspaceDetail,
+        WorkspaceRow,
     )
     from atlas_cli.services.plans import PlanTable
 
@@ -144,6 +145,7 @@ def fleet_check_json(row: Any) -> dict[str, Any]:
         "periodStart": iso(row.period.start),
         "periodEnd": iso(row.period.end),
         "periodSource": row.period_source,
+        "forecast": forecast_json(row.forecast),
     }
 
 
@@ -170,6 +172,27 @@ def workspace_json(w: Workspace) -> dict[str, Any]:
         "trialEndsAt": iso(w.trial_ends_at),
         "billingModel": w.billing_model,
     }
+
+
+# What `workspace list` adds to each workspace's keys (JSON and the last CSV columns).
+LIST_EXTRAS = ("billingStatus", "worstUsagePercent", "effectiveTrialEndsAt", "trialExpired")
+
+
+def workspace_row_json(r: WorkspaceRow) -> dict[str, Any]:
+    return {
+        **workspace_json(r.workspace),
+        "billingStatus": r.billing_status,
+        "worstUsagePercent": r.worst_percent,
+        "effectiveTrialEndsAt": iso(r.trial.ends_at) if r.trial else None,
+        "trialExpired": r.trial.expired if r.trial else None,
+    }
+
+
+def _trial_cell(r: WorkspaceRow) -> str:
+    """The day the trial ends (`show` has the time), for a workspace on a trial plan."""
+    if r.trial is None or r.trial.ends_at is None:
+        return ""
+    return f"{r.trial.ends_at:%Y-%m-%d}" + (" (expired)" if r.trial.expired else "")
 
 
 def workspace_detail_json(d: WorkspaceDetail) -> dict[str, Any]:
@@ -409,24 +432,47 @@ class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews, Contex
 
         self._emit(fmt, data, list(data), [list(data.values())], table)
 
-    def workspace_list(self, workspaces: list[Workspace], fmt: str) -> None:
-        data = [workspace_json(w) for w in workspaces]
-        header = ["id", "name", "slug", "tier", "status", "byot", "trialEndsAt"]
+    def trial_list(self, reports: list[TrialReport], fmt: str) -> None:
+        data = [trial_json(r) for r in reports]
+        header = ["workspaceId", "tier", "trialEndsAt", "expired", "daysLeft"]
 
         def table() -> None:
             rows = [
                 [
-                    w.id,
-                    w.name,
-                    w.slug or "",
-                    w.tier_value,
-                    w.status,
-                    "yes" if w.byot else "",
-                    self.day(w.trial_ends_at) if w.trial_ends_at else "",  # the day; `show` has the time
+                    r.workspace.slug or r.workspace.id,
+                    r.workspace.tier_value,
+                    self.when(r.state.ends_at) or "",
+                    "expired" if r.state.expired else f"{r.state.days_left:,}",
                 ]
-                for w in workspaces
+                for r in reports
             ]
-            self._print_table(None, ["Id", "Name~", "Slug", "Tier", "Status", "BYOT", "Trial ends"], rows)
+            self._print_table(None, ["Workspace", "Tier", "Trial ends", "Days left#"], rows)
+            if not reports:
+                self.out.print("No workspace is on a trial.")
+
+        self._emit(fmt, data, header, [[d[k] for k in header] for d in data], table)
+
+    def workspace_list(self, workspaces: list[WorkspaceRow], fmt: str) -> None:
+        data = [workspace_row_json(w) for w in workspaces]
+        header = ["id", "name", "slug", "tier", "status", "byot", "trialEndsAt", *LIST_EXTRAS]
+
+        def table() -> None:
+            rows = [
+                [
+                    r.workspace.id,
+                    r.workspace.name,
+                    r.workspace.slug or "",
+                    r.workspace.tier_value,
+                    r.workspace.status,
+                    "yes" if r.workspace.byot else "",
+                    self._status(r.billing_status),
+                    "" if r.worst_percent is None else f"{r.worst_percent}%",
+                    _trial_cell(r),
+                ]
+                for r in workspaces
+            ]
+            columns = ["Id", "Name~", "Slug", "Tier", "Status", "BYOT", "Billing", "Worst#", "Trial ends"]
+            self._print_table(None, columns, rows)
 
         self._emit(fmt, data, header, [[w[k] for k in header] for w in data], table)
 

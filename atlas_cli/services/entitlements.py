@@ -29,7 +29,7 @@ from atlas_cli.errors import BadInput, Conflict, NotConfigured, NotFound
 from atlas_cli.services import Clock, utc_now
 from atlas_cli.services.catalogs import InForce, in_force
 from atlas_cli.services.models import Workspace
-from atlas_cli.services.standing import measure_facts
+from atlas_cli.services.standing import measure_facts_in_period
 from atlas_cli.services.workspaces import period_of, resolve, subscriptions
 
 if TYPE_CHECKING:
@@ -56,8 +56,12 @@ class _Context:
         return self.billing.catalog.plan(self.ws.tier_value)
 
     @cached_property
+    def measured(self) -> tuple[engine.Facts, Window | None]:
+        return measure_facts_in_period(self.conn, self.billing, self.ws, self.plan, self.now)
+
+    @cached_property
     def facts(self) -> engine.Facts:
-        return measure_facts(self.conn, self.billing, self.ws, self.plan, self.now)
+        return self.measured[0]
 
     @cached_property
     def block(self) -> engine.Decision | None:
@@ -71,7 +75,9 @@ class _Context:
 
     @cached_property
     def window(self) -> Window:
-        return period_of(self.billing, subscriptions(self.conn, self.ws), self.now)[0]
+        """The billing period: the one the workspace's facts were measured in, else read now."""
+        measured = self.measured[1]
+        return measured or period_of(self.billing, subscriptions(self.conn, self.ws), self.now)[0]
 
 
 def _context(conn: Connection, billing: Billing, workspace: str | None, now: datetime) -> _Context:
