@@ -115,11 +115,11 @@ class MeterReportService:
         """
         if all_workspaces and workspace:
             raise BadInput("give either --workspace or --all, not both")
+        now = self._clock()
         try:
-            choice = rules.parse_period(period)
+            choice = rules.parse_period(period, now=now)
         except ValueError as exc:
             raise BadInput(f"--period: {exc}") from None
-        now = self._clock()
         if choice.day is not None and rules.day_moment(choice.day) > now:
             raise BadInput(f"--period: {choice.day.isoformat()} is in the future; its usage cannot be billed yet")
         if not dry_run:

@@ -64,6 +64,14 @@ class Standing:
         return next((m for m in self.metrics if m.metric == name), None)
 
 
+@dataclass(frozen=True)
+class WatchSnapshot:
+    """Where each watched workspace stood at `at` (`usage watch`)."""
+
+    at: datetime
+    standings: tuple[Standing, ...]
+
+
 def standing(conn: Connection, billing: Billing, ws: Workspace, now: datetime) -> Standing:
     """Where `ws` stands now. Unlike the check, unreadable usage is an error here, not a warning."""
     plan = billing.catalog.plan(ws.tier_value)
