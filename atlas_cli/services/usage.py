@@ -195,6 +195,7 @@ def _fleet_standings(conn: Connection, billing: Billing, now: datetime) -> list[
     """Every live workspace's standing, from the fleet's set-based measurements."""
     from atlas_cli.db import workspace_sets
     from atlas_cli.domain import engine
+    from atlas_cli.domain.forecast import forecast
     from atlas_cli.services.fleet import facts_of, measure
     from atlas_cli.services.workspaces import trial_of
 
@@ -210,9 +211,21 @@ def _fleet_standings(conn: Connection, billing: Billing, now: datetime) -> list[
         window, source = measured.periods[ws.id]
         decision = engine.decide(billing.catalog, plan, facts)
         counts = measured.counts[ws.id]
+        ahead = forecast(billing.catalog, plan, facts, window, now) if measured.usage is not None else ()
         found.append(
             Standing(
-                ws, billing.catalog, plan, window, source, facts, metrics, counts, decision, trial_of(ws, now), None
+                ws,
+                billing.catalog,
+                plan,
+                window,
+                source,
+                facts,
+                metrics,
+                counts,
+                decision,
+                trial_of(ws, now),
+                None,
+                ahead,
             )
         )
     return found
