@@ -84,7 +84,46 @@ def moments(conn: Connection, values: Sequence[datetime], name: str) -> sa.Subqu
     return sa.select(table.c.value.label(name)).subquery(name)
 
 
-def windows(conn: Connection, spans: Sequence[tuple[datetime, datetime]]) -> sa.Subquery:
+def windows(conn: Connection, spans: Sequence[tuple[str, datetime, datetime]], name: str = "windows") -> sa.Subquery:
+    """A table (`workspace_id` text, `period_start`, `period_end` UTCDateTime) of `spans`, bound
+    as parameters whose number does not depend on how many spans there are, so the statement
+    compiles once per shape (see `moments`)."""
+    from atlas_cli.db.types import UTCDateTime
+
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        ids = sa.bindparam(f"{name}_ids", [s[0] for s in spans], type_=ARRAY(sa.Text))
+        starts = sa.bindparam(f"{name}_starts", [s[1] for s in spans], type_=ARRAY(UTCDateTime()))
+        ends = sa.bindparam(f"{name}_ends", [s[2] for s in spans], type_=ARRAY(UTCDateTime()))
+        table = (
+            sa.func.unnest(ids, starts, ends)
+            .table_valued(
+                sa.column("workspace_id", sa.Text),
+                sa.column("period_start", UTCDateTime()),
+                sa.column("period_end", UTCDateTime()),
+            )
+            .render_derived(name=f"{name}_rows")
+        )
+        return sa.select(table.c.workspace_id, table.c.period_start, table.c.period_end).subquery(name)
+    import json
+
+    to_text = UTCDateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    assert to_text is not None
+    rows = json.dumps([[ws, to_text(start), to_text(end)] for ws, start, end in spans])
+    items = sa.func.json_each(sa.bindparam(name, rows, type_=sa.Text)).table_valued(sa.column("value", sa.Text))
+
+    def item(index: int, type_: Any) -> Any:
+        return sa.type_coerce(sa.func.json_extract(items.c.value, sa.literal_column(f"'$[{index}]'")), type_)
+
+    return sa.select(
+        item(0, sa.Text).label("workspace_id"),
+        item(1, UTCDateTime()).label("period_start"),
+        item(2, UTCDateTime()).label("period_end"),
+    ).subquery(name)
+
+
+def time_windows(conn: Connection, spans: Sequence[tuple[datetime, datetime]]) -> sa.Subquery:
     """A two-column table (`window_start`, `window_end`, both UTCDateTime) of `spans`, bound as
     parameters whose number does not depend on how many spans there are (cacheable, as `moments`)."""
     from atlas_cli.db.types import UTCDateTime

@@ -180,7 +180,7 @@ def summaries_in_windows(
     Each span reads its own range of the (workspace_id, created_at) index."""
     if not spans:
         return []
-    w = dialect.windows(conn, spans)
+    w = dialect.time_windows(conn, spans)
     joined = w.outerjoin(
         e,
         sa.and_(e.c.workspace_id == workspace_id, e.c.created_at >= w.c.window_start, e.c.created_at < w.c.window_end),

@@ -211,7 +211,6 @@ def _fleet_standings(conn: Connection, billing: Billing, now: datetime) -> list[
         window, source = measured.periods[ws.id]
         decision = engine.decide(billing.catalog, plan, facts)
         counts = measured.counts[ws.id]
-        ahead = forecast(billing.catalog, plan, facts, window, now) if measured.usage is not None else ()
         found.append(
             Standing(
                 ws,
@@ -225,7 +224,7 @@ def _fleet_standings(conn: Connection, billing: Billing, now: datetime) -> list[
                 decision,
                 trial_of(ws, now),
                 None,
-                ahead,
+                forecast(billing.catalog, plan, facts, window, now),
             )
         )
     return found
