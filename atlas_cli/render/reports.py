@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from atlas_cli.catalogs import builtin
 from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number
 from atlas_cli.render.billing import BillingOpsViews
+from atlas_cli.render.credits import CreditViews
 from atlas_cli.render.entitlements import EntitlementViews
 from atlas_cli.render.events import EventViews
 from atlas_cli.render.standing import StandingViews, counts_json, plan_limits
@@ -258,7 +259,7 @@ def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
     }
 
 
-class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews):
+class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, CreditViews):
     """Every report of atlas, in the format asked for."""
 
     # --- reports ---------------------------------------------------------------------------

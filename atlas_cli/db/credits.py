@@ -1,0 +1,218 @@
+"""SQL of credits (DESIGN 4c, Credits): accounts, grants, the ledger and idempotency keys.
+
+Every change to one workspace's unit happens under `lock`: on PostgreSQL a transaction-scoped
+advisory lock per (workspace, unit), taken in sorted order so two writers never deadlock; on SQLite
+the writer lock that `BEGIN IMMEDIATE` already holds. Statements are set-based: one per table
+whatever the number of accounts, grants or entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from atlas_cli.db import dialect
+from atlas_cli.db.schema import credit_accounts, credit_grants, credit_ledger, credit_requests
+
+Pair = tuple[str, str]  # (workspace_id, unit)
+
+
+def has_tables(conn: Connection) -> bool:
+    """Whether the credit tables exist (a database not yet upgraded has none)."""
+    return sa.inspect(conn).has_table(credit_ledger.name)
+
+
+def lock(conn: Connection, pairs: Iterable[Pair]) -> None:
+    """Serialise writers per workspace and unit until the transaction ends."""
+    if conn.dialect.name != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE holds the database's one writer lock already
+    for workspace_id, unit in sorted(set(pairs)):
+        key = f"atlas_credits/{workspace_id}/{unit}"
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
+
+
+def accounts(conn: Connection, pairs: Iterable[Pair], now: datetime) -> dict[Pair, dict[str, Any]]:
+    """The accounts of `pairs`, created (balance 0) where missing; call under `lock`."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return {}
+    rows = [{"workspace_id": w, "unit": u, "updated_at": now} for w, u in wanted]
+    conn.execute(dialect.insert_for(conn, credit_accounts).on_conflict_do_nothing(), rows)
+    a = credit_accounts.c
+    found = conn.execute(sa.select(credit_accounts).where(sa.tuple_(a.workspace_id, a.unit).in_(wanted))).mappings()
+    return {(r["workspace_id"], r["unit"]): dict(r) for r in found}
+
+
+def read_accounts(conn: Connection, workspace_id: str | None, unit: str | None = None) -> Sequence[RowMapping]:
+    """Accounts, without creating any (a read)."""
+    a = credit_accounts.c
+    query = sa.select(credit_accounts).order_by(a.workspace_id, a.unit)
+    if workspace_id is not None:
+        query = query.where(a.workspace_id == workspace_id)
+    if unit is not None:
+        query = query.where(a.unit == unit)
+    return conn.execute(query).mappings().all()
+
+
+def grants(
+    conn: Connection, pairs: Iterable[Pair], *, open_only: bool = True, workspace_id: str | None = None
+) -> Sequence[RowMapping]:
+    """The grants of `pairs` (open ones: remaining above zero and not closed), oldest first."""
+    g = credit_grants.c
+    query = sa.select(credit_grants).order_by(g.workspace_id, g.unit, g.created_at, g.id)
+    wanted = sorted(set(pairs))
+    if wanted:
+        query = query.where(sa.tuple_(g.workspace_id, g.unit).in_(wanted))
+    elif workspace_id is not None:
+        query = query.where(g.workspace_id == workspace_id)
+    if open_only:
+        query = query.where(g.remaining > 0, g.closed_at.is_(None))
+    return conn.execute(query).mappings().all()
+
+
+def grant(conn: Connection, workspace_id: str, grant_id: str) -> RowMapping | None:
+    g = credit_grants.c
+    query = sa.select(credit_grants).where(g.workspace_id == workspace_id, g.id == grant_id)
+    return conn.execute(query).mappings().first()
+
+
+def expired_pairs(conn: Connection, workspace_ids: Sequence[str] | None, now: datetime) -> list[Pair]:
+    """(workspace, unit) of every open grant whose expiry has passed at `now`."""
+    g = credit_grants.c
+    query = (
+        sa.select(g.workspace_id, g.unit).where(g.remaining > 0, g.closed_at.is_(None), g.expires_at <= now).distinct()
+    )
+    if workspace_ids is not None:
+        query = query.where(g.workspace_id.in_(list(workspace_ids)))
+    return [(w, u) for w, u in conn.execute(query).all()]
+
+
+def insert_grants(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(sa.insert(credit_grants), list(rows))
+
+
+def update_grants(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Each row: workspace_id, id, remaining, closed_at, closed_as (one executemany)."""
+    if not rows:
+        return
+    g = credit_grants.c
+    stmt = (
+        sa.update(credit_grants)
+        .where(g.workspace_id == sa.bindparam("w_id"), g.id == sa.bindparam("g_id"))
+        .values(
+            remaining=sa.bindparam("remaining"),
+            closed_at=sa.bindparam("closed_at"),
+            closed_as=sa.bindparam("closed_as"),
+        )
+    )
+    conn.execute(
+        stmt,
+        [
+            {
+                "w_id": r["workspace_id"],
+                "g_id": r["id"],
+                "remaining": r["remaining"],
+                "closed_at": r["closed_at"],
+                "closed_as": r["closed_as"],
+            }
+            for r in rows
+        ],
+    )
+
+
+def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(sa.insert(credit_ledger), list(rows))
+
+
+def update_accounts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Each row: workspace_id, unit, balance, overage, last_entry, updated_at (one executemany)."""
+    if not rows:
+        return
+    a = credit_accounts.c
+    stmt = (
+        sa.update(credit_accounts)
+        .where(a.workspace_id == sa.bindparam("w_id"), a.unit == sa.bindparam("u"))
+        .values(
+            balance=sa.bindparam("balance"),
+            overage=sa.bindparam("overage"),
+            last_entry=sa.bindparam("last_entry"),
+            updated_at=sa.bindparam("updated_at"),
+        )
+    )
+    conn.execute(
+        stmt,
+        [
+            {
+                "w_id": r["workspace_id"],
+                "u": r["unit"],
+                "balance": r["balance"],
+                "overage": r["overage"],
+                "last_entry": r["last_entry"],
+                "updated_at": r["updated_at"],
+            }
+            for r in rows
+        ],
+    )
+
+
+def entries(
+    conn: Connection, workspace_id: str, unit: str | None, since: datetime | None, limit: int | None = None
+) -> Sequence[RowMapping]:
+    """Ledger entries of a workspace, newest first."""
+    e = credit_ledger.c
+    query = sa.select(credit_ledger).where(e.workspace_id == workspace_id)
+    if unit is not None:
+        query = query.where(e.unit == unit)
+    if since is not None:
+        query = query.where(e.created_at >= since)
+    query = query.order_by(e.created_at.desc(), e.unit, e.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return conn.execute(query).mappings().all()
+
+
+def request(conn: Connection, workspace_id: str, key: str) -> RowMapping | None:
+    r = credit_requests.c
+    query = sa.select(credit_requests).where(r.workspace_id == workspace_id, r.key == key)
+    return conn.execute(query).mappings().first()
+
+
+def claim_request(conn: Connection, row: dict[str, Any]) -> bool:
+    """Record an idempotency key; False when the workspace already has it (race-safe)."""
+    stmt = dialect.insert_for(conn, credit_requests).values(**row).on_conflict_do_nothing()
+    return conn.execute(stmt.returning(credit_requests.c.key)).first() is not None
+
+
+def ledger_sums(conn: Connection, workspace_ids: Sequence[str] | None) -> dict[tuple[str, str, str | None], int]:
+    """Sum of the ledger per (workspace, unit, grant id; None: overage entries)."""
+    e = credit_ledger.c
+    query = sa.select(e.workspace_id, e.unit, e.grant_id, sa.func.sum(e.amount)).group_by(
+        e.workspace_id, e.unit, e.grant_id
+    )
+    if workspace_ids is not None:
+        query = query.where(e.workspace_id.in_(list(workspace_ids)))
+    return {(w, u, g): int(total) for w, u, g, total in conn.execute(query).all()}
+
+
+def last_entries(conn: Connection, workspace_ids: Sequence[str] | None) -> dict[Pair, tuple[int, int]]:
+    """Per (workspace, unit): the highest entry id and the balance after it."""
+    e = credit_ledger.c
+    top = sa.select(e.workspace_id, e.unit, sa.func.max(e.id).label("top")).group_by(e.workspace_id, e.unit)
+    if workspace_ids is not None:
+        top = top.where(e.workspace_id.in_(list(workspace_ids)))
+    t = top.subquery()
+    query = sa.select(e.workspace_id, e.unit, e.id, e.balance_after).join(
+        t, sa.and_(e.workspace_id == t.c.workspace_id, e.unit == t.c.unit, e.id == t.c.top)
+    )
+    return {(w, u): (int(i), int(b)) for w, u, i, b in conn.execute(query).all()}
+
+
+def workspaces_with_credits(conn: Connection) -> list[str]:
+    a = credit_accounts.c
+    return [w for (w,) in conn.execute(sa.select(a.workspace_id).distinct().order_by(a.workspace_id)).all()]
