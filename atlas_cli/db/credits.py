@@ -216,3 +216,38 @@ def last_entries(conn: Connection, workspace_ids: Sequence[str] | None) -> dict[
 def workspaces_with_credits(conn: Connection) -> list[str]:
     a = credit_accounts.c
     return [w for (w,) in conn.execute(sa.select(a.workspace_id).distinct().order_by(a.workspace_id)).all()]
+
+
+def tiers(conn: Connection, workspace_ids: Sequence[str]) -> dict[str, str]:
+    """The plan tier of each workspace (either billing model's organization table: both have these)."""
+    org = sa.table("organization", sa.column("id", sa.Text), sa.column("plan_tier", sa.Text))
+    found: dict[str, str] = {}
+    ids = sorted(set(workspace_ids))
+    for start in range(0, len(ids), 500):
+        query = sa.select(org.c.id, org.c.plan_tier).where(org.c.id.in_(ids[start : start + 500]))
+        found.update({w: t for w, t in conn.execute(query).all()})
+    return found
+
+
+def overrides(conn: Connection, workspace_ids: Sequence[str], units: Sequence[str], now: datetime) -> dict[Pair, Any]:
+    """The value of the override in force at `now` of each (workspace, credit unit) that has one."""
+    from atlas_cli.db.schema import entitlement_overrides as eo
+
+    if not sa.inspect(conn).has_table(eo.name):
+        return {}
+    o = eo.c
+    query = (
+        sa.select(o.workspace_id, o.feature, o.value)
+        .where(
+            o.workspace_id.in_(sorted(set(workspace_ids))),
+            o.feature.in_(list(units)),
+            o.created_at <= now,
+            sa.or_(o.until.is_(None), o.until > now),
+            sa.or_(o.ended_at.is_(None), o.ended_at > now),
+        )
+        .order_by(o.workspace_id, o.feature, o.created_at.desc(), o.id)
+    )
+    found: dict[Pair, Any] = {}
+    for ws, feature, value in conn.execute(query).all():
+        found.setdefault((ws, feature), value)
+    return found

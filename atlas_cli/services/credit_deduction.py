@@ -1,0 +1,101 @@
+"""Deduction when events are written (DESIGN 4c, Credits): in the transaction that inserts them,
+only for the events actually inserted (a duplicate deducts nothing), each event's cost taken from
+the grants usable at the event's time, in burn order, serialised per workspace and unit.
+
+`Pricing` is read once per writer (a `usage record`, an ingest run, the background writer) from the
+operator catalog in force: which event types cost what in which unit, and which tiers are entitled.
+A workspace pays for a unit when its plan (or an override in force) entitles it to the feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Connection
+
+from atlas_cli.domain import operator_catalog as oc
+from atlas_cli.domain.catalog import CatalogError
+from atlas_cli.domain.credits import Cost
+
+if TYPE_CHECKING:
+    from atlas_cli.db.events import Inserted, InsertedRow
+    from atlas_cli.db.layout import Billing
+
+
+@dataclass(frozen=True)
+class Pricing:
+    by_type: Mapping[str, tuple[tuple[str, Cost], ...]] = field(default_factory=dict)  # type -> (unit, cost)
+    features: Mapping[str, oc.OperatorFeature] = field(default_factory=dict)
+    catalog: oc.OperatorCatalog | None = None
+
+    def collector(self) -> Inserted | None:
+        """What an insert must report back; None: no event type costs credits (nothing to do)."""
+        if not self.by_type:
+            return None
+        from atlas_cli.db.events import Inserted
+
+        return Inserted(frozenset(self.by_type))
+
+
+NO_PRICING = Pricing()
+
+
+def pricing(conn: Connection, billing: Billing) -> Pricing:
+    """The credit prices of the operator catalog in force; none without credit tables or features."""
+    from atlas_cli.db import credits as q
+    from atlas_cli.services.catalogs import in_force
+
+    catalog = in_force(conn, billing).catalog
+    features = {k: f for k, f in catalog.features.items() if f.kind == "credit"}
+    if not features or not q.has_tables(conn):
+        return NO_PRICING
+    by_type: dict[str, list[tuple[str, Cost]]] = {}
+    for unit, feature in sorted(features.items()):
+        for event_type, cost in feature.costs:
+            by_type.setdefault(event_type, []).append((unit, cost))
+    return Pricing({t: tuple(c) for t, c in by_type.items()}, features, catalog)
+
+
+def deduct(conn: Connection, prices: Pricing, rows: Sequence[InsertedRow], now: datetime) -> int:
+    """Deduct the cost of the inserted `rows` (in event-time order); the ledger entries written."""
+    if not rows or prices.catalog is None:
+        return 0
+    from atlas_cli.services.credit_book import Book
+
+    workspaces = sorted({row[1] for row in rows})
+    entitled = _entitled(conn, prices, workspaces, now)
+    charges: list[tuple[datetime, str, tuple[str, str], int]] = []
+    for id_, ws, kind, qty, at in rows:
+        for unit, cost in prices.by_type.get(kind, ()):
+            amount = cost.of(qty)
+            if amount > 0 and (ws, unit) in entitled:
+                charges.append((at, id_, (ws, unit), amount))
+    if not charges:
+        return 0
+    charges.sort(key=lambda c: (c[0], c[1], c[2]))
+    book = Book(conn, {c[2] for c in charges}, now)
+    for at, id_, pair, amount in charges:
+        book.debit(pair, amount, at, event_id=id_)
+    return book.save()
+
+
+def _entitled(conn: Connection, prices: Pricing, workspaces: Sequence[str], now: datetime) -> set[tuple[str, str]]:
+    from atlas_cli.db import credits as q
+
+    assert prices.catalog is not None
+    tiers = q.tiers(conn, workspaces)
+    found = q.overrides(conn, workspaces, list(prices.features), now)
+    pairs: set[tuple[str, str]] = set()
+    for ws in workspaces:
+        for unit, feature in prices.features.items():
+            value = prices.catalog.value(tiers.get(ws, ""), unit)
+            if (ws, unit) in found:
+                with suppress(CatalogError):  # an override that no longer fits the feature does not apply
+                    value = oc.plan_value(found[(ws, unit)], feature, "override")
+            if oc.entitled(value):
+                pairs.add((ws, unit))
+    return pairs
