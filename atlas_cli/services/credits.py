@@ -135,6 +135,18 @@ def credit_features(catalog: oc.OperatorCatalog) -> dict[str, oc.OperatorFeature
     return {k: f for k, f in catalog.features.items() if f.kind == "credit"}
 
 
+def available_now(conn: Connection, workspace_id: str, unit: str, now: datetime) -> int:
+    """What a check may spend now: the remaining of the grants usable now, minus the overage
+    (two index-backed reads; 0 on a database without credit tables)."""
+    if not q.has_tables(conn):
+        return 0
+    pair = (workspace_id, unit)
+    accounts = q.read_accounts(conn, workspace_id, unit)
+    overage = int(accounts[0]["overage"]) if accounts else 0
+    usable = sum(int(r["remaining"]) for r in q.grants(conn, [pair]) if to_grant(r).usable_at(now))
+    return usable - overage
+
+
 def parse_moment(text: str, option: str) -> datetime:
     """YYYY-MM-DD (its midnight UTC) or an ISO 8601 time (UTC when no offset).
 

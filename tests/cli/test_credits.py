@@ -195,3 +195,40 @@ def test_balance_shows_grants_and_a_table(env):
     assert (g["amount"], g["remaining"], g["priority"], g["expiresAt"]) == (50, 50, 5, "2027-01-01T00:00:00.000Z")
     table = env.cli()("credits", "balance", "-w", "acme")
     assert table.exit_code == 0 and "ai-credits" in table.stdout and "soft-credits" in table.stdout
+
+
+def check(env, ws, feature, *args, code=0):
+    return env.cli().json("entitlements", "check", "-w", ws, feature, *args, code=code)
+
+
+def test_check_with_block_overage_refuses_below_the_cost_at_the_boundary(env):
+    grant(env, "acme", "ai-credits", 5, "g")
+    exact = check(env, "acme", "ai-credits", "--quantity", "5")
+    assert (exact["allowed"], exact["reason"], exact["balance"], exact["kind"]) == (True, "ok", 5, "credit")
+    over = check(env, "acme", "ai-credits", "--quantity", "6", code=12)
+    assert (over["allowed"], over["reason"], over["balance"]) == (False, "insufficient_credits", 5)
+    # 5000 tokens cost ceil(5000 / 1000) = 5; 5001 cost 6
+    assert check(env, "acme", "ai-credits", "--event-type", "token", "--quantity", "5000")["allowed"] is True
+    check(env, "acme", "ai-credits", "--event-type", "token", "--quantity", "5001", code=12)
+    env.cli().fails(2, "entitlements", "check", "-w", "acme", "ai-credits", "--event-type", "login")
+
+
+def test_check_without_block_overage_always_allows_even_below_zero(env):
+    run(env, "adjust", "-w", "acme", "soft-credits", "-10", "--key", "a", "--as", "root")
+    found = check(env, "acme", "soft-credits", "--quantity", "1000")
+    assert (found["allowed"], found["reason"], found["balance"]) == (True, "ok", -10)
+
+
+def test_check_of_a_plan_without_the_feature_is_not_entitled_and_a_grant_not_yet_usable_does_not_count(env):
+    env.push(CATALOG.format(paid=env.paid, other=env.other).replace(f"[plans.{env.other}]\nai-credits = true", ""))
+    assert check(env, "globex", "ai-credits", code=16)["reason"] == "not_entitled"
+    grant(env, "acme", "ai-credits", 5, "g", "--expires", (NOW + timedelta(hours=1)).isoformat())
+    later = env.cli(lambda: NOW + timedelta(hours=1))
+    found = later.json("entitlements", "check", "-w", "acme", "ai-credits", code=12)
+    assert (found["reason"], found["balance"]) == ("insufficient_credits", 0)  # the expiry is exclusive
+
+
+def test_entitlements_list_shows_the_balance(env):
+    grant(env, "acme", "ai-credits", 42, "g")
+    rows = {r["feature"]: r for r in env.cli().json("entitlements", "list", "-w", "acme")["features"]}
+    assert rows["ai-credits"]["balance"] == 42 and rows["ai-credits"]["kind"] == "credit"
