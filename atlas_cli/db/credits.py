@@ -40,11 +40,23 @@ def accounts(conn: Connection, pairs: Iterable[Pair], now: datetime) -> dict[Pai
     wanted = sorted(set(pairs))
     if not wanted:
         return {}
-    rows = [{"workspace_id": w, "unit": u, "updated_at": now} for w, u in wanted]
-    conn.execute(dialect.insert_for(conn, credit_accounts).on_conflict_do_nothing(), rows)
+    found = _accounts(conn, wanted)
+    missing = [{"workspace_id": w, "unit": u, "updated_at": now} for w, u in wanted if (w, u) not in found]
+    if missing:
+        conn.execute(dialect.insert_for(conn, credit_accounts).on_conflict_do_nothing(), missing)
+        found = _accounts(conn, wanted)
+    return found
+
+
+def _accounts(conn: Connection, wanted: Sequence[Pair]) -> dict[Pair, dict[str, Any]]:
+    """By workspace IN and unit IN (simple lists, compiled once), then exactly `wanted`."""
     a = credit_accounts.c
-    found = conn.execute(sa.select(credit_accounts).where(sa.tuple_(a.workspace_id, a.unit).in_(wanted))).mappings()
-    return {(r["workspace_id"], r["unit"]): dict(r) for r in found}
+    keep = set(wanted)
+    query = sa.select(credit_accounts).where(
+        a.workspace_id.in_(sorted({w for w, _u in keep})), a.unit.in_(sorted({u for _w, u in keep}))
+    )
+    rows = conn.execute(query).mappings()
+    return {(r["workspace_id"], r["unit"]): dict(r) for r in rows if (r["workspace_id"], r["unit"]) in keep}
 
 
 def read_accounts(conn: Connection, workspace_id: str | None, unit: str | None = None) -> Sequence[RowMapping]:
@@ -64,14 +76,17 @@ def grants(
     """The grants of `pairs` (open ones: remaining above zero and not closed), oldest first."""
     g = credit_grants.c
     query = sa.select(credit_grants).order_by(g.workspace_id, g.unit, g.created_at, g.id)
-    wanted = sorted(set(pairs))
-    if wanted:
-        query = query.where(sa.tuple_(g.workspace_id, g.unit).in_(wanted))
+    keep = set(pairs)
+    if keep:
+        query = query.where(
+            g.workspace_id.in_(sorted({w for w, _u in keep})), g.unit.in_(sorted({u for _w, u in keep}))
+        )
     elif workspace_id is not None:
         query = query.where(g.workspace_id == workspace_id)
     if open_only:
         query = query.where(g.remaining > 0, g.closed_at.is_(None))
-    return conn.execute(query).mappings().all()
+    rows = conn.execute(query).mappings().all()
+    return [r for r in rows if (r["workspace_id"], r["unit"]) in keep] if keep else rows
 
 
 def grant(conn: Connection, workspace_id: str, grant_id: str) -> RowMapping | None:
@@ -230,11 +245,10 @@ def tiers(conn: Connection, workspace_ids: Sequence[str]) -> dict[str, str]:
 
 
 def overrides(conn: Connection, workspace_ids: Sequence[str], units: Sequence[str], now: datetime) -> dict[Pair, Any]:
-    """The value of the override in force at `now` of each (workspace, credit unit) that has one."""
+    """The value of the override in force at `now` of each (workspace, credit unit) that has one
+    (the overrides table must exist: `entitlements.has_tables`)."""
     from atlas_cli.db.schema import entitlement_overrides as eo
 
-    if not sa.inspect(conn).has_table(eo.name):
-        return {}
     o = eo.c
     query = (
         sa.select(o.workspace_id, o.feature, o.value)

@@ -105,11 +105,10 @@ def _new_sqlite_rows(conn: Connection, rows: Sequence[EventRow], types: frozense
     """The rows of `types` that the insert will store: ids not stored yet, first of each repeated id.
     Read before the insert, in its transaction (SQLite's writer lock is held: nothing can interleave)."""
     wanted = [row for row in rows if row[3] in types]
-    ids = sorted({row[0] for row in wanted})
-    stored: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        stored.update(str(i) for (i,) in conn.execute(sa.select(e.c.id).where(e.c.id.in_(chunk))).all())
+    if not wanted:
+        return []
+    ids = json.dumps(sorted({row[0] for row in wanted}))
+    stored = {str(i) for (i,) in conn.exec_driver_sql(_SQLITE_STORED, (ids,)).all()}
     found: list[InsertedRow] = []
     for id_, ws, _user, kind, qty, _meta, at, _cost in wanted:
         if id_ not in stored:
@@ -145,6 +144,7 @@ def _sqlite_insert(columns: Sequence[str]) -> str:
 
 
 _SQLITE_INSERT = _sqlite_insert(COLUMNS)
+_SQLITE_STORED = "SELECT id FROM usage_events WHERE id IN (SELECT value FROM json_each(?))"
 _SQLITE_COST_INSERT = _sqlite_insert((*COLUMNS, COST_COLUMN))
 _NULL = "\\N"
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]").search

@@ -87,6 +87,36 @@ class Book:
                 self._touch(row)
             self._entry(pair, kind, -draw.amount, draw.grant_id, event_id, stamp)
 
+    def debit_events(self, pair: Pair, charges: Sequence[tuple[datetime, str, int]]) -> None:
+        """Deduct a batch of events' costs, (event time, event id, cost) in event-time order: each
+        from the grants usable at its own time, in burn order; then one `debit` entry per grant
+        drawn on and one for the overage (the event's id on it when the batch is one event)."""
+        order = dc.burn_order(to_grant(r) for r in self.grants[pair] if r["remaining"] > 0)
+        rows = {row["id"]: row for row in self.grants[pair]}
+        left = [int(rows[g.id]["remaining"]) for g in order]
+        drawn: dict[str | None, int] = {}
+        for at, _event, cost in charges:
+            for index, grant in enumerate(order):
+                if cost <= 0:
+                    break
+                if left[index] and grant.usable_at(at):
+                    take = min(left[index], cost)
+                    left[index] -= take
+                    cost -= take
+                    drawn[grant.id] = drawn.get(grant.id, 0) + take
+            if cost > 0:
+                drawn[None] = drawn.get(None, 0) + cost
+        event_id = charges[0][1] if len(charges) == 1 else None
+        stamp = Stamp(reason=None if event_id else f"{len(charges)} events")
+        for grant_id, amount in drawn.items():
+            if grant_id is None:
+                self.accounts[pair]["overage"] += amount
+            else:
+                rows[grant_id]["remaining"] -= amount
+                self._touch(rows[grant_id])
+        for grant_id, amount in sorted(drawn.items(), key=lambda d: d[0] is None):
+            self._entry(pair, "debit", -amount, grant_id, event_id, stamp)
+
     def add(
         self,
         pair: Pair,

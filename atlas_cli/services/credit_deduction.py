@@ -31,6 +31,7 @@ class Pricing:
     by_type: Mapping[str, tuple[tuple[str, Cost], ...]] = field(default_factory=dict)  # type -> (unit, cost)
     features: Mapping[str, oc.OperatorFeature] = field(default_factory=dict)
     catalog: oc.OperatorCatalog | None = None
+    overrides: bool = False  # whether the database has the entitlement overrides table
 
     def collector(self) -> Inserted | None:
         """What an insert must report back; None: no event type costs credits (nothing to do)."""
@@ -57,7 +58,9 @@ def pricing(conn: Connection, billing: Billing) -> Pricing:
     for unit, feature in sorted(features.items()):
         for event_type, cost in feature.costs:
             by_type.setdefault(event_type, []).append((unit, cost))
-    return Pricing({t: tuple(c) for t, c in by_type.items()}, features, catalog)
+    from atlas_cli.db import entitlements as ent_q
+
+    return Pricing({t: tuple(c) for t, c in by_type.items()}, features, catalog, ent_q.has_tables(conn))
 
 
 def deduct(conn: Connection, prices: Pricing, rows: Sequence[InsertedRow], now: datetime) -> int:
@@ -77,9 +80,12 @@ def deduct(conn: Connection, prices: Pricing, rows: Sequence[InsertedRow], now: 
     if not charges:
         return 0
     charges.sort(key=lambda c: (c[0], c[1], c[2]))
-    book = Book(conn, {c[2] for c in charges}, now)
+    by_pair: dict[tuple[str, str], list[tuple[datetime, str, int]]] = {}
     for at, id_, pair, amount in charges:
-        book.debit(pair, amount, at, event_id=id_)
+        by_pair.setdefault(pair, []).append((at, id_, amount))
+    book = Book(conn, by_pair, now)
+    for pair, items in by_pair.items():
+        book.debit_events(pair, items)
     return book.save()
 
 
@@ -88,7 +94,7 @@ def _entitled(conn: Connection, prices: Pricing, workspaces: Sequence[str], now:
 
     assert prices.catalog is not None
     tiers = q.tiers(conn, workspaces)
-    found = q.overrides(conn, workspaces, list(prices.features), now)
+    found = q.overrides(conn, workspaces, list(prices.features), now) if prices.overrides else {}
     pairs: set[tuple[str, str]] = set()
     for ws in workspaces:
         for unit, feature in prices.features.items():
