@@ -1,8 +1,8 @@
 """SQL of credits (DESIGN 4c, Credits): accounts, grants, the ledger and idempotency keys.
 
-Every change to one workspace's unit happens under `lock`: on PostgreSQL a transaction-scoped
-advisory lock per (workspace, unit), taken in sorted order so two writers never deadlock; on SQLite
-the writer lock that `BEGIN IMMEDIATE` already holds. Statements are set-based: one per table
+Every change to one workspace's unit happens holding its account row (`locked_accounts`): on
+PostgreSQL a row lock per (workspace, unit), taken in key order so two writers never deadlock; on
+SQLite the writer lock that `BEGIN IMMEDIATE` already holds. Statements are set-based: one per table
 whatever the number of accounts, grants or entries.
 """
 
@@ -26,35 +26,33 @@ def has_tables(conn: Connection) -> bool:
     return sa.inspect(conn).has_table(credit_ledger.name)
 
 
-def lock(conn: Connection, pairs: Iterable[Pair]) -> None:
-    """Serialise writers per workspace and unit until the transaction ends."""
-    if conn.dialect.name != "postgresql":
-        return  # SQLite: BEGIN IMMEDIATE holds the database's one writer lock already
-    for workspace_id, unit in sorted(set(pairs)):
-        key = f"atlas_credits/{workspace_id}/{unit}"
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
-
-
-def accounts(conn: Connection, pairs: Iterable[Pair], now: datetime) -> dict[Pair, dict[str, Any]]:
-    """The accounts of `pairs`, created (balance 0) where missing; call under `lock`."""
+def locked_accounts(conn: Connection, pairs: Iterable[Pair], now: datetime) -> dict[Pair, dict[str, Any]]:
+    """The accounts of `pairs`, created (balance 0) where missing, and locked until the transaction
+    ends: every change to a workspace's unit holds its account row (SELECT ... FOR UPDATE, in key
+    order, so two writers never deadlock). On SQLite, BEGIN IMMEDIATE already holds the one writer
+    lock."""
     wanted = sorted(set(pairs))
     if not wanted:
         return {}
-    found = _accounts(conn, wanted)
+    found = _accounts(conn, wanted, lock=True)
     missing = [{"workspace_id": w, "unit": u, "updated_at": now} for w, u in wanted if (w, u) not in found]
     if missing:
         conn.execute(dialect.insert_for(conn, credit_accounts).on_conflict_do_nothing(), missing)
-        found = _accounts(conn, wanted)
+        found = _accounts(conn, wanted, lock=True)
     return found
 
 
-def _accounts(conn: Connection, wanted: Sequence[Pair]) -> dict[Pair, dict[str, Any]]:
+def _accounts(conn: Connection, wanted: Sequence[Pair], *, lock: bool = False) -> dict[Pair, dict[str, Any]]:
     """By workspace IN and unit IN (simple lists, compiled once), then exactly `wanted`."""
     a = credit_accounts.c
     keep = set(wanted)
-    query = sa.select(credit_accounts).where(
-        a.workspace_id.in_(sorted({w for w, _u in keep})), a.unit.in_(sorted({u for _w, u in keep}))
+    query = (
+        sa.select(credit_accounts)
+        .where(a.workspace_id.in_(sorted({w for w, _u in keep})), a.unit.in_(sorted({u for _w, u in keep})))
+        .order_by(a.workspace_id, a.unit)
     )
+    if lock:
+        query = query.with_for_update()
     rows = conn.execute(query).mappings()
     return {(r["workspace_id"], r["unit"]): dict(r) for r in rows if (r["workspace_id"], r["unit"]) in keep}
 

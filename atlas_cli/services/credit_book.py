@@ -45,14 +45,13 @@ class Stamp:
 
 
 class Book:
-    """Locks `pairs` (sorted: never a deadlock), reads their accounts and open grants; `save`
+    """Locks the accounts of `pairs` (in order: never a deadlock), reads them and their open grants; `save`
     writes what changed. Call inside the transaction that makes the change."""
 
     def __init__(self, conn: Connection, pairs: Iterable[Pair], now: datetime) -> None:
         wanted = sorted(set(pairs))
-        q.lock(conn, wanted)
         self.conn, self.now = conn, now
-        self.accounts = q.accounts(conn, wanted, now)
+        self.accounts = q.locked_accounts(conn, wanted, now)
         self.grants: dict[Pair, list[dict[str, Any]]] = {pair: [] for pair in wanted}
         for row in q.grants(conn, wanted):
             self.grants[(row["workspace_id"], row["unit"])].append(dict(row))

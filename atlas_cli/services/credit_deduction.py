@@ -32,6 +32,9 @@ class Pricing:
     features: Mapping[str, oc.OperatorFeature] = field(default_factory=dict)
     catalog: oc.OperatorCatalog | None = None
     overrides: bool = False  # whether the database has the entitlement overrides table
+    # units each workspace is entitled to, remembered for this pricing's life (a sink reloads it
+    # every RELOAD_SECONDS, so a new plan, override or catalog applies within that time)
+    entitled: dict[str, frozenset[str]] = field(default_factory=dict, compare=False)
 
     def collector(self) -> Inserted | None:
         """What an insert must report back; None: no event type costs credits (nothing to do)."""
@@ -43,6 +46,7 @@ class Pricing:
 
 
 NO_PRICING = Pricing()
+RELOAD_SECONDS = 60.0
 
 
 def pricing(conn: Connection, billing: Billing) -> Pricing:
@@ -70,7 +74,10 @@ def deduct(conn: Connection, prices: Pricing, rows: Sequence[InsertedRow], now: 
     from atlas_cli.services.credit_book import Book
 
     workspaces = sorted({row[1] for row in rows})
-    entitled = _entitled(conn, prices, workspaces, now)
+    unknown = [ws for ws in workspaces if ws not in prices.entitled]
+    if unknown:
+        prices.entitled.update(_entitled(conn, prices, unknown, now))
+    entitled = {(ws, unit) for ws in workspaces for unit in prices.entitled[ws]}
     charges: list[tuple[datetime, str, tuple[str, str], int]] = []
     for id_, ws, kind, qty, at in rows:
         for unit, cost in prices.by_type.get(kind, ()):
@@ -89,19 +96,21 @@ def deduct(conn: Connection, prices: Pricing, rows: Sequence[InsertedRow], now: 
     return book.save()
 
 
-def _entitled(conn: Connection, prices: Pricing, workspaces: Sequence[str], now: datetime) -> set[tuple[str, str]]:
+def _entitled(conn: Connection, prices: Pricing, workspaces: Sequence[str], now: datetime) -> dict[str, frozenset[str]]:
     from atlas_cli.db import credits as q
 
     assert prices.catalog is not None
     tiers = q.tiers(conn, workspaces)
     found = q.overrides(conn, workspaces, list(prices.features), now) if prices.overrides else {}
-    pairs: set[tuple[str, str]] = set()
+    units: dict[str, frozenset[str]] = {}
     for ws in workspaces:
+        mine: set[str] = set()
         for unit, feature in prices.features.items():
             value = prices.catalog.value(tiers.get(ws, ""), unit)
             if (ws, unit) in found:
                 with suppress(CatalogError):  # an override that no longer fits the feature does not apply
                     value = oc.plan_value(found[(ws, unit)], feature, "override")
             if oc.entitled(value):
-                pairs.add((ws, unit))
-    return pairs
+                mine.add(unit)
+        units[ws] = frozenset(mine)
+    return units

@@ -140,7 +140,8 @@ class DatabaseSink:
         self._writer: BackgroundWriter | None = None
         self._workspaces: dict[str, str] = {}
         self._costs: bool | None = None
-        self._pricing: Pricing | None = None  # credit prices, read once (services.credit_deduction)
+        self._pricing: Pricing | None = None  # credit prices (services.credit_deduction)
+        self._priced_at = 0.0
         self._clock = clock
 
     def _has_costs(self, conn: Connection) -> bool:
@@ -151,10 +152,12 @@ class DatabaseSink:
         return self._costs
 
     def _prices(self, conn: Connection) -> Pricing:
-        if self._pricing is None:
-            from atlas_cli.services.credit_deduction import pricing
+        """The credit prices, read again every RELOAD_SECONDS (a long-lived library logger sees a new
+        catalog, plan or override within that time)."""
+        from atlas_cli.services.credit_deduction import RELOAD_SECONDS, pricing
 
-            self._pricing = pricing(conn, self._db.billing(conn))
+        if self._pricing is None or time.monotonic() - self._priced_at >= RELOAD_SECONDS:
+            self._pricing, self._priced_at = pricing(conn, self._db.billing(conn)), time.monotonic()
         return self._pricing
 
     def write(self, events: Sequence[Event]) -> WriteResult:
