@@ -1,13 +1,14 @@
 """Settings: the Atlas server's variables, plus atlas's own `ATLAS_` ones (DESIGN section 2).
 
-Precedence: command-line flag > environment > `.env` in the working directory > default.
+Precedence: command-line flag > environment > the context (atlas_cli.contexts) > `.env` in the
+working directory > default.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import (
@@ -18,6 +19,11 @@ from pydantic_settings import (
 )
 
 from atlas_cli.errors import BadInput
+
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+
+    from atlas_cli.contexts import Applied
 
 DATABASE_FILE = "atlas.db"
 DOTENV = Path(".env")
@@ -53,6 +59,7 @@ class Settings(BaseSettings):
     atlas_stripe_api_base: str | None = None
     atlas_billing_model: str | None = None
     atlas_data_dir: Path | None = None
+    atlas_tz: str | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -66,10 +73,55 @@ class Settings(BaseSettings):
         return init_settings, env_settings, _DotEnvWithoutRedirects(settings_cls), file_secret_settings
 
 
-def load_settings() -> Settings:
-    """The settings, or BadInput naming each bad field (never echoing its value)."""
+class _ContextSource(PydanticBaseSettingsSource):
+    """The values of the context that applies: below the environment, above `.env`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def _settings_class(context: Applied | None) -> type[Settings]:
+    if context is None:
+        return Settings
+    values = dict(context.values)
+
+    class InContext(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            context_settings = _ContextSource(settings_cls, values)
+            dotenv = _DotEnvWithoutRedirects(settings_cls)
+            return init_settings, env_settings, context_settings, dotenv, file_secret_settings
+
+    return InContext
+
+
+def load_settings(context: str | None = None) -> Settings:
+    """The settings, with the context that applies (`context`, else ATLAS_CONTEXT, else the
+    current one), or BadInput naming each bad field (never echoing its value).
+
+    Raises:
+        BadInput: a bad setting or context name, or an unreadable contexts file.
+        NotFound: the chosen context does not exist.
+    """
+    from atlas_cli.contexts import applied
+
+    settings_class = _settings_class(applied(context))
     try:
-        return Settings()
+        return settings_class()
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}" for error in exc.errors()

@@ -3,7 +3,8 @@
 Fixtures
 --------
 * ``_isolate_environment`` (autouse): clean ``DATABASE_URL``/``STRIPE_*``/
-  ``ATLAS_*`` environment, no colours, 120 columns, ``ATLAS_DATA_DIR`` and the
+  ``ATLAS_*`` environment, no colours, 120 columns, ``ATLAS_DATA_DIR``,
+  ``XDG_CONFIG_HOME`` (the contexts file) and the
   working directory inside ``tmp_path``.
 * ``db_url``: a brand-new EMPTY database per test, once on SQLite and once on
   PostgreSQL (ids ``sqlite`` / ``postgres``; the latter is marked ``postgres``).
@@ -68,6 +69,7 @@ def _isolate_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.setenv("COLUMNS", "120")
     monkeypatch.setenv("TERM", "dumb")
     monkeypatch.setenv("ATLAS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # never read the user's contexts
     monkeypatch.chdir(tmp_path)  # never read a stray .env from the repository
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from atlas_cli.cli.options import FormatOpt, JsonOpt, WorkspaceOpt
+from atlas_cli.cli.options import EndOpt, FormatOpt, JsonOpt, StartOpt, TzOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 
 app = typer.Typer(help="The audit log of changes made with atlas.", no_args_is_help=True)
@@ -16,10 +16,10 @@ app = typer.Typer(help="The audit log of changes made with atlas.", no_args_is_h
 def list_(
     ctx: typer.Context,
     workspace: WorkspaceOpt = None,
-    since: Annotated[
-        str | None, typer.Option("--since", help="From this day on, YYYY-MM-DD (UTC).", show_default=False)
-    ] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many rows (1-1000).")] = 50,
+    tz: TzOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -29,14 +29,10 @@ def list_(
 
     \b
       atlas audit list -w acme --since 2026-11-01 --json
+      atlas audit list --since 7d
     """
     rt: Runtime = ctx.obj
-    from atlas_cli.services import inputs
-
+    zone = rt.zone(tz)
     with rt.services() as svc:
-        entries = svc.admin.audit(
-            rt.workspace(workspace),
-            since=inputs.parse_date(since, "--since"),
-            limit=inputs.bounded(limit, "--limit", high=1000),
-        )
+        entries = svc.admin.audit(rt.workspace(workspace), start=start, end=end, limit=limit, zone=zone)
     rt.render.audit_list(entries, rt.output_format(fmt, as_json))

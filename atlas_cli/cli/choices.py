@@ -21,3 +21,4 @@ BillingModel = Literal["classic", "per-seat"]
 # `--type` stays free text checked by the event rules (the same message as for ingested lines);
 # these complete it.
 EVENT_TYPES = ("query", "token", "login")
+Shell = Literal["bash", "zsh", "fish"]

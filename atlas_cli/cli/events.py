@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 import typer
 
 from atlas_cli.cli.choices import EVENT_TYPES, ExportFormat, InputFormat, Periods
-from atlas_cli.cli.options import FormatOpt, JsonOpt, WorkspaceOpt
+from atlas_cli.cli.options import DAYS, EndOpt, FormatOpt, JsonOpt, StartOpt, TzOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 from atlas_cli.cli.usage import app
 from atlas_cli.errors import BadInput
@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 AllOpt = Annotated[bool, typer.Option("--all", help="Every workspace (instead of -w).")]
 SinceOpt = Annotated[
     str | None,
-    typer.Option("--since", help="First day, YYYY-MM-DD; default: start of the previous month.", show_default=False),
+    typer.Option(
+        "--start", "--since", help=f"First day: {DAYS}; default: start of the previous month.", show_default=False
+    ),
 ]
 PeriodOpt = Annotated[Periods, typer.Option("--period", "-p", help="Days, months or both.", case_sensitive=False)]
 
@@ -250,6 +252,7 @@ def aggregate(
     workspace: WorkspaceOpt = None,
     every: AllOpt = False,
     since: SinceOpt = None,
+    end: EndOpt = None,
     period: PeriodOpt = "both",
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
@@ -268,7 +271,7 @@ def aggregate(
     rt: Runtime = ctx.obj
     with rt.services() as svc:
         report = svc.events.aggregate(
-            workspace if every else rt.workspace(workspace), every=every, since=since, period=period
+            workspace if every else rt.workspace(workspace), every=every, since=since, period=period, end=end
         )
     rt.render.aggregate_report(report, rt.output_format(fmt, as_json))
 
@@ -279,6 +282,7 @@ def verify(
     workspace: WorkspaceOpt = None,
     every: AllOpt = False,
     since: SinceOpt = None,
+    end: EndOpt = None,
     period: PeriodOpt = "both",
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
@@ -296,7 +300,7 @@ def verify(
     rt: Runtime = ctx.obj
     with rt.services() as svc:
         report = svc.events.verify(
-            workspace if every else rt.workspace(workspace), every=every, since=since, period=period
+            workspace if every else rt.workspace(workspace), every=every, since=since, period=period, end=end
         )
     rt.render.verify_report(report, rt.output_format(fmt, as_json))
     rt.exit(4 if report.mismatches else 0)
@@ -306,10 +310,8 @@ def verify(
 def export(
     ctx: typer.Context,
     workspace: WorkspaceOpt = None,
-    start: Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD.", show_default=False)] = None,
-    end: Annotated[
-        str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (inclusive).", show_default=False)
-    ] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
     fmt: Annotated[
         ExportFormat | None,
         typer.Option(
@@ -320,12 +322,16 @@ def export(
             case_sensitive=False,
         ),
     ] = None,
-    fetch_size: Annotated[int, typer.Option("--fetch-size", help="Rows per round trip.")] = 2000,
+    fetch_size: Annotated[
+        int, typer.Option("--fetch-size", help="Rows per round trip (SQLite; PostgreSQL streams through COPY).")
+    ] = 2000,
+    tz: TzOpt = None,
 ) -> None:
     """Stream raw events, oldest first, to stdout; memory stays flat however many rows.
 
     Without -w, every workspace's events. The output is what `atlas usage ingest` reads; where
-    the database records event costs, each event carries its cost_usd.
+    the database records event costs, each event carries its cost_usd. --tz sets whose days
+    --start and --end are; the events' times stay UTC.
 
     Examples:
 
@@ -333,11 +339,19 @@ def export(
       atlas usage export -w acme --start 2026-01-01 --end 2026-01-31 --format csv > jan.csv
     """
     rt: Runtime = ctx.obj
+    zone = rt.zone(tz)
     with rt.services() as svc, rt.render.event_writer(_export_format(rt, fmt)) as out:
         if fetch_size < 1:
             raise BadInput("--fetch-size must be at least 1")
         count = svc.events.export(
-            rt.workspace(workspace), start=start, end=end, emit=out.row, fields=out.fields, fetch=fetch_size
+            rt.workspace(workspace),
+            start=start,
+            end=end,
+            emit=out.row,
+            fields=out.fields,
+            fetch=fetch_size,
+            zone=zone,
+            lines=(out.fmt, out.lines),
         )
     rt.render.note(f"Exported {count:,} event(s).")
 

@@ -8,13 +8,14 @@ from contextlib import contextmanager
 from typing import IO, Annotated, Any
 
 import typer
-from typer._click.exceptions import NoArgsIsHelpError, UsageError  # Typer vendors Click
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # Typer vendors Click
 from typer.core import TyperGroup
 
 from atlas_cli import __version__
 from atlas_cli.cli import (
     audit,
     billing,
+    completion,
     config,
     credits,
     db,
@@ -23,11 +24,13 @@ from atlas_cli.cli import (
     entitlements,
     events,  # noqa: F401
     plans,
+    shell,
     trial,
     usage,
     workspace,
 )
-from atlas_cli.cli.options import FormatOpt, WorkspaceOpt
+from atlas_cli.cli import context as context_cli
+from atlas_cli.cli.options import FormatOpt, TzOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 from atlas_cli.entry import closed_pipe, silence_stdout
 
@@ -82,10 +85,27 @@ class AtlasGroup(TyperGroup):
             finally:
                 sys.stdout.flush()  # meet a closed pipe here, not in the interpreter's last flush
         except OSError as exc:
-            if not closed_pipe(exc):
-                raise
-            silence_stdout()
-            raise typer.Exit(0) from None
+            if closed_pipe(exc):
+                silence_stdout()
+                raise typer.Exit(0) from None
+            _debug_bug(ctx, exc)
+            raise
+        except (typer.Exit, typer.Abort, ClickException):
+            raise
+        except Exception as exc:
+            _debug_bug(ctx, exc)
+            raise
+
+
+def _debug_bug(ctx: Any, exc: BaseException) -> None:
+    """With --debug, a bug ends with its traceback on stderr, secrets hidden, and exit 1."""
+    runtime = ctx.obj
+    if isinstance(runtime, Runtime) and runtime.debug:
+        from atlas_cli.cli import debug
+
+        runtime.debug_line(debug.traceback_text(exc))
+        typer.echo(f"Error: unexpected {type(exc).__name__} (a bug in atlas; the traceback is above)", err=True)
+        raise typer.Exit(code=1) from None
 
 
 app = typer.Typer(
@@ -108,6 +128,8 @@ app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
+app.add_typer(context_cli.app, name="context")
+app.add_typer(shell.app, name="completion")
 app.command("doctor")(doctor.doctor)
 
 
@@ -128,10 +150,26 @@ def main(
             show_default=False,
         ),
     ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            help="Use this context's settings (atlas context list) [env: ATLAS_CONTEXT].",
+            show_default=False,
+            autocompletion=completion.contexts,
+        ),
+    ] = None,
     workspace_key: WorkspaceOpt = None,
     fmt: FormatOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output without colour [env: NO_COLOR].")] = False,
+    tz: TzOpt = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="Data only: no progress, notes or hints on stderr (errors still).")
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Tracebacks and each SQL statement's time on stderr (secrets hidden).")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
@@ -139,9 +177,16 @@ def main(
     """Administer Atlas billing and usage metering from a terminal, cron or CI."""
     runtime = ctx.obj if isinstance(ctx.obj, Runtime) else Runtime()
     runtime.database_url = database_url or runtime.database_url
+    runtime.context = context if context is not None else runtime.context
     runtime.workspace_key = workspace_key or runtime.workspace_key
     runtime.fmt = "json" if as_json else (fmt or runtime.fmt)
     runtime.no_color = no_color or runtime.no_color
+    runtime.tz = tz or runtime.tz
+    runtime.quiet = quiet or runtime.quiet
+    runtime.debug = debug or runtime.debug
+    if runtime.debug:
+        runtime.start_debug()
+        ctx.call_on_close(runtime.stop_debug)
     ctx.obj = runtime
 
 

@@ -24,8 +24,11 @@ FormatOpt = Annotated[
     typer.Option("--format", "-f", help="Output format [env: ATLAS_FORMAT].", show_default=False, case_sensitive=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
-StartOpt = Annotated[str | None, typer.Option("--start", help="First day, YYYY-MM-DD (inclusive).", show_default=False)]
-EndOpt = Annotated[str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (inclusive).", show_default=False)]
+DAYS = "YYYY-MM-DD, today, yesterday, or days/weeks/months ago: 7d, 2w, 3m"
+StartOpt = Annotated[
+    str | None, typer.Option("--start", "--since", help=f"First day (inclusive): {DAYS}.", show_default=False)
+]
+EndOpt = Annotated[str | None, typer.Option("--end", help=f"Last day (inclusive): {DAYS}.", show_default=False)]
 BillingModelOpt = Annotated[
     BillingModel | None,
     typer.Option(
@@ -33,5 +36,24 @@ BillingModelOpt = Annotated[
         help="Billing model to lay out: classic or per-seat [default: ATLAS_BILLING_MODEL, else classic].",
         show_default=False,
         case_sensitive=False,
+    ),
+]
+
+
+def _zones(incomplete: str) -> list[str]:
+    """IANA zone names for shell completion (read from the system's tz database only then)."""
+    from zoneinfo import available_timezones
+
+    return sorted(zone for zone in available_timezones() if zone.lower().startswith(incomplete.lower()))
+
+
+TzOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="Time zone (IANA, e.g. Europe/Paris) for the days typed and the times shown [env: ATLAS_TZ]; default UTC.",
+        show_default=False,
+        metavar="<zone>",
+        autocompletion=_zones,
     ),
 ]

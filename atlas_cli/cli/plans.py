@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from atlas_cli.cli import completion
 from atlas_cli.cli.admin_options import ActorOpt, DryRunOpt, actor_of
 from atlas_cli.cli.options import FormatOpt, JsonOpt
 from atlas_cli.cli.runtime import Runtime
@@ -31,7 +32,12 @@ def list_(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -
 @app.command("show")
 def show(
     ctx: typer.Context,
-    tier: Annotated[str, typer.Argument(help="A tier of the billing model: `atlas plans list` names them.")],
+    tier: Annotated[
+        str,
+        typer.Argument(
+            help="A tier of the billing model: `atlas plans list` names them.", autocompletion=completion.tiers
+        ),
+    ],
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

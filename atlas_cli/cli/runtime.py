@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -16,6 +16,7 @@ from atlas_cli.errors import AtlasError, BadInput
 
 if TYPE_CHECKING:
     from atlas_cli.config import Settings
+    from atlas_cli.contexts import Applied
     from atlas_cli.render import Renderer
     from atlas_cli.services import Services
 
@@ -33,15 +34,23 @@ class Runtime:
     workspace_key: str | None = None
     fmt: str | None = None
     no_color: bool = False
+    tz: str | None = None
+    context: str | None = None
+    quiet: bool = False
+    debug: bool = False
     clock: Callable[[], datetime] | None = None
+    sleep: Callable[[float], None] | None = None  # `usage watch` waits with it (tests drive the refreshes)
+    terminal: bool | None = None  # whether stdout is a terminal; None: ask stdout
     _services: list[Services] = field(default_factory=list)
+    _stop_tracing: Callable[[], None] | None = None
+    _secrets: list[str] | None = None
 
     @cached_property
     def settings(self) -> Settings:
         from atlas_cli.config import ignored_in_dotenv, load_settings
 
         with self.errors():
-            settings = load_settings()
+            settings = load_settings(self.context)
         for name in ignored_in_dotenv():
             self.render.note(
                 f"Ignored {name} from .env: a .env may not redirect the Stripe key; set it in the environment."
@@ -52,7 +61,51 @@ class Runtime:
     def render(self) -> Renderer:
         from atlas_cli.render import Renderer
 
-        return Renderer(no_color=self.no_color)
+        return Renderer(no_color=self.no_color, quiet=self.quiet)
+
+    # --- --debug -------------------------------------------------------------------------------
+
+    def start_debug(self) -> None:
+        """Traces every SQL statement of this invocation on stderr (until `stop_debug`)."""
+        from atlas_cli.db.tracing import trace_statements
+
+        if self._stop_tracing is None:
+            self._stop_tracing = trace_statements(self.debug_line)
+
+    def stop_debug(self) -> None:
+        if self._stop_tracing is not None:
+            self._stop_tracing()
+            self._stop_tracing = None
+
+    def debug_line(self, message: str) -> None:
+        """With --debug, `message` on stderr (each line prefixed `debug: `), secrets hidden."""
+        if self.debug:
+            from atlas_cli.cli import debug
+
+            debug.write(message, self.secrets())
+
+    def secrets(self) -> list[str]:
+        """Every secret this invocation may know: the database URLs (flag, environment, `.env`,
+        context) and the Stripe keys, with their passwords in every form."""
+        if self._secrets is None:
+            from atlas_cli.cli import debug
+
+            values = [self.database_url, *debug.environment_secrets()]
+            try:
+                from dotenv import dotenv_values
+
+                from atlas_cli.config import DOTENV
+                from atlas_cli.contexts import applied
+
+                if DOTENV.is_file():
+                    found = dotenv_values(DOTENV)
+                    values += [found.get(name) for name in debug.SECRET_VARIABLES]
+                chosen = applied(self.context)
+                values.append(chosen.values.get("database_url") if chosen is not None else None)
+            except Exception:  # a broken .env or contexts file: the error itself says so, unscrubbed of nothing
+                pass
+            self._secrets = debug.secrets_of(values)
+        return self._secrets
 
     def resolved_database_url(self) -> tuple[str, bool]:
         """The database URL and whether it is the embedded default."""
@@ -64,9 +117,24 @@ class Runtime:
 
         return embedded_database_url(self.settings), True
 
+    def applied_context(self) -> Applied | None:
+        """The context that applies (--context, ATLAS_CONTEXT, else the current one), if any."""
+        from atlas_cli.contexts import applied
+
+        with self.errors():
+            return applied(self.context)
+
     def database_url_source(self) -> str:
         """Where the database URL comes from, as a user would name it in a message."""
-        return "--database-url" if self.database_url else "DATABASE_URL"
+        import os
+
+        if self.database_url:
+            return "--database-url"
+        if "DATABASE_URL" not in os.environ:
+            context = self.applied_context()
+            if context is not None and "database_url" in context.values:
+                return f"the database_url of context {context.name}"
+        return "DATABASE_URL"
 
     def workspace(self, local: str | None) -> str | None:
         """The workspace named on the command, else globally, else ATLAS_WORKSPACE."""
@@ -79,6 +147,22 @@ class Runtime:
         if chosen not in FORMATS:
             self.fail(BadInput(f"--format: {chosen!r} is not one of {', '.join(FORMATS)}"))
         return chosen
+
+    def is_terminal(self) -> bool:
+        import sys
+
+        return self.terminal if self.terminal is not None else sys.stdout.isatty()
+
+    def zone(self, local: str | None = None) -> tzinfo:
+        """The time zone of the command's --tz, else the global --tz, else ATLAS_TZ, else UTC; the
+        renderer shows times in it. An unknown zone ends the command (exit 2)."""
+        from atlas_cli.services.inputs import parse_zone
+
+        name = local or self.tz or self.settings.atlas_tz
+        with self.errors():
+            zone = parse_zone(name, "--tz" if (local or self.tz) else "ATLAS_TZ")
+        self.render.zone = zone
+        return zone
 
     def billing_model(self) -> str:
         """The billing model for commands that may run without a database: ATLAS_BILLING_MODEL,
@@ -113,7 +197,12 @@ class Runtime:
         from atlas_cli.services import Services, utc_now
 
         with self.errors():
-            url, _embedded = self.resolved_database_url()
+            url, embedded = self.resolved_database_url()
+            if self.debug:
+                from atlas_cli.db import urls
+
+                source = "the embedded default" if embedded else self.database_url_source()
+                self.debug_line(f"database {urls.mask(url)} (from {source})")
             db = Database(
                 url, create=create, name=self.database_url_source(), billing_model=self.settings.atlas_billing_model
             )
@@ -131,6 +220,10 @@ class Runtime:
             self.fail(exc)
 
     def fail(self, exc: AtlasError) -> NoReturn:
+        if self.debug:
+            from atlas_cli.cli import debug
+
+            self.debug_line(debug.traceback_text(exc))
         self.render.error(exc.message)
         raise typer.Exit(code=int(exc.exit_code))
 

@@ -51,14 +51,18 @@ def insert_audit(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(sa.insert(audit_log), list(rows))
 
 
-def audit_rows(conn: Connection, workspace_id: str | None, since: datetime | None, limit: int) -> Sequence[RowMapping]:
-    """Audit rows, newest first."""
+def audit_rows(
+    conn: Connection, workspace_id: str | None, since: datetime | None, limit: int, until: datetime | None = None
+) -> Sequence[RowMapping]:
+    """Audit rows in [since, until), newest first."""
     a = audit_log.c
     query = sa.select(audit_log)
     if workspace_id is not None:
         query = query.where(a.workspace_id == workspace_id)
     if since is not None:
         query = query.where(a.created_at >= since)
+    if until is not None:
+        query = query.where(a.created_at < until)
     return conn.execute(query.order_by(a.created_at.desc(), a.id).limit(limit)).mappings().all()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -13,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from atlas_cli.db import stale
 from atlas_cli.db.schema import organization, usage_events
 
 e = usage_events
@@ -35,17 +37,76 @@ _CREATE_COST_STAGE = (
 )
 
 
-def _statements(stage: str, columns: Sequence[str]) -> tuple[str, str]:
+KEY_INFO = "atlas_usage_events_key"  # conn.info: the deduplication key found on this connection
+
+
+def event_key(conn: Connection) -> tuple[str, ...]:
+    """The unique key usage_events deduplicates on, read from the database once per connection:
+    `("id",)` on Atlas's own table, `("id", "created_at")` on one partitioned by month,
+    `("workspace_id", "id")` on one sharded by workspace (Citus). The primary key when it holds
+    `id`, else the narrowest unique index holding `id` that ON CONFLICT can use (not partial, no
+    expressions, not deferrable).
+
+    Raises:
+        NotConfigured: usage_events has no such key, so a duplicate could not be recognised.
+    """
+    key = conn.info.get(KEY_INFO)
+    if key is None:
+        found = _postgresql_keys(conn) if conn.dialect.name == "postgresql" else _sqlite_keys(conn)
+        usable = [k for k in found if "id" in k and set(k) <= set(COLUMNS)]
+        if not usable:
+            if not sa.inspect(conn).has_table("usage_events"):
+                return ("id",)  # writing then fails the usual way (no Atlas tables)
+            from atlas_cli.errors import NotConfigured
+
+            raise NotConfigured(
+                "usage_events has no primary key or unique index on id (alone or with created_at or "
+                "workspace_id), so duplicate events could not be recognised: add one"
+            )
+        key = conn.info[KEY_INFO] = usable[0]
+    return tuple(key)
+
+
+_PG_KEYS = """
+SELECT array_agg(a.attname::text ORDER BY k.n)
+FROM pg_index i
+CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indrelid = to_regclass('usage_events') AND i.indisunique AND i.indimmediate AND i.indisvalid
+  AND i.indpred IS NULL AND i.indexprs IS NULL
+GROUP BY i.indexrelid, i.indisprimary
+ORDER BY i.indisprimary DESC, count(*), i.indexrelid
+"""
+
+
+def _postgresql_keys(conn: Connection) -> list[tuple[str, ...]]:
+    """Unique keys of usage_events (the one on the search path), primary key first, then narrowest."""
+    return [tuple(row[0]) for row in conn.exec_driver_sql(_PG_KEYS)]
+
+
+def _sqlite_keys(conn: Connection) -> list[tuple[str, ...]]:
+    keys: list[tuple[bool, int, tuple[str, ...]]] = []
+    for _seq, name, unique, origin, partial in conn.exec_driver_sql("PRAGMA index_list('usage_events')"):
+        if not unique or partial:
+            continue
+        info = conn.exec_driver_sql(f"PRAGMA index_info('{name.replace(chr(39), chr(39) * 2)}')").all()
+        if any(column is None for _n, _cid, column in info):  # an expression
+            continue
+        columns = tuple(column for _n, _cid, column in sorted(info))
+        keys.append((origin != "pk", len(columns), columns))
+    return [columns for _pk, _width, columns in sorted(keys)]
+
+
+@functools.cache
+def _statements(stage: str, columns: tuple[str, ...], key: tuple[str, ...]) -> tuple[str, str]:
     listed = ", ".join(columns)
     return (
         f"COPY {stage} ({listed}) FROM STDIN",
-        f"INSERT INTO usage_events ({listed}) SELECT {listed} FROM {stage} ON CONFLICT (id) DO NOTHING",
+        f"INSERT INTO usage_events ({listed}) SELECT {listed} FROM {stage} ON CONFLICT ({', '.join(key)}) DO NOTHING",
     )
 
 
-_COLUMN_LIST = ", ".join(COLUMNS)
-_COPY_STAGE, _MOVE_STAGE = _statements(_STAGE, COLUMNS)
-_COPY_COST_STAGE, _MOVE_COST_STAGE = _statements(_COST_STAGE, (*COLUMNS, COST_COLUMN))
+_COST_COLUMNS = (*COLUMNS, COST_COLUMN)
 
 
 def has_costs(conn: Connection) -> bool:
@@ -98,7 +159,10 @@ def insert_events(
         return insert_copy_text(conn, copy_text(rows, costs=costs), costs=costs, inserted=inserted)
     if inserted is not None:
         inserted.rows += _new_sqlite_rows(conn, rows, inserted.event_types)
-    return _insert_sqlite(conn, rows, costs)
+    count = _insert_sqlite(conn, rows, costs)
+    if count:
+        stale.mark_rows(conn, rows)
+    return count
 
 
 def _new_sqlite_rows(conn: Connection, rows: Sequence[EventRow], types: frozenset[str]) -> list[InsertedRow]:
@@ -133,19 +197,19 @@ def _insert_sqlite(conn: Connection, rows: Sequence[EventRow], costs: bool) -> i
         params = [
             (id_, ws, user, kind, qty, to_json(meta), to_time(at)) for id_, ws, user, kind, qty, meta, at, _c in rows
         ]
-    statement = _SQLITE_COST_INSERT if costs else _SQLITE_INSERT
+    statement = _sqlite_insert(_COST_COLUMNS if costs else COLUMNS, event_key(conn))
     result = conn.execution_options(preserve_rowcount=True).exec_driver_sql(statement, params)
     return int(result.rowcount)
 
 
-def _sqlite_insert(columns: Sequence[str]) -> str:
+@functools.cache
+def _sqlite_insert(columns: tuple[str, ...], key: tuple[str, ...]) -> str:
     values = ", ".join("?" * len(columns))
-    return f"INSERT INTO usage_events ({', '.join(columns)}) VALUES ({values}) ON CONFLICT (id) DO NOTHING"
+    listed, target = ", ".join(columns), ", ".join(key)
+    return f"INSERT INTO usage_events ({listed}) VALUES ({values}) ON CONFLICT ({target}) DO NOTHING"
 
 
-_SQLITE_INSERT = _sqlite_insert(COLUMNS)
 _SQLITE_STORED = "SELECT id FROM usage_events WHERE id IN (SELECT value FROM json_each(?))"
-_SQLITE_COST_INSERT = _sqlite_insert((*COLUMNS, COST_COLUMN))
 _NULL = "\\N"
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]").search
 
@@ -184,11 +248,14 @@ def copy_text(rows: Iterable[EventRow], *, costs: bool = False) -> bytes:
 def insert_copy_text(conn: Connection, data: bytes, *, costs: bool = False, inserted: Inserted | None = None) -> int:
     """PostgreSQL: insert rows given in COPY's text format (`copy_text`, with the same `costs`),
     skipping ids already stored or repeated: COPY into a temporary staging table, then one
-    INSERT ... SELECT ... ON CONFLICT DO NOTHING. Returns rows inserted. `inserted`: filled with
-    the rows inserted of its event types, from the same statement's RETURNING."""
-    create, copy_sql, move = (
-        (_CREATE_COST_STAGE, _COPY_COST_STAGE, _MOVE_COST_STAGE) if costs else (_CREATE_STAGE, _COPY_STAGE, _MOVE_STAGE)
-    )
+    INSERT ... SELECT ... ON CONFLICT DO NOTHING on the table's own key (`event_key`). Returns
+    rows inserted. `inserted`: filled with the rows inserted of its event types, from the same
+    statement's RETURNING."""
+    key = event_key(conn)
+    if costs:
+        create, (copy_sql, move) = _CREATE_COST_STAGE, _statements(_COST_STAGE, _COST_COLUMNS, key)
+    else:
+        create, (copy_sql, move) = _CREATE_STAGE, _statements(_STAGE, COLUMNS, key)
     conn.exec_driver_sql(create)
     raw = conn.connection.driver_connection
     assert raw is not None
@@ -199,9 +266,10 @@ def insert_copy_text(conn: Connection, data: bytes, *, costs: bool = False, inse
             copy.write(data)
     except psycopg.Error as exc:  # COPY runs on the driver's cursor: give SQLAlchemy's error, as execute would
         raise sa.exc.DBAPIError.instance(copy_sql, None, exc, psycopg.Error) from exc
-    if inserted is None:
-        return int(conn.exec_driver_sql(move).rowcount)
-    return _move_returning(conn, move, inserted)
+    count = int(conn.exec_driver_sql(move).rowcount) if inserted is None else _move_returning(conn, move, inserted)
+    if count:
+        stale.mark_staged(conn, _COST_STAGE if costs else _STAGE)
+    return count
 
 
 def _move_returning(conn: Connection, move: str, inserted: Inserted) -> int:

@@ -137,23 +137,45 @@ class Layout:
         """Members, pending invitations, and each built-in counter (seats = members + pending)."""
         import sqlalchemy as sa
 
+        row = conn.execute(sa.select(*self._count_columns(sa.literal(workspace_id, sa.Text), now))).mappings().one()
+        return _with_seats(dict(row))
+
+    def counts_many(self, conn: Connection, ids: Sequence[str], now: datetime) -> dict[str, dict[str, int]]:
+        """`counts` of every workspace in `ids`, in one statement per batch of workspaces: the same
+        counting subqueries, correlated to each organization row."""
+        import sqlalchemy as sa
+
+        org = self.organization
+        found: dict[str, dict[str, int]] = {}
+        for batch in _batches(list(ids)):
+            rows = conn.execute(
+                sa.select(org.c.id.label("_workspace"), *self._count_columns(org.c.id, now)).where(org.c.id.in_(batch))
+            ).mappings()
+            for row in rows:
+                found[row["_workspace"]] = _with_seats({k: v for k, v in row.items() if k != "_workspace"})
+        return found
+
+    def _count_columns(self, workspace: Any, now: datetime) -> list[Any]:
+        """The counting subqueries of one workspace (`workspace`: its id, a literal or a column)."""
         from atlas_cli.db.schema import connections, invitations, member
 
-        row = conn.execute(
-            sa.select(
-                _count(member, member.c.organizationId == workspace_id).label("members"),
-                _count(invitations, invitations.c.org_id == workspace_id, invitations.c.status == "pending").label(
-                    "pending_invitations"
-                ),
-                _count(connections, connections.c.org_id == workspace_id).label("connections"),
-            )
-        ).one()
-        members, pending, conns = (int(v) for v in row)
-        return {"members": members, "pending_invitations": pending, "seats": members + pending, "connections": conns}
+        return [
+            _count(member, member.c.organizationId == workspace).label("members"),
+            _count(invitations, invitations.c.org_id == workspace, invitations.c.status == "pending").label(
+                "pending_invitations"
+            ),
+            _count(connections, connections.c.org_id == workspace).label("connections"),
+        ]
 
     def settings(self, conn: Connection, workspace_id: str, keys: Sequence[str]) -> dict[str, str | None]:
         """Setting values for `keys` (the workspace's row, else the platform row): none here."""
         return dict.fromkeys(keys)
+
+    def settings_many(
+        self, conn: Connection, ids: Sequence[str], keys: Sequence[str]
+    ) -> dict[str, dict[str, str | None]]:
+        """`settings` of every workspace in `ids`: none here."""
+        return {ws_id: dict.fromkeys(keys) for ws_id in ids}
 
     def overage_reported(self, conn: Connection, periods: Mapping[str, datetime]) -> dict[str, int]:
         """Cents of metered overage reported to Stripe per workspace for the period starting at
@@ -223,43 +245,32 @@ class PerSeatLayout(Layout):
 
         return TABLES
 
-    def counts(self, conn: Connection, workspace_id: str, now: datetime) -> dict[str, int]:
+    def _count_columns(self, workspace: Any, now: datetime) -> list[Any]:
         """Members; pending, unexpired invitations; plugin rows of each capped pillar not archived."""
-        import sqlalchemy as sa
-
         from atlas_cli.db.per_seat_schema import invitation, workspace_plugins
         from atlas_cli.db.schema import member
 
         plugins = workspace_plugins.c
         pending = _count(
             invitation,
-            invitation.c.organizationId == workspace_id,
+            invitation.c.organizationId == workspace,
             invitation.c.status == "pending",
             invitation.c.expiresAt > now,
         )
         pillars = [
             _count(
                 workspace_plugins,
-                plugins.workspace_id == workspace_id,
+                plugins.workspace_id == workspace,
                 plugins.pillar == pillar,
                 plugins.status != "archived",
             ).label(counter)
             for counter, pillar in PILLARS
         ]
-        row = (
-            conn.execute(
-                sa.select(
-                    _count(member, member.c.organizationId == workspace_id).label("members"),
-                    pending.label("pending_invitations"),
-                    *pillars,
-                )
-            )
-            .mappings()
-            .one()
-        )
-        found = {key: int(value) for key, value in row.items()}
-        found["seats"] = found["members"] + found["pending_invitations"]
-        return found
+        return [
+            _count(member, member.c.organizationId == workspace).label("members"),
+            pending.label("pending_invitations"),
+            *pillars,
+        ]
 
     def settings(self, conn: Connection, workspace_id: str, keys: Sequence[str]) -> dict[str, str | None]:
         """Each key's value: the workspace's own row, else the platform row (org_id NULL)."""
@@ -277,6 +288,31 @@ class PerSeatLayout(Layout):
         for key, value, _org in sorted(rows, key=lambda r: r[2] is not None):  # platform first, then workspace
             found[key] = value
         return found
+
+    def settings_many(
+        self, conn: Connection, ids: Sequence[str], keys: Sequence[str]
+    ) -> dict[str, dict[str, str | None]]:
+        """`settings` of every workspace in `ids`: the platform rows and the workspaces' own rows
+        in one statement per batch; a workspace's row wins over the platform's."""
+        import sqlalchemy as sa
+
+        from atlas_cli.db.per_seat_schema import settings
+
+        s = settings.c
+        platform: dict[str, str | None] = dict.fromkeys(keys)
+        own: dict[str, dict[str, str | None]] = {ws_id: {} for ws_id in ids}
+        for batch in _batches(list(ids)):
+            rows = conn.execute(
+                sa.select(s.key, s.value, s.org_id).where(
+                    s.key.in_(list(keys)), sa.or_(s.org_id.in_(batch), s.org_id.is_(None))
+                )
+            ).all()
+            for key, value, org_id in rows:
+                if org_id is None:
+                    platform[key] = value
+                elif org_id in own:
+                    own[org_id][key] = value
+        return {ws_id: {**platform, **own[ws_id]} for ws_id in ids}
 
     def overage_reported(self, conn: Connection, periods: Mapping[str, datetime]) -> dict[str, int]:
         """`reported_cost_cents` of the server's overage_meter_reports row of each workspace and
@@ -396,6 +432,12 @@ def billing_for(conn: Connection, override: str | None = None) -> Billing:
     return Billing(detection, layout_for(detection.model))
 
 
+def _with_seats(row: Mapping[str, Any]) -> dict[str, int]:
+    found = {key: int(value) for key, value in row.items()}
+    found["seats"] = found["members"] + found["pending_invitations"]
+    return found
+
+
 def _count(table: Any, *where: Any) -> Any:
     import sqlalchemy as sa
 
@@ -448,35 +490,43 @@ def meter_totals_by_workspace(
     conn: Connection, layout: Layout, windows: Mapping[str, Any], key: str, meter: Meter
 ) -> dict[str, Any]:
     """One meter's total for each workspace over its own window (`windows[workspace_id]`), in one
-    statement per batch of workspaces: the windows are a derived table joined to the events.
-    Every workspace gets a total (0 without events); costs are exact Decimal dollars."""
+    statement per batch of workspaces (see `meters_by_workspace`)."""
+    return {ws_id: totals[key] for ws_id, totals in meters_by_workspace(conn, layout, windows, {key: meter}).items()}
+
+
+def meters_by_workspace(
+    conn: Connection, layout: Layout, windows: Mapping[str, Any], meters: Mapping[str, Meter]
+) -> dict[str, dict[str, Any]]:
+    """Every meter's total for each workspace over its own window (`windows[workspace_id]`), in
+    one statement per batch of workspaces, whatever the number of meters: the windows are a
+    derived table joined to the events, grouped by workspace. Every workspace gets each total (0
+    without events); costs are exact Decimal dollars, as `meter_totals` gives them."""
     import sqlalchemy as sa
 
-    from atlas_cli.db.types import UTCDateTime
+    from atlas_cli.db import dialect
 
     e = layout.usage_events.c
-    totals: dict[str, Any] = {}
+    totals: dict[str, dict[str, Any]] = {}
+    if not meters:
+        return {ws_id: {} for ws_id in windows}
     for batch in _batches(list(windows.items())):
-        spans = sa.union_all(
-            *(
-                sa.select(
-                    sa.literal(ws_id, sa.Text).label("workspace_id"),
-                    sa.literal(window.start, UTCDateTime()).label("start"),
-                    sa.literal(window.end, UTCDateTime()).label("end"),
-                )
-                for ws_id, window in batch
-            )
-        ).subquery("windows")
+        spans = dialect.windows(conn, [(ws_id, window.start, window.end) for ws_id, window in batch])
         in_window = sa.and_(
-            e.workspace_id == spans.c.workspace_id, e.created_at >= spans.c.start, e.created_at < spans.c.end
+            e.workspace_id == spans.c.workspace_id,
+            e.created_at >= spans.c.period_start,
+            e.created_at < spans.c.period_end,
         )
+        columns = [_meter_sum(e, key, meter).label(key) for key, meter in meters.items()]
         rows = conn.execute(
-            sa.select(spans.c.workspace_id, _meter_sum(e, key, meter))
+            sa.select(spans.c.workspace_id.label("_workspace"), *columns)
             .select_from(spans.outerjoin(layout.usage_events, in_window))
             .group_by(spans.c.workspace_id)
-        ).all()
-        for ws_id, value in rows:
-            totals[ws_id] = Decimal(int(value)) / MICROS if meter.sum == "cost" else int(value)
+        ).mappings()
+        for row in rows:
+            totals[row["_workspace"]] = {
+                key: Decimal(int(row[key])) / MICROS if meter.sum == "cost" else int(row[key])
+                for key, meter in meters.items()
+            }
     return totals
 
 

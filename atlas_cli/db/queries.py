@@ -9,13 +9,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from atlas_cli.db import dialect
+from atlas_cli.db import dialect, stale
 from atlas_cli.db.engine import refuses_writes
 from atlas_cli.db.schema import (
     connections,
     invitations,
     member,
     organization,
+    stale_periods,
     subscription,
     usage_events,
     usage_summaries,
@@ -170,23 +171,87 @@ def _recomputed(conn: Connection, workspace_id: str, period: str, buckets: Seque
     )
 
 
+def summaries_in_windows(
+    conn: Connection, workspace_id: str, spans: Sequence[tuple[datetime, datetime]]
+) -> list[RowMapping]:
+    """Query, token and distinct active-user counts of one workspace in each [start, end) span,
+    from raw events in one statement; for periods that are not UTC days or months (a history in
+    another time zone), which usage_summaries cannot hold. Every span gets a row, zeros included.
+    Each span reads its own range of the (workspace_id, created_at) index."""
+    if not spans:
+        return []
+    w = dialect.time_windows(conn, spans)
+    joined = w.outerjoin(
+        e,
+        sa.and_(e.c.workspace_id == workspace_id, e.c.created_at >= w.c.window_start, e.c.created_at < w.c.window_end),
+    )
+    query = (
+        sa.select(
+            w.c.window_start.label("period_start"),
+            sum_of("query").label("query_count"),
+            sum_of("token").label("token_count"),
+            distinct_logins().label("active_users"),
+        )
+        .select_from(joined)
+        .group_by(w.c.window_start)
+    )
+    return list(conn.execute(query).mappings().all())
+
+
+def stored_summaries(
+    conn: Connection, workspace_id: str, period: str, buckets: Sequence[Window]
+) -> dict[datetime, RowMapping]:
+    """The stored summary rows (SHOWN_COLUMNS, and `marked`: whether atlas wrote events into the
+    period since it was last recomputed) of `buckets`, by period start. One statement."""
+    if not buckets:
+        return {}
+    s = usage_summaries.c
+    first, last = min(b.start for b in buckets), max(b.start for b in buckets)
+    columns = [s[name] for name in SHOWN_COLUMNS]
+    if stale.available(conn):
+        m = stale_periods.c
+        on = sa.and_(m.workspace_id == s.workspace_id, m.period == s.period, m.period_start == s.period_start)
+        query = sa.select(*columns, m.period_start.is_not(None).label("marked")).select_from(
+            usage_summaries.outerjoin(stale_periods, on)
+        )
+    else:  # no marks kept: every row counts as marked, so every period is recomputed
+        query = sa.select(*columns, sa.true().label("marked"))
+    query = query.where(s.workspace_id == workspace_id, s.period == period, s.period_start.between(first, last))
+    wanted = {b.start for b in buckets}
+    return {row["period_start"]: row for row in conn.execute(query).mappings() if row["period_start"] in wanted}
+
+
 def refresh_summaries(
-    conn: Connection, workspace_id: str, period: str, buckets: Sequence[Window], now: datetime
+    conn: Connection,
+    workspace_id: str,
+    period: str,
+    buckets: Sequence[Window],
+    now: datetime,
+    clear: Sequence[datetime] = (),
 ) -> list[RowMapping]:
     """Recompute the summaries of `buckets` from raw events and upsert them, in one statement
     (see `_recomputed`). Safe when two processes run it at once: the unique key (workspace_id,
     period, period_start) turns the second insert into an update. Returns the rows as stored
     (SHOWN_COLUMNS: an existing row keeps its id and storage_bytes).
+
+    `clear`: period starts whose stale marks are deleted first, in the same transaction (so a
+    writer that marks one again meanwhile keeps its mark: `db.stale`).
     """
     if not buckets:
         return []
+    stale.clear_starts(conn, workspace_id, period, clear)
     s = usage_summaries.c
     stmt = upsert_summaries(conn, _recomputed(conn, workspace_id, period, buckets, now))
     return list(conn.execute(stmt.returning(*(s[name] for name in SHOWN_COLUMNS))).mappings().all())
 
 
 def summaries_stored_if_allowed(
-    conn: Connection, workspace_id: str, period: str, buckets: Sequence[Window], now: datetime
+    conn: Connection,
+    workspace_id: str,
+    period: str,
+    buckets: Sequence[Window],
+    now: datetime,
+    clear: Sequence[datetime] = (),
 ) -> tuple[list[RowMapping], bool]:
     """`refresh_summaries`, or, where the database refuses writes (a read-only role or
     transaction), the same rows computed and not stored (`id` and `updated_at` None); and
@@ -196,7 +261,7 @@ def summaries_stored_if_allowed(
         return [], True
     try:
         with conn.begin_nested():
-            return refresh_summaries(conn, workspace_id, period, buckets, now), True
+            return refresh_summaries(conn, workspace_id, period, buckets, now, clear), True
     except sa.exc.DBAPIError as exc:
         if not refuses_writes(exc):
             raise

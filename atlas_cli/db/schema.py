@@ -187,6 +187,37 @@ entitlement_overrides = sa.Table(
     sa.Index("idx_atlas_entitlement_overrides_feature", "workspace_id", "feature", "created_at"),
 )
 
+# Periods whose stored usage_summaries row may be older than their events: atlas's writers mark
+# every (workspace, daily and monthly period) they insert events into; history and `aggregate`
+# recompute a marked period and clear its mark (section 4a, History).
+stale_periods = sa.Table(
+    "atlas_stale_periods",
+    metadata,
+    sa.Column("workspace_id", sa.Text, primary_key=True),
+    sa.Column("period", sa.Text, primary_key=True),
+    sa.Column("period_start", UTCDateTime, primary_key=True),
+)
+
+# Usage sent to Stripe's meters (billing in arrears, DESIGN 4c): one row per meter event sent, its
+# value the delta and `cumulative` the period's total sent once it was. The identifier is derived from
+# (workspace, feature, meter, period start, cumulative), so a resend carries the same one.
+meter_reports = sa.Table(
+    "atlas_meter_reports",
+    metadata,
+    sa.Column("workspace_id", sa.Text, primary_key=True),
+    sa.Column("identifier", sa.Text, primary_key=True),
+    sa.Column("feature", sa.Text, nullable=False),
+    sa.Column("meter", sa.Text, nullable=False),
+    sa.Column("period_start", UTCDateTime, nullable=False),
+    sa.Column("period_end", UTCDateTime, nullable=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Column("cumulative", sa.BigInteger, nullable=False),
+    sa.Column("stripe_customer_id", sa.Text, nullable=False),
+    sa.Column("event_timestamp", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=False),
+    sa.Index("idx_atlas_meter_reports_period", "workspace_id", "feature", "period_start"),
+)
+
 
 def credit_tables(metadata: sa.MetaData) -> tuple[sa.Table, ...]:
     """The credit tables (DESIGN 4c, Credits), on `metadata`: integers only (BIGINT), every key
@@ -268,4 +299,6 @@ OWN_TABLES = (
     credit_grants,
     credit_ledger,
     credit_requests,
+    stale_periods,
+    meter_reports,
 )

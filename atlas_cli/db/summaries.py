@@ -14,7 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from atlas_cli.db import dialect
+from atlas_cli.db import dialect, stale
 from atlas_cli.db.queries import distinct_logins, sum_of, upsert_summaries, usage_floor
 from atlas_cli.db.schema import organization, usage_events, usage_summaries
 from atlas_cli.db.types import UTCDateTime
@@ -71,9 +71,12 @@ def _grid(conn: Connection, period: str, buckets: Sequence[Window], workspace_id
 
 def aggregate(conn: Connection, period: str, buckets: Sequence[Window], workspace_id: str | None, now: datetime) -> int:
     """Recompute and upsert the summaries of every workspace (or one) for `buckets`, in one
-    statement. Every pair gets a row, zeros included. Returns the rows upserted."""
+    statement. Every pair gets a row, zeros included. Returns the rows upserted.
+
+    The stale marks of those periods are deleted first, in the same transaction (`db.stale`)."""
     if not buckets:
         return 0
+    stale.clear(conn, period, min(b.start for b in buckets), max(b.start for b in buckets), workspace_id)
     actual = _grid(conn, period, buckets, workspace_id)
     rows = sa.select(
         dialect.new_uuid(conn),

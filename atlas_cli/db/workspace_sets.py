@@ -24,6 +24,12 @@ def workspaces_on_tiers(conn: Connection, table: Any, tiers: Sequence[str]) -> S
     )
 
 
+def live_workspaces(conn: Connection, table: Any) -> Sequence[RowMapping]:
+    """Every workspace (`table`: the model's organization) that is not deleted, by id."""
+    deleted = sa.and_(table.c.workspace_status.is_not(None), table.c.workspace_status == "deleted")
+    return conn.execute(sa.select(table).where(sa.not_(deleted)).order_by(table.c.id)).mappings().all()
+
+
 def member_counts(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
     """The `member` rows of each workspace (0 for one without any)."""
     found = dict.fromkeys(ids, 0)

@@ -167,3 +167,17 @@ def subscription_period(
         if utc(sub.start) <= utc(now) < utc(sub.end):
             return sub
     return None
+
+
+# How long after a period closes its stored summary is still not trusted: the writers' clocks may
+# run behind the reader's, and a transaction stamped before the close may commit after it.
+SUMMARY_GRACE = timedelta(hours=1)
+
+
+def settled(bucket: Window, computed_at: datetime | None, now: datetime, *, marked: bool = False) -> bool:
+    """Whether a stored summary of `bucket` computed at `computed_at` can be served as it is: the
+    period has closed, the summary was computed at least SUMMARY_GRACE after it closed, and no
+    late write of atlas's own marked it since. Everything else is recomputed."""
+    if computed_at is None or marked or bucket.end > now:
+        return False
+    return utc(computed_at) >= bucket.end + SUMMARY_GRACE

@@ -80,7 +80,8 @@ class BillingOpsViews(Output):
         ]
 
         def table() -> None:
-            self._print_table(None, ["When", "Workspace", "Actor", "Action", "Before~", "After~"], rows)
+            shown = [[self.when(e.created_at), *row[1:]] for e, row in zip(entries, rows, strict=True)]
+            self._print_table(None, ["When", "Workspace", "Actor", "Action", "Before~", "After~"], shown)
 
         self._emit(fmt, data, header, rows, table)
 
@@ -129,7 +130,7 @@ class BillingOpsViews(Output):
         self._emit(fmt, data, header, rows, table)
         for row in r.rows:
             if row.outcome in ("unknown_price", "no_subscription", "override"):
-                self.note(f"Warning: {row.workspace_id}: {row.why}")
+                self.warn(f"Warning: {row.workspace_id}: {row.why}")
 
     @staticmethod
     def webhook_json(r: Any) -> dict[str, Any]:

@@ -73,7 +73,7 @@ class EventViews(Output):
 
         def show(x: Any) -> None:
             if rejects_file is None or printed[0] < shown:
-                self.note(f"line {x.line}: {x.reason}")
+                self.warn(f"line {x.line}: {x.reason}")
             printed[0] += 1
 
         return show
@@ -85,7 +85,7 @@ class EventViews(Output):
 
         Redrawn by the caller's updates (at most 10 times a second), not by a thread of its own:
         ingestion may fork a writer process, and forking is only safe without other threads."""
-        if not sys.stderr.isatty():
+        if self.quiet or not sys.stderr.isatty():
             yield None
             return
         import time
@@ -122,24 +122,24 @@ class EventViews(Output):
             f"{r.rejected:,} rejected; {r.generated_ids:,} given a new id (not recognisable if sent again)."
         )
         if r.rejected and r.rejects_file:
-            self.note(f"Rejected lines, with reasons, are in {r.rejects_file}: fix them and ingest that file.")
+            self.warn(f"Rejected lines, with reasons, are in {r.rejects_file}: fix them and ingest that file.")
         if data["stoppedBy"]:
             self.note(f"Stopped by {data['stoppedBy']} after writing the waiting batch.")
         cut = r.incomplete
         if cut is not None and cut.kept_in is not None:
-            self.note(
+            self.warn(
                 f"Line {cut.line} was incomplete when reading stopped ({cut.size:,} bytes): not read, "
                 f"kept as read in {cut.kept_in} (after a '# line {cut.line}' note) to complete by hand."
             )
         elif cut is not None:
-            self.note(
+            self.warn(
                 f"Line {cut.line} was incomplete when reading stopped ({cut.size:,} bytes): not read; "
                 "ingest the input again to read it (events already written count as duplicates)."
             )
         if r.failure:
             self.error(f"database failed, writing stopped after {r.accepted + r.duplicates:,} event(s): {r.failure}")
         if r.spooled:
-            self.note(
+            self.warn(
                 f"{r.spooled:,} unwritten event(s) kept in {r.spool_file}; "
                 f"run `atlas usage ingest {r.spool_file}` when the database is back (nothing is counted twice)."
             )
@@ -254,18 +254,22 @@ class EventStream:
     """The export's output: `fields` says which fields the rows hold (once, first), `row` writes one."""
 
     def __init__(self, fmt: str, out: Any) -> None:
-        self._fmt, self._out = fmt, out
+        self.fmt, self._out = fmt, out
         self._line: Callable[[Sequence[Any]], str] | None = None
+        utf8 = (getattr(out, "encoding", None) or "").lower().replace("-", "") == "utf8"
+        self._bytes = getattr(out, "buffer", None) if utf8 else None  # where ready lines go as they are
+        self._pending = False  # text written to `out` and not yet flushed to `_bytes`
 
     def fields(self, names: Sequence[str]) -> None:
         from atlas_cli.domain.events import COST_FIELD
 
         costs = COST_FIELD in names
-        if self._fmt == "ndjson":
+        if self.fmt == "ndjson":
             self._line = ndjson_formatter(costs=costs)
             return
         writer = csv.writer(self._out, lineterminator="\n")
         writer.writerow(names)
+        self._pending = True
         self._line = csv_formatter(costs=costs)
 
     def row(self, values: Sequence[Any]) -> None:
@@ -275,6 +279,17 @@ class EventStream:
             self.fields(FIELDS)
         assert self._line is not None
         self._out.write(self._line(values))
+        self._pending = True
+
+    def lines(self, block: bytes) -> None:
+        """Write lines already formatted (UTF-8), in order with the rows written before."""
+        if self._bytes is None:
+            self._out.write(block.decode("utf-8"))
+            return
+        if self._pending:  # what was written as text comes first
+            self._out.flush()
+            self._pending = False
+        self._bytes.write(block)
 
 
 def csv_formatter(*, costs: bool = False) -> Callable[[Sequence[Any]], str]:

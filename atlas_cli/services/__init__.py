@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from atlas_cli.services.demo import DemoService
     from atlas_cli.services.doctor import DoctorService
     from atlas_cli.services.entitlements import EntitlementService
+    from atlas_cli.services.fleet import FleetService
     from atlas_cli.services.ingestion.events import EventService
+    from atlas_cli.services.meter_reports import MeterReportService
     from atlas_cli.services.overage import OverageService
     from atlas_cli.services.plans import PlanService
     from atlas_cli.services.schema import SchemaService
@@ -61,6 +63,12 @@ class Services:
         from atlas_cli.services.billing import BillingService
 
         return BillingService(self.db, self.clock)
+
+    @cached_property
+    def fleet(self) -> FleetService:
+        from atlas_cli.services.fleet import FleetService
+
+        return FleetService(self.db, self.clock)
 
     @cached_property
     def overage(self) -> OverageService:
@@ -151,6 +159,13 @@ class Services:
         from atlas_cli.services.webhooks import WebhookService
 
         return WebhookService(self.db, self.clock, self.settings)
+
+    @cached_property
+    def meter_reports(self) -> MeterReportService:
+        from atlas_cli.services.meter_reports import MeterReportService
+        from atlas_cli.stripe_gateway import StripeGateway
+
+        return MeterReportService(self.db, self.clock, StripeGateway(self.settings))
 
     @cached_property
     def doctor(self) -> DoctorService:

@@ -10,16 +10,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection, RowMapping
 
 from atlas_cli.db import billing_queries as bq
 from atlas_cli.db.database import Database
+from atlas_cli.domain import dates
 from atlas_cli.domain.periods import iso_millis
 from atlas_cli.errors import Conflict, PermissionDenied
-from atlas_cli.services import Clock
+from atlas_cli.services import Clock, inputs
 from atlas_cli.services.models import Workspace
 from atlas_cli.services.workspaces import resolve
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from atlas_cli.db.layout import Billing
     from atlas_cli.domain.catalog import Policy
 
+AUDIT_MAX = 1000
 ADMIN_ROLES = frozenset({"owner", "admin"})
 WEBHOOK_ACTOR = "stripe-webhook"
 
@@ -271,16 +273,28 @@ class AdminService:
                 also(conn, ws, now)
             return result
 
-    def audit(self, workspace: str | None, *, since: date | None, limit: int) -> list[AuditEntry]:
-        """The audit log, newest first; of one workspace when it is named.
+    def audit(
+        self,
+        workspace: str | None,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = 50,
+        zone: tzinfo = UTC,
+    ) -> list[AuditEntry]:
+        """The audit log of the days `start`..`end` (inclusive), newest first; of one workspace
+        when it is named.
 
         Raises:
+            BadInput: a malformed or reversed date, limit out of 1..1000.
             NotFound: unknown workspace.
         """
-        start = datetime.combine(since, time.min, tzinfo=UTC) if since else None
+        first, last = inputs.date_span(start, end, now=self._clock(), zone=zone)
+        inputs.bounded(limit, "--limit", high=AUDIT_MAX)
+        lower, upper = dates.day_bounds(first, last, zone)
         with self._db.connect() as conn:
             ws_id = resolve(conn, workspace, self._db.billing(conn).layout).id if workspace else None
-            rows = bq.audit_rows(conn, ws_id, start, limit)
+            rows = bq.audit_rows(conn, ws_id, lower, limit, upper)
         return [
             AuditEntry(
                 str(r["id"]), r["workspace_id"], r["created_at"], r["actor"], r["action"], r["before"], r["after"]

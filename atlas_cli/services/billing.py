@@ -65,16 +65,24 @@ class BillingService:
     def _resource(
         conn: Connection, billing: Billing, ws: Workspace, plan: catalog.Plan | None, resource: str, now: datetime
     ) -> engine.Decision:
-        named = {name: billing.catalog.limit_for(counter) for name, counter in RESOURCES.items()}
-        known = {name: feature for name, feature in named.items() if feature is not None}
-        if resource not in known:
-            raise BadInput(
-                f"--resource: {resource!r} is not one of {', '.join(known)} (the {billing.model} billing model)"
-            )
+        feature = resource_feature(billing, resource)
         trial = trial_of(ws, now)
         count = billing.layout.counts(conn, ws.id, now)[RESOURCES[resource]]
         facts = engine.Facts(byot=ws.byot, trial_expired=bool(trial and trial.expired))
-        return engine.decide_resource(billing.catalog, plan, facts, known[resource].key, count)
+        return engine.decide_resource(billing.catalog, plan, facts, feature.key, count)
+
+
+def resource_feature(billing: Billing, resource: str) -> catalog.Feature:
+    """The catalog's limit feature that `--resource NAME` counts.
+
+    Raises:
+        BadInput: a name this billing model has no counter for.
+    """
+    named = {name: billing.catalog.limit_for(counter) for name, counter in RESOURCES.items()}
+    known = {name: feature for name, feature in named.items() if feature is not None}
+    if resource not in known:
+        raise BadInput(f"--resource: {resource!r} is not one of {', '.join(known)} (the {billing.model} billing model)")
+    return known[resource]
 
 
 # `billing check --resource NAME`: the built-in counter each name counts.

@@ -20,6 +20,7 @@ from atlas_cli.services import Clock
 DEMO_NAMESPACE = uuid.UUID("6f1d3c1e-6a55-4c41-9d43-2a4a3d7e0c11")
 HISTORY_DAYS = 60
 SHOWN_WORKSPACE = "globex"
+DEMO_ADMIN = "admin@atlas.test"  # the demo's global admin (both models): the demo catalog's author
 
 Progress = Callable[[int, int], None]
 
@@ -183,6 +184,7 @@ class DemoService:
         for table, rows in demo.rows(now):
             if rows:
                 conn.execute(table.insert(), rows)
+        _store_catalog(conn, demo.model, now)
         done, events = 0, _events(demo, now)
         while chunk := list(itertools.islice(events, 5_000)):  # generated as they are written
             conn.execute(demo.tables.usage_events.insert(), chunk)
@@ -277,6 +279,32 @@ class DemoService:
             (schema.connections, conns),
             (schema.subscription, subs),
         )
+
+
+def _store_catalog(conn: Any, model: str, now: datetime) -> None:
+    """Store the demo's operator catalog (`catalogs/demo-<model>.toml`) as version 1, audited as
+    a push by the demo's global admin, in the demo's transaction."""
+    import tomllib
+    from importlib import resources
+
+    from atlas_cli.catalogs import builtin
+    from atlas_cli.db import billing_queries as bq
+    from atlas_cli.db import entitlements as q
+    from atlas_cli.domain import operator_catalog as oc
+    from atlas_cli.services.admin import audit_row
+    from atlas_cli.services.catalogs import PLATFORM, PUSH_ACTION
+
+    text = resources.files("atlas_cli.catalogs").joinpath(f"demo-{model}.toml").read_text(encoding="utf-8")
+    document = oc.parse(tomllib.loads(text), builtin(model)).canonical()
+    version = q.next_version(conn)
+    q.insert_version(
+        conn,
+        {"version": version, "model": model, "document": document, "actor": DEMO_ADMIN, "created_at": now,
+         "note": "atlas demo"},
+    )  # fmt: skip
+    before = {"version": None, "catalog": oc.empty(model).canonical()}
+    after = {"version": version, "catalog": document}
+    bq.insert_audit(conn, [audit_row(PLATFORM, DEMO_ADMIN, PUSH_ACTION, before, after, now)])
 
 
 def _events(demo: DemoSet, now: datetime) -> Iterator[dict[str, Any]]:

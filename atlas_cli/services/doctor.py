@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atlas_cli.config import NOT_FROM_DOTENV, Settings, embedded_database_url, named_value
 from atlas_cli.db import migrate, urls
@@ -17,6 +17,9 @@ from atlas_cli.errors import AtlasError, BadInput, ExitCode
 from atlas_cli.services import Clock, utc_now
 from atlas_cli.stripe_gateway import StripeGateway
 
+if TYPE_CHECKING:
+    from atlas_cli.contexts import Applied
+
 SECRET_FIELDS = frozenset({"stripe_secret_key", "stripe_webhook_secret"})
 
 
@@ -24,7 +27,7 @@ SECRET_FIELDS = frozenset({"stripe_secret_key", "stripe_webhook_secret"})
 class SettingSource:
     name: str
     value: str | None
-    source: str  # flag | env | .env | ignored (.env) | default
+    source: str  # flag | env | context NAME | .env | ignored (.env) | default
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,12 @@ def settings_report(
     settings: Settings,
     flags: Mapping[str, str | None],
     *,
+    context: Applied | None = None,
     environ: Mapping[str, str] | None = None,
     dotenv: Path = Path(".env"),
 ) -> list[SettingSource]:
-    """Every setting's effective value (masked) and where it came from: flag > env > .env > default."""
+    """Every setting's effective value (masked) and where it came from: flag > env > context >
+    .env > default."""
     from dotenv import dotenv_values
 
     env_names = {k.upper() for k in (os.environ if environ is None else environ)}
@@ -89,6 +94,8 @@ def settings_report(
             value, source = flags[name], "flag"
         elif name.upper() in env_names:
             source = "env"
+        elif context is not None and name in context.values:
+            source = context.source
         elif name.upper() in file_names:
             source = "ignored (.env)" if name in NOT_FROM_DOTENV else ".env"
         else:
@@ -100,12 +107,26 @@ def settings_report(
     return rows
 
 
+CHOSEN_BY = {"flag": "flag", "env": "env (ATLAS_CONTEXT)", "current": "current (atlas context use)"}
+
+
 def config_report(
-    settings: Settings, flags: Mapping[str, str | None], database_url: str, url_name: str = "DATABASE_URL"
+    settings: Settings,
+    flags: Mapping[str, str | None],
+    database_url: str,
+    url_name: str = "DATABASE_URL",
+    context: Applied | None = None,
 ) -> list[SettingSource]:
-    """`settings_report`, then the billing model that applies to the database (a row named
-    `billingModel`, its source the reason), when the database can be read."""
-    return [*settings_report(settings, flags), applied_billing_model(database_url, url_name, settings)]
+    """A first row `context` (the context that applies and what chose it), `settings_report`, then
+    the billing model that applies to the database (a row named `billingModel`, its source the
+    reason), when the database can be read."""
+    applied = (
+        SettingSource("context", context.name, CHOSEN_BY[context.chosen_by])
+        if context is not None
+        else SettingSource("context", None, "none")
+    )
+    rows = settings_report(settings, flags, context=context)
+    return [applied, *rows, applied_billing_model(database_url, url_name, settings)]
 
 
 def applied_billing_model(database_url: str, url_name: str, settings: Settings) -> SettingSource:

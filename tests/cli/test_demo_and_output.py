@@ -104,7 +104,9 @@ def test_csv_and_global_format(demo):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert rows and set(rows[0]) == {"user_id", "email", "name", "query_count", "token_count", "login_count"}
     listing = atlas("workspace", "list", "--format", "csv")
-    assert listing.stdout.splitlines()[0] == "id,name,slug,tier,status,byot,trialEndsAt"
+    assert listing.stdout.splitlines()[0] == (  # the original columns first, then the billing check's
+        "id,name,slug,tier,status,byot,trialEndsAt,billingStatus,worstUsagePercent,effectiveTrialEndsAt,trialExpired"
+    )
 
 
 def test_environment_supplies_workspace_and_format(demo, monkeypatch):
@@ -131,3 +133,48 @@ def test_installed_console_script_runs(tmp_path):
         [sys.executable, "-m", "atlas_cli", "usage", "show"], capture_output=True, text=True, env=env
     )
     assert missing.returncode == 5 and missing.stderr.startswith("Error: ")
+
+
+DEMO_REASONS = {  # billing model -> (workspace, feature, reason, exit code): every reason on demo data
+    "classic": [
+        ("acme", "data-explorer", "ok", 0),
+        ("hooli", "data-explorer", "not_entitled", 16),
+        ("acme", "api-keys", "no_counter", 16),
+        ("wayne", "api-keys", "unlimited", 0),
+        ("acme", "pending-invitations", "limit_reached", 12),
+        ("umbrella", "pending-invitations", "ok", 0),
+        ("acme", "query-budget", "ok", 0),
+        ("globex", "query-budget", "max_usage_reached", 12),
+        ("pied-piper", "query-budget", "trial_expired", 13),
+    ],
+    "per-seat": [
+        ("acme", "data-explorer", "ok", 0),
+        ("hooli", "data-explorer", "not_entitled", 16),
+        ("acme", "api-keys", "no_counter", 16),
+        ("stark", "api-keys", "unlimited", 0),
+        ("initech", "action-plugins", "limit_reached", 12),
+        ("acme", "action-plugins", "ok", 0),
+        ("acme", "query-budget", "ok", 0),
+        ("globex", "query-budget", "max_usage_reached", 12),
+        ("pied-piper", "data-explorer", "trial_expired", 13),
+        ("wayne", "data-explorer", "subscription_required", 15),
+    ],
+}
+
+
+@pytest.mark.parametrize("model", ["classic", "per-seat"])
+def test_the_demo_catalog_shows_every_entitlement_reason(model):
+    atlas = Atlas(None)
+    first = atlas("demo", "--billing-model", model)
+    assert first.exit_code == 0, first.stderr
+    for workspace, feature, reason, code in DEMO_REASONS[model]:
+        found = atlas.json("entitlements", "check", "-w", workspace, feature, code=code)
+        assert found["reason"] == reason, (workspace, feature, found)
+    budget = atlas.json("entitlements", "check", "-w", "globex", "query-budget", code=12)
+    assert budget["used"] > budget["limit"] and budget["source"] == "plan"
+    assert atlas.json("entitlements", "check", "-w", "acme", "api-keys", "--count", "1")["reason"] == "ok"
+    assert [v["version"] for v in atlas.json("plans", "history")] == [1]
+    assert atlas("demo", "--billing-model", model).exit_code == 0  # a second run adds no version
+    assert [v["version"] for v in atlas.json("plans", "history")] == [1]
+    pushes = [row for row in atlas.json("audit", "list") if row["action"] == "plans.push"]
+    assert len(pushes) == 1 and pushes[0]["actor"] == "admin@atlas.test"

@@ -224,11 +224,21 @@ def test_history_read_only_rows_have_no_id_nor_updated_at_but_the_stored_storage
         )
     cluster = request.getfixturevalue("pg_cluster") if db.dialect == "postgresql" else None
     with read_only(db, cluster) as url:
-        result = bf.Cli(url)("usage", "history", "-w", "acme", "--json")
+        result = bf.Cli(url)("usage", "history", "-w", "acme", "--json", "--recompute")
+        served = bf.Cli(url)("usage", "history", "-w", "acme", "--json")
     assert result.exit_code == 0 and "not stored" in result.stderr, result.stdout + result.stderr
     rows = json.loads(result.stdout)["summaries"]
     assert [(r["id"], r["updated_at"]) for r in rows] == [(None, None)] * 4
     assert [r["storage_bytes"] for r in rows] == [0, 0, 4096, 0]
+    # Without --recompute the three closed months are settled: read back, as stored, with their ids.
+    assert served.exit_code == 0 and "not stored" in served.stderr, served.stdout + served.stderr
+    shown = json.loads(served.stdout)["summaries"]
+    assert [(r["id"] is None, r["updated_at"]) for r in shown] == [(True, None)] + [
+        (False, "2026-11-22T15:30:00.000Z")
+    ] * 3
+    assert [(r["query_count"], r["token_count"], r["storage_bytes"]) for r in shown] == [
+        (r["query_count"], r["token_count"], r["storage_bytes"]) for r in rows
+    ]
 
 
 # --- ISO 8601 output: four-digit years ----------------------------------------------------------

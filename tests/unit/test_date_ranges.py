@@ -51,13 +51,13 @@ def test_history_buckets_stop_at_the_floor(kind, start, end, limit, floor, expec
     ],
 )
 def test_dates_in_range(text: str, expected: date | None) -> None:
-    assert parse_date(text, "--start") == expected
+    assert parse_date(text, "--start", now=NOW) == expected
 
 
 @pytest.mark.parametrize("text", ["1969-12-31", "0202-01-01", "0001-01-01T00:00:00+05:00", "9999-01-01", "9999-12-31"])
 def test_dates_out_of_range(text: str) -> None:
     with pytest.raises(BadInput, match="out of range"):
-        parse_date(text, "--since")
+        parse_date(text, "--since", now=NOW)
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, BinaryIO
 
 from atlas_cli.db.database import Database
 from atlas_cli.domain import events as rules
+from atlas_cli.domain.dates import day_bounds
 from atlas_cli.domain.events import InvalidEvent
 from atlas_cli.domain.periods import (
     PeriodKind,
@@ -111,13 +112,28 @@ def _kinds(period: str) -> tuple[PeriodKind, ...]:
 
 def _since(value: str | None, now: datetime) -> datetime:
     """--since as a UTC midnight; default: the start of the previous calendar month."""
-    day = inputs.parse_date(value, "--since")
+    day = inputs.parse_date(value, "--since", now=now)
     if day is None:
         return add_months(month_start(now), -1)
     since = day_start(day)
     if since > now:
         raise BadInput(f"--since {day.isoformat()} is in the future")
     return since
+
+
+def _span(since: str | None, end: str | None, now: datetime) -> tuple[datetime, datetime]:
+    start, until = _since(since, now), _until(end, now)
+    if until < start:
+        raise BadInput(f"--end {end} is before --start {start.date().isoformat()}")
+    return start, until
+
+
+def _until(value: str | None, now: datetime) -> datetime:
+    """The last instant of --end's day (UTC), but not after now; default: now."""
+    day = inputs.parse_date(value, "--end", now=now)
+    if day is None:
+        return now
+    return min(now, day_start(day) + timedelta(days=1) - timedelta(microseconds=1))
 
 
 def _floored(conn: Any, since: datetime, workspace_id: str | None) -> tuple[datetime, bool]:
@@ -241,7 +257,13 @@ class EventService:
         return resolve(conn, workspace).id
 
     def aggregate(
-        self, workspace: str | None, *, every: bool = False, since: str | None = None, period: str = "both"
+        self,
+        workspace: str | None,
+        *,
+        every: bool = False,
+        since: str | None = None,
+        period: str = "both",
+        end: str | None = None,
     ) -> AggregateReport:
         """Recompute usage_summaries from raw events for every period since `since`, set-based:
         one statement per period kind, for one workspace or all of them.
@@ -253,20 +275,26 @@ class EventService:
         from atlas_cli.db import summaries
 
         kinds, now = _kinds(period), self._clock()
-        start = _since(since, now)
+        start, until = _span(since, end, now)
         counts: list[PeriodCount] = []
         with self._db.begin() as conn:
             scope = self._scope(conn, workspace, every)
             start, begun = _floored(conn, start, scope)
             for kind in kinds:
-                buckets = buckets_since(kind, start, now) if begun else []
+                buckets = buckets_since(kind, start, until) if begun else []
                 counts.append(
                     PeriodCount(kind.value, len(buckets), summaries.aggregate(conn, kind.value, buckets, scope, now))
                 )
-        return AggregateReport(scope, start, now, tuple(counts))
+        return AggregateReport(scope, start, until, tuple(counts))
 
     def verify(
-        self, workspace: str | None, *, every: bool = False, since: str | None = None, period: str = "both"
+        self,
+        workspace: str | None,
+        *,
+        every: bool = False,
+        since: str | None = None,
+        period: str = "both",
+        end: str | None = None,
     ) -> VerifyReport:
         """Compare stored usage_summaries with a fresh computation from raw events; reads only.
 
@@ -276,13 +304,13 @@ class EventService:
         from atlas_cli.db import summaries
 
         kinds, now = _kinds(period), self._clock()
-        start = _since(since, now)
+        start, until = _span(since, end, now)
         found: list[Mismatch] = []
         with self._db.connect() as conn:
             scope = self._scope(conn, workspace, every)
             start, begun = _floored(conn, start, scope)
             for kind in kinds:
-                buckets = buckets_since(kind, start, now) if begun else []
+                buckets = buckets_since(kind, start, until) if begun else []
                 for r in summaries.mismatches(conn, kind.value, buckets, scope):
                     stored = (
                         None
@@ -291,7 +319,7 @@ class EventService:
                     )
                     actual = (int(r["query_count"]), int(r["token_count"]), int(r["active_users"]))
                     found.append(Mismatch(r["workspace_id"], kind.value, r["period_start"], stored, actual))
-        return VerifyReport(scope, start, now, tuple(k.value for k in kinds), tuple(found))
+        return VerifyReport(scope, start, until, tuple(k.value for k in kinds), tuple(found))
 
     def export(
         self,
@@ -302,27 +330,37 @@ class EventService:
         emit: Callable[[Sequence[Any]], None],
         fetch: int = EXPORT_FETCH,
         fields: Callable[[tuple[str, ...]], None] | None = None,
+        zone: tzinfo = UTC,
+        lines: tuple[str, Callable[[bytes], None]] | None = None,
     ) -> int:
         """Stream raw events ordered by (created_at, id) to `emit`, `fetch` rows per round trip:
         each a row of `rules.FIELDS` in order (also by name: `row.created_at`), then `cost_usd`
         (an exact Decimal, or None) where the database records event costs. `fields` is told the
         field names once, before the first row. Without a workspace, every workspace's. Returns
-        how many were emitted.
+        how many were emitted. `lines`: (format, write), the output's format (csv or ndjson) and where
+        its UTF-8 lines may go in blocks: on PostgreSQL the database then makes the lines itself
+        (`COPY ... TO STDOUT`), and only the rows it cannot format exactly reach `emit`.
 
         Raises:
             BadInput: malformed or reversed dates. NotFound: unknown workspace.
         """
         from atlas_cli.db import events as sql
 
-        first, last = inputs.date_span(start, end)
-        lower = day_start(first) if first else None
-        upper = day_start(last) + timedelta(days=1) if last else None
+        first, last = inputs.date_span(start, end, now=self._clock(), zone=zone)
+        lower, upper = day_bounds(first, last, zone)
         count = 0
         with self._db.connect() as conn:
             scope = resolve(conn, workspace).id if workspace else None
             costs = sql.has_costs(conn)
             if fields is not None:
                 fields(rules.ALL_FIELDS if costs else rules.FIELDS)
+            if lines is not None and conn.dialect.name == "postgresql":
+                from atlas_cli.db.export import copy_events
+
+                fmt, write = lines
+                return copy_events(
+                    conn, fmt=fmt, workspace_id=scope, start=lower, end=upper, costs=costs, write=write, fallback=emit
+                )
             rows = sql.stream_events(conn, workspace_id=scope, start=lower, end=upper, yield_per=fetch, costs=costs)
             for row in rows:
                 emit(row)

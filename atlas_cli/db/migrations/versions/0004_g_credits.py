@@ -17,7 +17,7 @@ from atlas_cli.db.migrate import create_missing
 from atlas_cli.db.schema import credit_tables
 
 revision = "0004g"
-down_revision = "0003b"
+down_revision = "0004i"
 branch_labels = None
 depends_on = None
 

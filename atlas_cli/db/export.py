@@ -1,0 +1,165 @@
+"""PostgreSQL: the export's lines made by the database, through `COPY (SELECT ...) TO STDOUT`.
+
+Each line is byte for byte what the Python formatters (render/events.py) write for the same row,
+so the output is the same on either path. Where the database cannot match them exactly, the row
+is not formatted in SQL but sent raw (as a JSON array, prefixed with `!`) and formatted in Python:
+
+- metadata holding a non-integer number: Python reads it as a float and writes its shortest repr
+  (`1.10` becomes `1.1`), which SQL cannot reproduce; found with `[0-9]\\.` on the jsonb text
+  (numbers in jsonb's text never have an exponent), which may also catch such text in a string:
+  such a row is merely formatted in Python;
+- ndjson only: metadata with an object member whose value is null (`: null`), which the compact
+  writer in SQL (json_strip_nulls) would drop;
+- CSV only: ids or event types with a control character other than tab and newline (Python shows
+  them escaped, `\\x1b`), metadata with DEL, C1 controls or bidi overrides (written as `\\u009b`
+  escapes there), or a carriage return (the csv module does not quote it, PostgreSQL does).
+
+Every other difference is absorbed in SQL: jsonb's `", "` and `": "` made compact for ndjson,
+empty text as an empty CSV cell (not `""`), a JSON `null` metadata as an empty CSV cell, the CSV
+formula guard (`'` before = + - @ and tab), timestamps as UTC with microseconds and a Z, costs
+without trailing zeros.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from atlas_cli.db.events import COST_COLUMN
+
+RAW = ord("!")  # the first byte of a row sent raw, to be formatted in Python
+BLOCK_ROWS = 1024  # lines joined into one write
+
+_BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# CSV: a cell Python would escape (controls but tab and newline, DEL, C1, bidi) or quote (comma,
+# quote, newline; and a carriage return, which PostgreSQL's CSV quotes and Python's does not)...
+_CSV_TEXT = f'[\n,"\x01-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]'
+# ...or guard against formulas (= + - @ tab first) or write as nothing (empty): on the first characters
+_CSV_FIRST = "(left(workspace_id, 1) || left(event_type, 1) || left(COALESCE(user_id, 'x'), 1)) ~ '^[^-=+@\\t]{3}$'"
+_CSV_META = f"[0-9]\\.|[\x7f-\x9f{_BIDI}]|^(null$|[-=+@])"
+_ND_TEXT = '["\\\\\x01-\x1f]'  # what JSON escapes in a string: quote, backslash, controls
+_ND_META = "[0-9]\\.|: null"
+# jsonb's text is spaced (`{"a": [1, 2]}`); json_strip_nulls writes it compact, as Python does, but
+# drops object members whose value is null: those rows (`: null`) are formatted in Python
+_COMPACT = "json_strip_nulls(m::json)::text"
+_TIME = """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+_TEXT_AND_META = (
+    "(workspace_id || event_type || COALESCE(user_id, '')) !~ %(text)s AND COALESCE(metadata::text !~ %(meta)s, true)"
+)
+_SAFE = {"csv": f"{_TEXT_AND_META} AND {_CSV_FIRST}", "ndjson": _TEXT_AND_META}
+
+
+def _raw(costs: bool) -> str:
+    cost = f", {COST_COLUMN}::text" if costs else ""
+    return f"json_build_array(id::text, workspace_id, user_id, event_type, quantity, metadata, {_TIME}{cost})::text"
+
+
+def _csv_line(costs: bool) -> str:
+    quoted = (
+        "CASE WHEN strpos(m, '\"') > 0 OR strpos(m, ',') > 0 THEN '\"' || replace(m, '\"', '\"\"') || '\"' ELSE m END"
+    )
+    cost = f" || ',' || COALESCE(trim_scale({COST_COLUMN})::text, '')" if costs else ""
+    return (
+        "id::text || ',' || workspace_id || ',' || COALESCE(user_id, '') || ',' || event_type || ',' || quantity::text"
+        f" || ',' || COALESCE({quoted}, '') || ',' || {_TIME}{cost}"
+    )
+
+
+def _ndjson_line(costs: bool) -> str:
+    cost = f""" || ',"cost_usd":' || COALESCE(trim_scale({COST_COLUMN})::text, 'null')""" if costs else ""
+    return (
+        """'{"id":"' || id::text || '","workspace_id":"' || workspace_id"""
+        """ || '","user_id":' || COALESCE('"' || user_id || '"', 'null')"""
+        """ || ',"event_type":"' || event_type || '","quantity":' || quantity::text"""
+        f""" || ',"metadata":' || COALESCE({_COMPACT}, 'null')"""
+        f""" || ',"created_at":"' || {_TIME} || '"'{cost} || '}}'"""
+    )
+
+
+def _statement(fmt: str, costs: bool, where: list[str]) -> str:
+    line = _csv_line(costs) if fmt == "csv" else _ndjson_line(costs)
+    cost = f", {COST_COLUMN}" if costs else ""
+    filtered = f" WHERE {' AND '.join(where)}" if where else ""
+    # Sorted narrow (the columns, and `ok` once per row), then each line built as it leaves the sort.
+    query = (
+        f"SELECT CASE WHEN ok THEN {line} ELSE '!' || {_raw(costs)} END FROM (SELECT id, workspace_id, user_id, "
+        f"event_type, quantity, metadata, metadata::text AS m, {_SAFE[fmt]} AS ok, created_at{cost} "
+        f"FROM usage_events{filtered} ORDER BY created_at, id) AS e"
+    )
+    # One column in CSV form whose quote and delimiter never occur in a line (no line holds a
+    # control character: JSON escapes them, and CSV lines with one are formatted in Python), so
+    # the line comes out exactly as built.
+    return f"COPY ({query}) TO STDOUT (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+
+
+def copy_events(
+    conn: Connection,
+    *,
+    fmt: str,
+    workspace_id: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    costs: bool,
+    write: Callable[[bytes], None],
+    fallback: Callable[[tuple[Any, ...]], None],
+) -> int:
+    """Stream events in [start, end) ordered by (created_at, id) as `fmt` lines (csv without its
+    header, or ndjson) made by the database: blocks of lines go to `write`; the few rows it cannot
+    format exactly go to `fallback` as (id, workspace_id, user_id, event_type, quantity, metadata,
+    created_at, cost), in their place. Memory stays flat. Returns the number of rows."""
+    where: list[str] = []
+    params: dict[str, Any] = (
+        {"text": _CSV_TEXT, "meta": _CSV_META} if fmt == "csv" else {"text": _ND_TEXT, "meta": _ND_META}
+    )
+    if workspace_id is not None:
+        where.append("workspace_id = %(workspace)s")
+        params["workspace"] = workspace_id
+    if start is not None:
+        where.append("created_at >= %(start)s")
+        params["start"] = start
+    if end is not None:
+        where.append("created_at < %(end)s")
+        params["end"] = end
+    statement = _statement(fmt, costs, where)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    import psycopg
+
+    count = 0
+    block: list[Any] = []
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement, params) as copy:
+            for line in copy:
+                count += 1
+                if line[0] == RAW:
+                    if block:
+                        write(b"".join(block))
+                        block.clear()
+                    fallback(_parsed(bytes(line), costs))
+                    continue
+                block.append(line)
+                if len(block) >= BLOCK_ROWS:
+                    write(b"".join(block))
+                    block.clear()
+    except psycopg.Error as exc:  # COPY runs on the driver's cursor: give SQLAlchemy's error, as execute would
+        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+    if block:
+        write(b"".join(block))
+    return count
+
+
+def _parsed(line: bytes, costs: bool) -> tuple[Any, ...]:
+    """A row sent raw: `!` then its JSON array."""
+    values = json.loads(line[1:])
+    values[6] = datetime.fromisoformat(values[6])
+    if costs:
+        values[7] = None if values[7] is None else Decimal(values[7])
+    else:
+        values.append(None)
+    return tuple(values)
