@@ -187,10 +187,13 @@ class Book:
         """Writes the new grants, the changed ones, the entries and the accounts; the entry count."""
         new_ids = {(r["workspace_id"], r["id"]) for r in self._new}
         q.insert_grants(self.conn, self._new)
-        q.update_grants(self.conn, [r for k, r in self._changed.items() if k not in new_ids])
-        q.insert_entries(self.conn, self._entries)
         touched = {(e["workspace_id"], e["unit"]) for e in self._entries}
-        q.update_accounts(self.conn, [self.accounts[p] | {"updated_at": self.now} for p in sorted(touched)])
+        q.save(
+            self.conn,
+            [r for k, r in self._changed.items() if k not in new_ids],
+            self._entries,
+            [self.accounts[p] | {"updated_at": self.now} for p in sorted(touched)],
+        )
         written = len(self._entries)
         self._entries, self._new, self._changed = [], [], {}
         return written
