@@ -17,6 +17,7 @@ from atlas_cli.cli import (
     billing,
     completion,
     config,
+    credits,
     db,
     demo,
     doctor,
@@ -122,6 +123,7 @@ app.add_typer(trial.app, name="trial")
 app.add_typer(workspace.app, name="workspace")
 app.add_typer(plans.app, name="plans")
 app.add_typer(entitlements.app, name="entitlements")
+app.add_typer(credits.app, name="credits")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 app.add_typer(audit.app, name="audit")

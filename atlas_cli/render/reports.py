@@ -16,6 +16,7 @@ from atlas_cli.catalogs import builtin
 from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number, zone_name
 from atlas_cli.render.billing import BillingOpsViews
 from atlas_cli.render.contexts import ContextViews
+from atlas_cli.render.credits import CreditViews
 from atlas_cli.render.entitlements import EntitlementViews
 from atlas_cli.render.events import EventViews
 from atlas_cli.render.meter_reports import UsageSentViews
@@ -297,7 +298,7 @@ def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
     }
 
 
-class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews, ContextViews, UsageSentViews):
+class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews, ContextViews, UsageSentViews, CreditViews):
     """Every report of atlas, in the format asked for."""
 
     # --- reports ---------------------------------------------------------------------------

@@ -184,6 +184,8 @@ class EventService:
         except InvalidEvent as exc:
             raise BadInput(exc.reason) from None
         from atlas_cli.db import events as sql
+        from atlas_cli.services.credit_deduction import deduct as deduct_credits
+        from atlas_cli.services.credit_deduction import pricing as credit_pricing
 
         with self._db.begin() as conn:
             ws = resolve(conn, workspace)
@@ -191,7 +193,11 @@ class EventService:
             if event.cost_usd is not None and not costs:
                 raise BadInput(f"--cost-usd: {rules.NO_COSTS}")
             row = (event.id, ws.id, event.user_id, event.event_type, event.quantity, event.metadata, event.created_at)
-            inserted = sql.insert_events(conn, [(*row, event.cost_usd)], costs=costs)
+            prices = credit_pricing(conn, self._db.billing(conn))
+            collector = prices.collector()
+            inserted = sql.insert_events(conn, [(*row, event.cost_usd)], costs=costs, inserted=collector)
+            if collector is not None:
+                deduct_credits(conn, prices, collector.rows, self._clock())
         return RecordResult(
             event.id,
             ws.id,
@@ -223,7 +229,7 @@ class EventService:
         opts = replace(opts, workspace=resolve_default_workspace(self._db, opts.workspace))
         if opts.event_costs is None:
             opts = replace(opts, event_costs=self._records_costs())
-        sink = DatabaseSink(self._db, background=True)
+        sink = DatabaseSink(self._db, background=True, clock=self._clock)
         try:
             service = IngestService(sink, self._clock, sleep=self._sleep)
             return service.ingest(stream, opts, stop=stop, on_reject=on_reject, progress=progress)
