@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,6 @@ from atlas_cli.db import dialect
 from atlas_cli.db.schema import meter_reports
 
 r = meter_reports.c
-BATCH = 500  # workspaces per statement: SQLite takes at most 32,766 bound parameters
 
 
 def has_table(conn: Connection) -> bool:
@@ -24,19 +23,67 @@ def sent_totals(
     conn: Connection, workspace_ids: Sequence[str], features: Sequence[str], since: datetime
 ) -> dict[tuple[str, str, datetime], int]:
     """What was sent per (workspace, feature, period start) for periods starting at or after
-    `since`: one statement per batch of workspaces."""
+    `since`, in one statement."""
+    rows = conn.execute(
+        sa.select(r.workspace_id, r.feature, r.period_start, sa.func.sum(r.value))
+        .where(
+            dialect.one_of(conn, r.workspace_id, workspace_ids, "workspace_ids"),
+            r.feature.in_(list(features)),
+            r.period_start >= since,
+        )
+        .group_by(r.workspace_id, r.feature, r.period_start)
+    ).all()
+    return {(ws, feature, start): int(total) for ws, feature, start, total in rows}
+
+
+def usage_totals(
+    conn: Connection,
+    events: Any,
+    groups: Mapping[tuple[Any, ...], Sequence[str]],
+    features: Mapping[str, Sequence[str]],
+) -> dict[tuple[str, str, datetime], int]:
+    """The sum of `quantity` per (workspace, feature, period start) for workspaces grouped by
+    their tuple of billing periods (`groups`: windows -> workspace ids; most workspaces share the
+    calendar months) and features by their event types: one statement per group covers every
+    feature and period. A workspace without events is absent (0)."""
+    e = events.c
+    every_type = sorted({t for types in features.values() for t in types})
     found: dict[tuple[str, str, datetime], int] = {}
-    for i in range(0, len(workspace_ids), BATCH):
-        rows = conn.execute(
-            sa.select(r.workspace_id, r.feature, r.period_start, sa.func.sum(r.value))
-            .where(
-                r.workspace_id.in_(list(workspace_ids[i : i + BATCH])),
-                r.feature.in_(list(features)),
-                r.period_start >= since,
+    for windows, ids in groups.items():
+        keys = [(key, window.start) for key in features for window in windows]
+        sums = [
+            sa.func.coalesce(
+                sa.func.sum(
+                    sa.case(
+                        (
+                            sa.and_(
+                                e.event_type.in_(list(features[key])),
+                                e.created_at >= window.start,
+                                e.created_at < window.end,
+                            ),
+                            e.quantity,
+                        ),
+                        else_=0,
+                    )
+                ),
+                0,
             )
-            .group_by(r.workspace_id, r.feature, r.period_start)
+            for key in features
+            for window in windows
+        ]
+        lowest, highest = min(w.start for w in windows), max(w.end for w in windows)
+        rows = conn.execute(
+            sa.select(e.workspace_id, *sums)
+            .where(
+                dialect.one_of(conn, e.workspace_id, ids, "workspace_ids"),
+                e.event_type.in_(every_type),
+                e.created_at >= lowest,
+                e.created_at < highest,
+            )
+            .group_by(e.workspace_id)
         ).all()
-        found.update({(ws, feature, start): int(total) for ws, feature, start, total in rows})
+        for ws_id, *values in rows:
+            found.update({(ws_id, key, start): int(v) for (key, start), v in zip(keys, values, strict=True)})
     return found
 
 
@@ -56,4 +103,3 @@ def record(conn: Connection, row: dict[str, Any]) -> bool:
     stmt = dialect.insert_for(conn, meter_reports).values(**row)
     stmt = stmt.on_conflict_do_nothing(index_elements=[r.workspace_id, r.identifier]).returning(r.identifier)
     return conn.execute(stmt).first() is not None
-

@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING
 from atlas_cli.db import meter_reports as ledger
 from atlas_cli.db import queries, workspace_sets
 from atlas_cli.db.database import Database
-from atlas_cli.db.layout import meter_totals_by_workspace
 from atlas_cli.domain import meter_reports as rules
-from atlas_cli.domain.catalog import Meter
 from atlas_cli.domain.operator_catalog import OperatorFeature
 from atlas_cli.domain.periods import Window
 from atlas_cli.errors import AtlasError, BadInput, ExitCode, NotConfigured
@@ -117,11 +115,11 @@ class MeterReportService:
         """
         if all_workspaces and workspace:
             raise BadInput("give either --workspace or --all, not both")
+        now = self._clock()
         try:
-            choice = rules.parse_period(period)
+            choice = rules.parse_period(period, now=now)
         except ValueError as exc:
             raise BadInput(f"--period: {exc}") from None
-        now = self._clock()
         if choice.day is not None and rules.day_moment(choice.day) > now:
             raise BadInput(f"--period: {choice.day.isoformat()} is in the future; its usage cannot be billed yet")
         if not dry_run:
@@ -257,30 +255,34 @@ def _measure(
     choice: rules.PeriodChoice,
     now: datetime,
 ) -> list[MeterRow]:
-    """Usage and what was sent, for every target, feature and period: per feature, one statement
-    per period slot (batched over workspaces), and one for the ledger."""
+    """Usage and what was sent, for every target, feature and period: one scan of the events per
+    set of periods shared by workspaces, and one statement for the ledger."""
     if not targets:
         return []
-    periods = {t.id: _periods(billing, t, choice, now) for t in targets}
-    slots = max(len(p) for p in periods.values())
+    shared: dict[tuple[Subscription, ...], list[tuple[Window, str]]] = {}  # most workspaces: none, the month
+    periods: dict[str, list[tuple[Window, str]]] = {}
+    for t in targets:
+        if t.subscriptions not in shared:
+            shared[t.subscriptions] = _periods(billing, t, choice, now)
+        periods[t.id] = shared[t.subscriptions]
     since = min(window.start for p in periods.values() for window, _ in p)
     sent = ledger.sent_totals(conn, [t.id for t in targets], [f.key for f in features], since)
+    groups: dict[tuple[Window, ...], list[str]] = {}
+    for ws_id, spans in periods.items():
+        groups.setdefault(tuple(window for window, _ in spans), []).append(ws_id)
+    usage = ledger.usage_totals(conn, billing.layout.usage_events, groups, {f.key: f.event_types for f in features})
     rows: list[MeterRow] = []
     for feature in features:
         assert feature.stripe_meter is not None
-        meter = Meter("quantity", feature.event_types)
-        usage: dict[tuple[str, datetime], int] = {}
-        for slot in range(slots):
-            windows = {ws_id: p[slot][0] for ws_id, p in periods.items() if slot < len(p)}
-            totals = meter_totals_by_workspace(conn, billing.layout, windows, feature.key, meter)
-            usage.update({(ws_id, windows[ws_id].start): int(total) for ws_id, total in totals.items()})
         for target in targets:
             for window, source in periods[target.id]:
-                used = usage[(target.id, window.start)]
+                used = usage.get((target.id, feature.key, window.start), 0)
                 already = sent.get((target.id, feature.key, window.start), 0)
                 stamp = rules.event_timestamp(window, now)
                 status = rules.outcome(used, already, stamp, now)
-                ident = rules.identifier(target.id, feature.key, feature.stripe_meter, window.start, used)
+                ident = None
+                if status == rules.SEND:
+                    ident = rules.identifier(target.id, feature.key, feature.stripe_meter, window.start, used)
                 rows.append(
                     MeterRow(
                         target.id,
@@ -293,7 +295,7 @@ def _measure(
                         used,
                         already,
                         status,
-                        ident if status == rules.SEND else None,
+                        ident,
                         stamp,
                     )
                 )

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from atlas_cli.db.layout import meter_totals
 from atlas_cli.domain import engine
+from atlas_cli.domain.forecast import DimensionForecast, forecast
 from atlas_cli.domain.periods import Window
 from atlas_cli.domain.trial import TrialState
 from atlas_cli.services.models import Subscription, Workspace
@@ -35,6 +36,7 @@ class Standing:
     decision: engine.Decision
     trial: TrialState | None
     subscription: Subscription | None
+    forecast: tuple[DimensionForecast, ...] = ()  # at the period's rate so far
 
     @property
     def ceiling(self) -> engine.Ceiling:
@@ -60,6 +62,14 @@ class Standing:
     def metric(self, feature: str) -> engine.MetricCheck | None:
         name = self.catalog.features[feature].metric
         return next((m for m in self.metrics if m.metric == name), None)
+
+
+@dataclass(frozen=True)
+class WatchSnapshot:
+    """Where each watched workspace stood at `at` (`usage watch`)."""
+
+    at: datetime
+    standings: tuple[Standing, ...]
 
 
 def standing(conn: Connection, billing: Billing, ws: Workspace, now: datetime) -> Standing:
@@ -93,6 +103,7 @@ def standing(conn: Connection, billing: Billing, ws: Workspace, now: datetime) -
         decision,
         trial,
         shown_subscription(subs, now),
+        forecast(billing.catalog, plan, facts, window, now),
     )
 
 
