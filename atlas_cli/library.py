@@ -42,7 +42,7 @@ class Atlas:
 
     def __init__(
         self,
-        database_url: str,
+        database_url: str | None = None,
         *,
         counters: Mapping[str, Counter] | None = None,
         billing_model: str | None = None,
@@ -56,7 +56,8 @@ class Atlas:
         breaker: CircuitBreaker | None = None,
     ) -> None:
         """Args:
-            database_url: the Atlas internal database (`postgres://`, `postgresql://`, `sqlite:///`).
+            database_url: the Atlas internal database (`postgres://`, `postgresql://`, `sqlite:///`);
+                None: DATABASE_URL (environment, then `.env`), else the embedded database of `atlas demo`.
             counters: a callable per limit feature, `fn(workspace_id) -> int`, used by `check` when
                 the feature has no counter of its own and no `count` is given.
             billing_model: `classic` or `per-seat`, overriding detection (as ATLAS_BILLING_MODEL).
@@ -79,7 +80,8 @@ class Atlas:
         from atlas_cli.services.ingestion.tracking import Tracker
 
         self._clock = clock or utc_now
-        self._db: Database = Database(database_url, billing_model=billing_model)
+        url = database_url if database_url is not None else _configured_url()
+        self._db: Database = Database(url, billing_model=billing_model)
         self._counters: dict[str, Counter] = dict(counters or {})
         self._tracker: Tracker = Tracker(
             DatabaseSink(self._db),
@@ -191,6 +193,15 @@ class Atlas:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _configured_url() -> str:
+    from atlas_cli.config import embedded_database_url, load_settings
+
+    settings = load_settings()
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return embedded_database_url(settings)
 
 
 def decision_json(decision: Decision) -> dict[str, Any]:

@@ -238,3 +238,23 @@ class StripeGateway:
                         raise
                     missing.append(price_id)
         return missing
+
+    def send_meter_event(
+        self, event_name: str, customer: str, value: int, identifier: str, timestamp: datetime
+    ) -> None:
+        """One meter event (`POST /v1/billing/meter_events`): `value` more for `customer` on the meter
+        whose event name is `event_name`. Stripe deduplicates a repeated `identifier`.
+
+        Raises:
+            NotConfigured: no STRIPE_SECRET_KEY. StripeFailure: Stripe refused it or is unreachable.
+        """
+        client = self.client
+        with stripe_errors():
+            client.v1.billing.meter_events.create(
+                params={
+                    "event_name": event_name,
+                    "payload": {"stripe_customer_id": customer, "value": str(value)},
+                    "identifier": identifier,
+                    "timestamp": int(timestamp.timestamp()),
+                }
+            )

@@ -44,11 +44,14 @@ _FAULT_DEFAULTS: dict[int, tuple[str, str, str | None]] = {
     429: ("invalid_request_error", RATE_LIMIT_MESSAGE, "rate_limit"),
 }
 _SERVER_ERROR = ("api_error", "An unknown error occurred on Stripe's end.", None)
-_STATE = ("customers", "products", "prices", "subscriptions", "portal_sessions", "_counters")
+_STATE = ("customers", "products", "prices", "subscriptions", "portal_sessions", "meter_events", "_counters")
 _STORE_BY_PREFIX = {"cus": "customers", "prod": "products", "price": "prices", "sub": "subscriptions"}
 # The server's clock: the suite's pinned instant (tests.factories.NOW), never the real time, so no
 # test depends on the date it runs. Set `StripeServer.now` to move it.
 PINNED_NOW = int(dt.datetime(2026, 11, 22, 15, 30, tzinfo=dt.UTC).timestamp())
+# Meter events: Stripe takes timestamps within the past 35 calendar days or up to 5 minutes ahead,
+# and enforces an identifier's uniqueness over (at least) a rolling 24 hours.
+METER_OLDEST, METER_AHEAD, METER_DEDUP = 35 * 86400, 300, 86400
 
 
 class StripeError(Exception):
@@ -104,6 +107,7 @@ class Fault:
     path_prefix: str | None = None
     should_retry: bool | None = None
     hits: int = 0
+    after: int = 0  # matching requests still let through before the fault applies
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method.upper() == method) and (
@@ -252,6 +256,7 @@ class StripeServer:
             ("POST", "/v1/subscriptions" + one, self._update_subscription),
             ("DELETE", "/v1/subscriptions" + one, self._cancel_subscription),
             ("POST", "/v1/billing_portal/sessions", self._create_portal_session),
+            ("POST", "/v1/billing/meter_events", self._create_meter_event),
         ]
         self._routes = [(m, re.compile(p + r"\Z"), h) for m, p, h in routes]
         self.reset()
@@ -299,6 +304,7 @@ class StripeServer:
             self.prices: dict[str, Json] = {}
             self.subscriptions: dict[str, Json] = {}
             self.portal_sessions: dict[str, Json] = {}
+            self.meter_events: list[Json] = []  # accepted ones, in order (a deduplicated resend is not here)
             self.requests: list[RecordedRequest] = []
             self.faults: list[Fault] = []
             self._counters: dict[str, int] = {}
@@ -316,8 +322,10 @@ class StripeServer:
         code: str | None = None,
         param: str | None = None,
         should_retry: bool | None = None,
+        after: int = 0,
     ) -> Fault:
-        """Answer the next ``times`` matching requests with a Stripe error of ``status``.
+        """Answer the next ``times`` matching requests with a Stripe error of ``status`` (once
+        ``after`` matching requests have been answered normally).
 
         Faults apply before authentication.  The SDK retries 409 and 5xx answers and never
         other 4xx; ``should_retry`` sends ``Stripe-Should-Retry: true|false``, which the SDK
@@ -329,7 +337,7 @@ class StripeServer:
         if status == 401:
             d_message = f"Invalid API Key provided: {mask_key(self.api_key)}"
         error = StripeError(status, message or d_message, type=error_type or d_type, code=code or d_code, param=param)
-        fault = Fault(status, times, error, method, path_prefix, should_retry)
+        fault = Fault(status, times, error, method, path_prefix, should_retry, after=after)
         with self._lock:
             self.faults.append(fault)
         return fault
@@ -416,6 +424,17 @@ class StripeServer:
                 )
             )
 
+    def meter_totals(self, event_name: str | None = None) -> dict[tuple[str, str], int]:
+        """The sum of accepted meter events' values per (event name, customer): what Stripe's meter
+        would aggregate (``sum``), for tests to read."""
+        with self._lock:
+            totals: dict[tuple[str, str], int] = {}
+            for event in self.meter_events:
+                if event_name is None or event["event_name"] == event_name:
+                    key = (event["event_name"], event["payload"]["stripe_customer_id"])
+                    totals[key] = totals.get(key, 0) + int(event["payload"]["value"])
+            return totals
+
     # ----------------------------------------------------------------------- HTTP handling
     def handle(
         self, method: str, target: str, headers: dict[str, str], body: bytes
@@ -438,6 +457,9 @@ class StripeServer:
         self, method: str, path: str, params: Json, headers: dict[str, str], out_headers: dict[str, str]
     ) -> tuple[int, Json]:
         fault = next((f for f in self.faults if f.matches(method, path)), None)
+        if fault is not None and fault.after > 0:
+            fault.after -= 1
+            fault = None
         if fault is not None:
             fault.hits += 1
             fault.remaining -= 1
@@ -878,6 +900,44 @@ class StripeServer:
         }
         self.portal_sessions[session_id] = session
         return session
+
+    # ---------------------------------------------------------------------- billing meters
+    def _create_meter_event(self, params: Json) -> Json:
+        """``POST /v1/billing/meter_events``: validated at once (the payload's customer is not looked
+        up: Stripe does that asynchronously); a repeated identifier within 24 hours answers the
+        first event again and is not counted twice."""
+        event_name = str(_require(params, "event_name"))
+        payload = params.get("payload")
+        if not isinstance(payload, dict):
+            raise StripeError(400, "Missing required param: payload.", code="parameter_missing", param="payload")
+        for key in ("stripe_customer_id", "value"):
+            if payload.get(key) in (None, ""):
+                raise StripeError(400, f"Missing required param: payload[{key}].", param=f"payload[{key}]")
+        if not re.fullmatch(r"-?\d+", str(payload["value"])):
+            message = f"Invalid value: {payload['value']!r} is not a whole number."
+            raise StripeError(400, message, param="payload[value]")
+        now = self.now()
+        timestamp = _int(params, "timestamp", now)
+        assert timestamp is not None
+        if timestamp < now - METER_OLDEST:
+            raise StripeError(400, "Timestamp must be within the past 35 calendar days.", param="timestamp")
+        if timestamp > now + METER_AHEAD:
+            raise StripeError(400, "Timestamp must not be more than 5 minutes in the future.", param="timestamp")
+        identifier = str(params.get("identifier") or self._new_id("mev"))
+        for earlier in self.meter_events:
+            if earlier["identifier"] == identifier and earlier["created"] > now - METER_DEDUP:
+                return earlier
+        event = {
+            "object": "billing.meter_event",
+            "created": now,
+            "event_name": event_name,
+            "identifier": identifier,
+            "livemode": False,
+            "payload": {k: str(v) for k, v in payload.items()},
+            "timestamp": timestamp,
+        }
+        self.meter_events.append(event)
+        return event
 
 
 class _Handler(BaseHTTPRequestHandler):

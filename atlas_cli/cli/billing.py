@@ -7,16 +7,23 @@ from typing import Annotated
 import typer
 
 from atlas_cli.cli.choices import FailOn, Resource
-from atlas_cli.cli.options import FormatOpt, JsonOpt, WorkspaceOpt
+from atlas_cli.cli.options import FormatOpt, JsonOpt, TzOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 
 app = typer.Typer(help="Billing state and enforcement.", no_args_is_help=True)
 
 
 @app.command("status")
-def status(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+def status(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    tz: TzOpt = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Show the plan, limits, usage per dimension and the subscription."""
     rt: Runtime = ctx.obj
+    rt.zone(tz)
     with rt.services() as svc:
         report = svc.billing.status(rt.workspace(workspace))
     rt.render.billing_status(report, rt.output_format(fmt, as_json))
@@ -107,6 +114,63 @@ def overage(
             workspace if all_workspaces else rt.workspace(workspace), all_workspaces=all_workspaces
         )
     rt.render.overage_report(report, rt.output_format(fmt, as_json))
+
+
+@app.command("report-usage")
+def report_usage(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    all_workspaces: Annotated[
+        bool, typer.Option("--all", help="Every workspace (those without a Stripe customer are skipped).")
+    ] = False,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            metavar="current|DATE",
+            help="current, or the billing period holding DATE (YYYY-MM-DD, yesterday, 7d, 1m) "
+            "[default: current and previous].",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be sent; send and record nothing.")
+    ] = False,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send metered usage to Stripe's meters, billed in arrears (features with a stripe_meter).
+
+    Each workspace's usage per billing period goes as the delta beyond what was already sent,
+    under an identifier that makes a resend a no-op; every send is recorded. By default the
+    current period and the previous one (while Stripe still accepts it) are reported.
+
+    Examples:
+
+    \b
+      atlas billing report-usage --all
+      atlas billing report-usage -w acme --period 2026-10-15 --dry-run
+    """
+    rt: Runtime = ctx.obj
+    with rt.services() as svc:
+        report = svc.meter_reports.report(
+            workspace if all_workspaces else rt.workspace(workspace),
+            all_workspaces=all_workspaces,
+            period=period,
+            dry_run=dry_run,
+        )
+    rt.render.usage_sent_report(report, rt.output_format(fmt, as_json))
+    if report.failure is not None:
+        rt.fail(report.failure)
+    if report.too_old:
+        from atlas_cli.errors import BadInput
+
+        rt.fail(
+            BadInput(
+                f"{len(report.too_old)} period(s) ended too long ago: Stripe takes meter events at most 35 days "
+                "old, so their usage (status too_old) was not sent"
+            )
+        )
 
 
 # --- billing operations -----------------------------------------------------------------

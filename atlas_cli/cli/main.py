@@ -29,7 +29,7 @@ from atlas_cli.cli import (
     workspace,
 )
 from atlas_cli.cli import context as context_cli
-from atlas_cli.cli.options import FormatOpt, WorkspaceOpt
+from atlas_cli.cli.options import FormatOpt, TzOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 from atlas_cli.entry import closed_pipe, silence_stdout
 
@@ -161,6 +161,7 @@ def main(
     fmt: FormatOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output without colour [env: NO_COLOR].")] = False,
+    tz: TzOpt = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", help="Data only: no progress, notes or hints on stderr (errors still).")
     ] = False,
@@ -178,6 +179,7 @@ def main(
     runtime.workspace_key = workspace_key or runtime.workspace_key
     runtime.fmt = "json" if as_json else (fmt or runtime.fmt)
     runtime.no_color = no_color or runtime.no_color
+    runtime.tz = tz or runtime.tz
     runtime.quiet = quiet or runtime.quiet
     runtime.debug = debug or runtime.debug
     if runtime.debug:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from atlas_cli.cli.options import FormatOpt, JsonOpt, WorkspaceOpt
+from atlas_cli.cli.options import FormatOpt, JsonOpt, TzOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 from atlas_cli.errors import ExitCode
 
@@ -12,13 +12,47 @@ app = typer.Typer(help="Trials.", no_args_is_help=True)
 
 
 @app.command("status")
-def status(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
-    """Show the effective trial end, days left and whether it expired (exit 13 when expired)."""
+def status(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    tz: TzOpt = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the effective trial end, days left and whether it expired (exit 13 when expired).
+
+    Without a workspace (no -w, no ATLAS_WORKSPACE), list every trial as `trial list` does.
+    """
     rt: Runtime = ctx.obj
+    rt.zone(tz)
+    named = rt.workspace(workspace)
+    if not named:
+        _list(rt, fmt, as_json)
+        return
     with rt.services() as svc:
-        report = svc.trial.status(rt.workspace(workspace))
+        report = svc.trial.status(named)
     rt.render.trial_report(report, rt.output_format(fmt, as_json))
     rt.exit(ExitCode.CHECK_TRIAL_EXPIRED if report.state.expired else 0)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, tz: TzOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+    """List every workspace on a trial plan (not deleted), the trial ending soonest first.
+
+    Examples:
+
+    \b
+      atlas trial list --json
+      atlas trial list --tz America/Chicago
+    """
+    ctx.obj.zone(tz)
+    _list(ctx.obj, fmt, as_json)
+
+
+def _list(rt: Runtime, fmt: str | None, as_json: bool) -> None:
+    with rt.services() as svc:
+        reports = svc.trial.list()
+    rt.render.trial_list(reports, rt.output_format(fmt, as_json))
 
 
 # --- billing operations -----------------------------------------------------------------

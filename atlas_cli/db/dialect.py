@@ -82,3 +82,85 @@ def moments(conn: Connection, values: Sequence[datetime], name: str) -> sa.Subqu
     items = sa.func.json_each(sa.bindparam(name, json.dumps([to_text(v) for v in values]), type_=sa.Text))
     table = items.table_valued(sa.column("value", UTCDateTime()))
     return sa.select(table.c.value.label(name)).subquery(name)
+
+
+def windows(conn: Connection, spans: Sequence[tuple[str, datetime, datetime]], name: str = "windows") -> sa.Subquery:
+    """A table (`workspace_id` text, `period_start`, `period_end` UTCDateTime) of `spans`, bound
+    as parameters whose number does not depend on how many spans there are, so the statement
+    compiles once per shape (see `moments`)."""
+    from atlas_cli.db.types import UTCDateTime
+
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        ids = sa.bindparam(f"{name}_ids", [s[0] for s in spans], type_=ARRAY(sa.Text))
+        starts = sa.bindparam(f"{name}_starts", [s[1] for s in spans], type_=ARRAY(UTCDateTime()))
+        ends = sa.bindparam(f"{name}_ends", [s[2] for s in spans], type_=ARRAY(UTCDateTime()))
+        table = (
+            sa.func.unnest(ids, starts, ends)
+            .table_valued(
+                sa.column("workspace_id", sa.Text),
+                sa.column("period_start", UTCDateTime()),
+                sa.column("period_end", UTCDateTime()),
+            )
+            .render_derived(name=f"{name}_rows")
+        )
+        return sa.select(table.c.workspace_id, table.c.period_start, table.c.period_end).subquery(name)
+    import json
+
+    to_text = UTCDateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    assert to_text is not None
+    rows = json.dumps([[ws, to_text(start), to_text(end)] for ws, start, end in spans])
+    items = sa.func.json_each(sa.bindparam(name, rows, type_=sa.Text)).table_valued(sa.column("value", sa.Text))
+
+    def item(index: int, type_: Any) -> Any:
+        return sa.type_coerce(sa.func.json_extract(items.c.value, sa.literal_column(f"'$[{index}]'")), type_)
+
+    return sa.select(
+        item(0, sa.Text).label("workspace_id"),
+        item(1, UTCDateTime()).label("period_start"),
+        item(2, UTCDateTime()).label("period_end"),
+    ).subquery(name)
+
+
+def time_windows(conn: Connection, spans: Sequence[tuple[datetime, datetime]]) -> sa.Subquery:
+    """A two-column table (`window_start`, `window_end`, both UTCDateTime) of `spans`, bound as
+    parameters whose number does not depend on how many spans there are (cacheable, as `moments`)."""
+    from atlas_cli.db.types import UTCDateTime
+
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        starts = sa.bindparam("window_starts", [s for s, _ in spans], type_=ARRAY(UTCDateTime()))
+        ends = sa.bindparam("window_ends", [e for _, e in spans], type_=ARRAY(UTCDateTime()))
+        pairs = (
+            sa.func.unnest(starts, ends)
+            .table_valued(sa.column("window_start", UTCDateTime()), sa.column("window_end", UTCDateTime()))
+            .render_derived(name="pairs")  # AS pairs(window_start, window_end)
+        )
+        return sa.select(pairs.c.window_start, pairs.c.window_end).subquery("windows")
+    import json
+
+    to_text = UTCDateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    assert to_text is not None
+    bound = sa.bindparam("windows", json.dumps([[to_text(s), to_text(e)] for s, e in spans]), type_=sa.Text)
+    items = sa.func.json_each(bound).table_valued(sa.column("value", sa.Text))
+    return sa.select(
+        sa.type_coerce(sa.func.json_extract(items.c.value, "$[0]"), UTCDateTime()).label("window_start"),
+        sa.type_coerce(sa.func.json_extract(items.c.value, "$[1]"), UTCDateTime()).label("window_end"),
+    ).subquery("windows")
+
+
+def one_of(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[str], name: str) -> sa.ColumnElement[bool]:
+    """`column` is one of the text `values`, bound as ONE parameter whatever their number (no
+    batching under SQLite's parameter limit, one scan on PostgreSQL): `= ANY(array)` on PostgreSQL,
+    `IN (SELECT value FROM json_each(...))` on SQLite."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.func.any(sa.bindparam(name, list(values), type_=ARRAY(sa.Text())))
+    import json
+
+    items = sa.func.json_each(sa.bindparam(name, json.dumps(list(values)), type_=sa.Text))
+    table = items.table_valued(sa.column("value", sa.Text))
+    return column.in_(sa.select(table.c.value))

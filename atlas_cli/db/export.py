@@ -8,6 +8,8 @@ is not formatted in SQL but sent raw (as a JSON array, prefixed with `!`) and fo
   (`1.10` becomes `1.1`), which SQL cannot reproduce; found with `[0-9]\\.` on the jsonb text
   (numbers in jsonb's text never have an exponent), which may also catch such text in a string:
   such a row is merely formatted in Python;
+- ndjson only: metadata with an object member whose value is null (`: null`), which the compact
+  writer in SQL (json_strip_nulls) would drop;
 - CSV only: ids or event types with a control character other than tab and newline (Python shows
   them escaped, `\\x1b`), metadata with DEL, C1 controls or bidi overrides (written as `\\u009b`
   escapes there), or a carriage return (the csv module does not quote it, PostgreSQL does).
@@ -35,17 +37,22 @@ RAW = ord("!")  # the first byte of a row sent raw, to be formatted in Python
 BLOCK_ROWS = 1024  # lines joined into one write
 
 _BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_CSV_UNSAFE_TEXT = f"[\x01-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]"  # with \r (0x0d); tab and newline are fine
-_CSV_UNSAFE_META = f"[0-9]\\.|[\x7f-\x9f{_BIDI}]"
-_ND_UNSAFE_META = "[0-9]\\."
-_COMPACT = r"""regexp_replace(m, '("(?:[^"\\]|\\.)*")|([,:]) ', '\1\2', 'g')"""
+# CSV: a cell Python would escape (controls but tab and newline, DEL, C1, bidi) or quote (comma,
+# quote, newline; and a carriage return, which PostgreSQL's CSV quotes and Python's does not)...
+_CSV_TEXT = f'[\n,"\x01-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]'
+# ...or guard against formulas (= + - @ tab first) or write as nothing (empty): on the first characters
+_CSV_FIRST = "(left(workspace_id, 1) || left(event_type, 1) || left(COALESCE(user_id, 'x'), 1)) ~ '^[^-=+@\\t]{3}$'"
+_CSV_META = f"[0-9]\\.|[\x7f-\x9f{_BIDI}]|^(null$|[-=+@])"
+_ND_TEXT = '["\\\\\x01-\x1f]'  # what JSON escapes in a string: quote, backslash, controls
+_ND_META = "[0-9]\\.|: null"
+# jsonb's text is spaced (`{"a": [1, 2]}`); json_strip_nulls writes it compact, as Python does, but
+# drops object members whose value is null: those rows (`: null`) are formatted in Python
+_COMPACT = "json_strip_nulls(m::json)::text"
 _TIME = """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-
-
-def _cell(column: str) -> str:
-    """A text column as csv_cell writes it: formula guard, empty text as no text."""
-    formula = f"left({column}, 1) IN ('=', '+', '-', '@', E'\\t')"
-    return f"CASE WHEN {formula} THEN '''' || {column} ELSE NULLIF({column}, '') END"
+_TEXT_AND_META = (
+    "(workspace_id || event_type || COALESCE(user_id, '')) !~ %(text)s AND COALESCE(metadata::text !~ %(meta)s, true)"
+)
+_SAFE = {"csv": f"{_TEXT_AND_META} AND {_CSV_FIRST}", "ndjson": _TEXT_AND_META}
 
 
 def _raw(costs: bool) -> str:
@@ -53,55 +60,42 @@ def _raw(costs: bool) -> str:
     return f"json_build_array(id::text, workspace_id, user_id, event_type, quantity, metadata, {_TIME}{cost})::text"
 
 
-_CSV_SAFE = (
-    "workspace_id !~ %(text)s AND event_type !~ %(text)s AND COALESCE(user_id !~ %(text)s, true) "
-    "AND COALESCE(metadata::text !~ %(meta)s, true)"
-)
-_ND_SAFE = "COALESCE(metadata::text !~ %(meta)s, true)"
+def _csv_line(costs: bool) -> str:
+    quoted = (
+        "CASE WHEN strpos(m, '\"') > 0 OR strpos(m, ',') > 0 THEN '\"' || replace(m, '\"', '\"\"') || '\"' ELSE m END"
+    )
+    cost = f" || ',' || COALESCE(trim_scale({COST_COLUMN})::text, '')" if costs else ""
+    return (
+        "id::text || ',' || workspace_id || ',' || COALESCE(user_id, '') || ',' || event_type || ',' || quantity::text"
+        f" || ',' || COALESCE({quoted}, '') || ',' || {_TIME}{cost}"
+    )
 
 
-def _csv_select(costs: bool) -> str:
-    meta = f"CASE WHEN m IS NULL OR m = 'null' THEN NULL ELSE {_cell('m')} END"
-    cells = [
-        "id::text",
-        _cell("workspace_id"),
-        _cell("user_id"),
-        _cell("event_type"),
-        "quantity::text",
-        meta,
-        _TIME,
-    ]
-    if costs:
-        cells.append(f"trim_scale({COST_COLUMN})::text")
-    raw = ["'!'", _raw(costs), *(["NULL"] * (len(cells) - 2))]
-    return ", ".join(f"CASE WHEN ok THEN {cell} ELSE {other} END" for cell, other in zip(cells, raw, strict=True))
-
-
-def _ndjson_select(costs: bool) -> str:
+def _ndjson_line(costs: bool) -> str:
     cost = f""" || ',"cost_usd":' || COALESCE(trim_scale({COST_COLUMN})::text, 'null')""" if costs else ""
-    line = (
-        """'{"id":"' || id::text || '","workspace_id":' || to_json(workspace_id)::text"""
-        """ || ',"user_id":' || COALESCE(to_json(user_id)::text, 'null')"""
-        """ || ',"event_type":' || to_json(event_type)::text || ',"quantity":' || quantity::text"""
-        f""" || ',"metadata":' || COALESCE(CASE WHEN m = '{{}}' THEN m ELSE {_COMPACT} END, 'null')"""
+    return (
+        """'{"id":"' || id::text || '","workspace_id":"' || workspace_id"""
+        """ || '","user_id":' || COALESCE('"' || user_id || '"', 'null')"""
+        """ || ',"event_type":"' || event_type || '","quantity":' || quantity::text"""
+        f""" || ',"metadata":' || COALESCE({_COMPACT}, 'null')"""
         f""" || ',"created_at":"' || {_TIME} || '"'{cost} || '}}'"""
     )
-    return f"CASE WHEN ok THEN {line} ELSE '!' || {_raw(costs)} END"
 
 
 def _statement(fmt: str, costs: bool, where: list[str]) -> str:
-    select, safe = (_csv_select(costs), _CSV_SAFE) if fmt == "csv" else (_ndjson_select(costs), _ND_SAFE)
+    line = _csv_line(costs) if fmt == "csv" else _ndjson_line(costs)
     cost = f", {COST_COLUMN}" if costs else ""
     filtered = f" WHERE {' AND '.join(where)}" if where else ""
+    # Sorted narrow (the columns, and `ok` once per row), then each line built as it leaves the sort.
     query = (
-        f"SELECT {select} FROM (SELECT id, workspace_id, user_id, event_type, quantity, metadata, "
-        f"metadata::text AS m, {safe} AS ok, created_at{cost} FROM usage_events{filtered} "
-        "ORDER BY created_at, id) AS e"
+        f"SELECT CASE WHEN ok THEN {line} ELSE '!' || {_raw(costs)} END FROM (SELECT id, workspace_id, user_id, "
+        f"event_type, quantity, metadata, metadata::text AS m, {_SAFE[fmt]} AS ok, created_at{cost} "
+        f"FROM usage_events{filtered} ORDER BY created_at, id) AS e"
     )
-    # ndjson: one column in CSV form whose quote and delimiter never occur in a JSON line (JSON
-    # escapes every control character), so the line comes out exactly as built
-    options = "FORMAT csv" if fmt == "csv" else "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'"
-    return f"COPY ({query}) TO STDOUT ({options})"
+    # One column in CSV form whose quote and delimiter never occur in a line (no line holds a
+    # control character: JSON escapes them, and CSV lines with one are formatted in Python), so
+    # the line comes out exactly as built.
+    return f"COPY ({query}) TO STDOUT (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
 
 
 def copy_events(
@@ -120,7 +114,9 @@ def copy_events(
     format exactly go to `fallback` as (id, workspace_id, user_id, event_type, quantity, metadata,
     created_at, cost), in their place. Memory stays flat. Returns the number of rows."""
     where: list[str] = []
-    params: dict[str, Any] = {"text": _CSV_UNSAFE_TEXT, "meta": _CSV_UNSAFE_META if fmt == "csv" else _ND_UNSAFE_META}
+    params: dict[str, Any] = (
+        {"text": _CSV_TEXT, "meta": _CSV_META} if fmt == "csv" else {"text": _ND_TEXT, "meta": _ND_META}
+    )
     if workspace_id is not None:
         where.append("workspace_id = %(workspace)s")
         params["workspace"] = workspace_id
@@ -145,7 +141,7 @@ def copy_events(
                     if block:
                         write(b"".join(block))
                         block.clear()
-                    fallback(_parsed(bytes(line), fmt, costs))
+                    fallback(_parsed(bytes(line), costs))
                     continue
                 block.append(line)
                 if len(block) >= BLOCK_ROWS:
@@ -158,12 +154,9 @@ def copy_events(
     return count
 
 
-def _parsed(line: bytes, fmt: str, costs: bool) -> tuple[Any, ...]:
-    """A row sent raw: `!` then its JSON array (CSV: in the second, quoted, cell)."""
-    text = line.decode("utf-8")
-    # CSV: !,"[...]",,,... (the array's quotes doubled)
-    text = text[3 : text.rindex('"')].replace('""', '"') if fmt == "csv" else text[1:]
-    values = json.loads(text)
+def _parsed(line: bytes, costs: bool) -> tuple[Any, ...]:
+    """A row sent raw: `!` then its JSON array."""
+    values = json.loads(line[1:])
     values[6] = datetime.fromisoformat(values[6])
     if costs:
         values[7] = None if values[7] is None else Decimal(values[7])

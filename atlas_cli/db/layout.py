@@ -503,25 +503,18 @@ def meters_by_workspace(
     without events); costs are exact Decimal dollars, as `meter_totals` gives them."""
     import sqlalchemy as sa
 
-    from atlas_cli.db.types import UTCDateTime
+    from atlas_cli.db import dialect
 
     e = layout.usage_events.c
     totals: dict[str, dict[str, Any]] = {}
     if not meters:
         return {ws_id: {} for ws_id in windows}
     for batch in _batches(list(windows.items())):
-        spans = sa.union_all(
-            *(
-                sa.select(
-                    sa.literal(ws_id, sa.Text).label("workspace_id"),
-                    sa.literal(window.start, UTCDateTime()).label("start"),
-                    sa.literal(window.end, UTCDateTime()).label("end"),
-                )
-                for ws_id, window in batch
-            )
-        ).subquery("windows")
+        spans = dialect.windows(conn, [(ws_id, window.start, window.end) for ws_id, window in batch])
         in_window = sa.and_(
-            e.workspace_id == spans.c.workspace_id, e.created_at >= spans.c.start, e.created_at < spans.c.end
+            e.workspace_id == spans.c.workspace_id,
+            e.created_at >= spans.c.period_start,
+            e.created_at < spans.c.period_end,
         )
         columns = [_meter_sum(e, key, meter).label(key) for key, meter in meters.items()]
         rows = conn.execute(

@@ -198,4 +198,107 @@ stale_periods = sa.Table(
     sa.Column("period_start", UTCDateTime, primary_key=True),
 )
 
-OWN_TABLES = (audit_log, stripe_events, catalog_versions, entitlement_overrides, stale_periods)
+# Usage sent to Stripe's meters (billing in arrears, DESIGN 4c): one row per meter event sent, its
+# value the delta and `cumulative` the period's total sent once it was. The identifier is derived from
+# (workspace, feature, meter, period start, cumulative), so a resend carries the same one.
+meter_reports = sa.Table(
+    "atlas_meter_reports",
+    metadata,
+    sa.Column("workspace_id", sa.Text, primary_key=True),
+    sa.Column("identifier", sa.Text, primary_key=True),
+    sa.Column("feature", sa.Text, nullable=False),
+    sa.Column("meter", sa.Text, nullable=False),
+    sa.Column("period_start", UTCDateTime, nullable=False),
+    sa.Column("period_end", UTCDateTime, nullable=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Column("cumulative", sa.BigInteger, nullable=False),
+    sa.Column("stripe_customer_id", sa.Text, nullable=False),
+    sa.Column("event_timestamp", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=False),
+    sa.Index("idx_atlas_meter_reports_period", "workspace_id", "feature", "period_start"),
+)
+
+
+def credit_tables(metadata: sa.MetaData) -> tuple[sa.Table, ...]:
+    """The credit tables (DESIGN 4c, Credits), on `metadata`: integers only (BIGINT), every key
+    including the workspace."""
+    accounts = sa.Table(
+        "atlas_credit_accounts",
+        metadata,
+        sa.Column("workspace_id", sa.Text, primary_key=True),
+        sa.Column("unit", sa.Text, primary_key=True),
+        sa.Column("balance", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("overage", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("last_entry", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+    )
+    grants = sa.Table(
+        "atlas_credit_grants",
+        metadata,
+        sa.Column("workspace_id", sa.Text, primary_key=True),
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("unit", sa.Text, nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.Column("remaining", sa.BigInteger, nullable=False),
+        sa.Column("priority", sa.Integer, nullable=False),
+        sa.Column("effective_at", UTCDateTime, nullable=False),
+        sa.Column("expires_at", UTCDateTime),
+        sa.Column("source", sa.Text, nullable=False),  # allocation | grant | adjust
+        sa.Column("key", sa.Text),
+        sa.Column("period_start", UTCDateTime),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("closed_at", UTCDateTime),
+        sa.Column("closed_as", sa.Text),  # expired | voided
+        sa.CheckConstraint("remaining >= 0 AND remaining <= amount", name="atlas_credit_grants_remaining_check"),
+        sa.Index("idx_atlas_credit_grants_unit", "workspace_id", "unit", "remaining"),
+    )
+    ledger = sa.Table(
+        "atlas_credit_ledger",
+        metadata,
+        sa.Column("workspace_id", sa.Text, primary_key=True),
+        sa.Column("unit", sa.Text, primary_key=True),
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.Column("balance_after", sa.BigInteger, nullable=False),
+        sa.Column("grant_id", sa.Text),
+        sa.Column("event_id", sa.Text),
+        sa.Column("key", sa.Text),
+        sa.Column("actor", sa.Text),
+        sa.Column("reason", sa.Text),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('grant', 'debit', 'expire', 'void', 'adjust')", name="atlas_credit_ledger_kind_check"
+        ),
+        sa.Index("idx_atlas_credit_ledger_created", "workspace_id", "created_at"),
+    )
+    requests = sa.Table(
+        "atlas_credit_requests",
+        metadata,
+        sa.Column("workspace_id", sa.Text, primary_key=True),
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("unit", sa.Text, nullable=False),
+        sa.Column("command", sa.Text, nullable=False),
+        sa.Column("request", json_type(), nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+    )
+    return accounts, grants, ledger, requests
+
+
+# Credits: accounts (balance and overage per workspace and unit), grants, the append-only ledger
+# (`id` numbers one account's entries in order) and the idempotency keys of the changes to them.
+credit_accounts, credit_grants, credit_ledger, credit_requests = credit_tables(metadata)
+
+OWN_TABLES = (
+    audit_log,
+    stripe_events,
+    catalog_versions,
+    entitlement_overrides,
+    credit_accounts,
+    credit_grants,
+    credit_ledger,
+    credit_requests,
+    stale_periods,
+    meter_reports,
+)

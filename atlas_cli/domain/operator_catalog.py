@@ -9,6 +9,7 @@ Plan values, canonical form (as stored and compared):
   boolean  true                      (false or absent: not entitled)
   limit    N (the cap) | "unlimited"
   metered  {"max_usage": N} | "unlimited" (metered only, never blocked)
+  credit   {"allocation": N, "period": "month"} | true (entitled, credits only by grant)
 `false` is kept only in an override (an override that takes the feature away).
 """
 
@@ -21,15 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atlas_cli.domain.catalog import UNLIMITED, Catalog, CatalogError
+from atlas_cli.domain.credits import Allocation, Cost, CreditError, parse_allocation, parse_cost
 
-OPERATOR_KINDS = ("boolean", "limit", "metered")
-LATER_KINDS = ("credit",)
+OPERATOR_KINDS = ("boolean", "limit", "metered", "credit")
 KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 FEATURE_SETTINGS = {
     "boolean": {"kind", "description"},
     "limit": {"kind", "description", "counter", "allow_without_count"},
     "metered": {"kind", "description", "event_types", "stripe_meter"},
+    "credit": {"kind", "description", "costs", "block_overage"},
 }
 PlanValue = Any  # True/False, an int cap, "unlimited", or {"max_usage": N}
 
@@ -56,6 +58,11 @@ class OperatorFeature:
     allow_without_count: bool = False  # a limit checked with neither counter nor --count: allowed
     event_types: tuple[str, ...] = ()
     stripe_meter: str | None = None
+    costs: tuple[tuple[str, Cost], ...] = ()  # a credit feature: event type -> cost per event
+    block_overage: bool = False
+
+    def cost_of(self, event_type: str) -> Cost | None:
+        return dict(self.costs).get(event_type)
 
     def canonical(self) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind}
@@ -69,6 +76,9 @@ class OperatorFeature:
             data["event_types"] = list(self.event_types)
         if self.stripe_meter:
             data["stripe_meter"] = self.stripe_meter
+        if self.kind == "credit":
+            data["costs"] = {event: cost.canonical() for event, cost in self.costs}
+            data["block_overage"] = self.block_overage
         return data
 
 
@@ -118,6 +128,8 @@ def shown(value: PlanValue | None) -> str:
         return "not entitled"
     if value is True:
         return "yes"
+    if isinstance(value, Mapping) and "allocation" in value:
+        return f"{value['allocation']:,} per {value.get('period', 'month')}"
     if isinstance(value, Mapping):
         return f"max usage {value['max_usage']:,}"
     return UNLIMITED if value == UNLIMITED else f"{value:,}"
@@ -168,8 +180,6 @@ def _feature(key: str, spec: Any, builtin: Catalog) -> OperatorFeature:
     if not isinstance(spec, Mapping):
         raise CatalogError(f"{where}: must be a table")
     kind = spec.get("kind")
-    if kind in LATER_KINDS:
-        raise CatalogError(f"{where}: credit features are not supported yet")
     if kind not in OPERATOR_KINDS:
         raise CatalogError(f"{where}.kind: {kind!r} is not one of {', '.join(OPERATOR_KINDS)}")
     extra = sorted(set(spec) - FEATURE_SETTINGS[kind])
@@ -192,7 +202,34 @@ def _feature(key: str, spec: Any, builtin: Catalog) -> OperatorFeature:
         if meter is not None and (not isinstance(meter, str) or not meter.strip()):
             raise CatalogError(f"{where}.stripe_meter: must be a Stripe meter's event name")
         return OperatorFeature(key, kind, description, event_types=tuple(dict.fromkeys(types)), stripe_meter=meter)
+    if kind == "credit":
+        return _credit(key, spec, description, where)
     return OperatorFeature(key, kind, description)
+
+
+def _credit(key: str, spec: Mapping[str, Any], description: str, where: str) -> OperatorFeature:
+    costs = spec.get("costs")
+    if not isinstance(costs, Mapping) or not costs:
+        raise CatalogError(f"{where}.costs: must be a table of event type = cost ({{ query = 1 }})")
+    parsed: list[tuple[str, Cost]] = []
+    for event, raw in sorted(costs.items()):
+        if not event.strip():
+            raise CatalogError(f"{where}.costs: an event type cannot be blank")
+        try:
+            parsed.append((event, parse_cost(raw, f"{where}.costs.{event}")))
+        except CreditError as exc:
+            raise CatalogError(str(exc)) from None
+    block = spec.get("block_overage", False)
+    if not isinstance(block, bool):
+        raise CatalogError(f"{where}.block_overage: must be true or false")
+    return OperatorFeature(key, "credit", description, costs=tuple(parsed), block_overage=block)
+
+
+def allocation_of(value: PlanValue) -> Allocation | None:
+    """A credit feature's allocation per period; None: entitled without one (grants only)."""
+    if isinstance(value, Mapping) and "allocation" in value:
+        return Allocation(int(value["allocation"]), str(value.get("period", "month")))
+    return None
 
 
 def _counter(spec: Any, where: str) -> Counter:
@@ -251,6 +288,13 @@ def plan_value(raw: Any, feature: OperatorFeature, where: str) -> PlanValue:
         if raw is not True:
             raise CatalogError(f"{where}: a boolean feature takes true or false")
         return True
+    if feature.kind == "credit":
+        if raw is True:
+            return True
+        try:
+            return parse_allocation(raw, where).canonical()
+        except CreditError as exc:
+            raise CatalogError(str(exc)) from None
     if raw == UNLIMITED or (feature.kind == "metered" and raw is True):
         return UNLIMITED
     if feature.kind == "metered":
@@ -279,6 +323,8 @@ def parse_value_text(text: str, feature: OperatorFeature) -> PlanValue:
         raw = int(raw)
         if feature.kind == "metered":
             raw = {"max_usage": raw}
+        elif feature.kind == "credit":
+            raw = {"allocation": raw}
     return plan_value(raw, feature, "--value")
 
 

@@ -13,12 +13,14 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from atlas_cli.catalogs import builtin
-from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number
+from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number, zone_name
 from atlas_cli.render.billing import BillingOpsViews
 from atlas_cli.render.contexts import ContextViews
 from atlas_cli.render.entitlements import EntitlementViews
 from atlas_cli.render.events import EventViews
-from atlas_cli.render.standing import StandingViews, counts_json, plan_limits
+from atlas_cli.render.meter_reports import UsageSentViews
+from atlas_cli.render.standing import counts_json, forecast_json, plan_limits
+from atlas_cli.render.watch import WatchViews
 
 if TYPE_CHECKING:
     from atlas_cli.db.migrate import SchemaState
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
         TrialReport,
         Workspace,
         WorkspaceDetail,
+        WorkspaceRow,
     )
     from atlas_cli.services.plans import PlanTable
 
@@ -59,6 +62,7 @@ def history_json(r: HistoryReport) -> dict[str, Any]:
         "workspaceId": r.workspace.id,
         "billingModel": r.workspace.billing_model,
         "period": r.kind.value,
+        "timeZone": zone_name(r.zone),
         "summaries": [
             {
                 "workspace_id": r.workspace.id,
@@ -80,6 +84,7 @@ def breakdown_json(r: BreakdownReport) -> dict[str, Any]:
     return {
         "workspaceId": r.workspace.id,
         "billingModel": r.workspace.billing_model,
+        "timeZone": zone_name(r.zone),
         "startDate": iso(r.window.start),
         "endDate": iso(r.window.end),
         "users": [
@@ -140,6 +145,7 @@ def fleet_check_json(row: Any) -> dict[str, Any]:
         "periodStart": iso(row.period.start),
         "periodEnd": iso(row.period.end),
         "periodSource": row.period_source,
+        "forecast": forecast_json(row.forecast),
     }
 
 
@@ -166,6 +172,27 @@ def workspace_json(w: Workspace) -> dict[str, Any]:
         "trialEndsAt": iso(w.trial_ends_at),
         "billingModel": w.billing_model,
     }
+
+
+# What `workspace list` adds to each workspace's keys (JSON and the last CSV columns).
+LIST_EXTRAS = ("billingStatus", "worstUsagePercent", "effectiveTrialEndsAt", "trialExpired")
+
+
+def workspace_row_json(r: WorkspaceRow) -> dict[str, Any]:
+    return {
+        **workspace_json(r.workspace),
+        "billingStatus": r.billing_status,
+        "worstUsagePercent": r.worst_percent,
+        "effectiveTrialEndsAt": iso(r.trial.ends_at) if r.trial else None,
+        "trialExpired": r.trial.expired if r.trial else None,
+    }
+
+
+def _trial_cell(r: WorkspaceRow) -> str:
+    """The day the trial ends (`show` has the time), for a workspace on a trial plan."""
+    if r.trial is None or r.trial.ends_at is None:
+        return ""
+    return f"{r.trial.ends_at:%Y-%m-%d}" + (" (expired)" if r.trial.expired else "")
 
 
 def workspace_detail_json(d: WorkspaceDetail) -> dict[str, Any]:
@@ -270,7 +297,7 @@ def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
     }
 
 
-class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, ContextViews):
+class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews, ContextViews, UsageSentViews):
     """Every report of atlas, in the format asked for."""
 
     # --- reports ---------------------------------------------------------------------------
@@ -288,7 +315,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, Con
         top_t = max((x.token_count for x in r.rows), default=0) or 1
         rows = [
             [
-                x.period_start.date().isoformat()[:label_size],
+                self.day(x.period_start)[:label_size],
                 f"{x.query_count:,}",
                 Text(chart_bar(x.query_count, top_q), style="cyan"),
                 f"{x.token_count:,}",
@@ -298,7 +325,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, Con
             for x in r.rows
         ]
         self._print_table(
-            f"{r.workspace.name}: {r.kind.value} usage, newest first",
+            f"{r.workspace.name}: {r.kind.value} usage ({self.zone_name}), newest first",
             ["Period", "Queries#", "", "Tokens#", "", "Active users#"],
             rows,
         )
@@ -317,7 +344,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, Con
                 ]
                 for u in r.users
             ]
-            title = f"{r.workspace.name}: usage per user, {days(r.window)} (UTC)"
+            title = f"{r.workspace.name}: usage per user, {self.days(r.window)}"
             self._print_table(title, ["User", "Queries#", "Tokens#", "Logins#"], people)
             n = r.no_user
             if n.query_count or n.token_count or n.login_count:
@@ -401,28 +428,51 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, Con
                 self.out.print(f"{r.workspace.name} is not on a trial (tier {r.workspace.tier_value}).")
                 return
             state = "expired" if r.state.expired else f"{r.state.days_left} day(s) left"
-            self.out.print(f"{r.workspace.name}: trial ends {iso(r.state.ends_at)} ({state})")
+            self.out.print(f"{r.workspace.name}: trial ends {self.when(r.state.ends_at)} ({state})")
 
         self._emit(fmt, data, list(data), [list(data.values())], table)
 
-    def workspace_list(self, workspaces: list[Workspace], fmt: str) -> None:
-        data = [workspace_json(w) for w in workspaces]
-        header = ["id", "name", "slug", "tier", "status", "byot", "trialEndsAt"]
+    def trial_list(self, reports: list[TrialReport], fmt: str) -> None:
+        data = [trial_json(r) for r in reports]
+        header = ["workspaceId", "tier", "trialEndsAt", "expired", "daysLeft"]
 
         def table() -> None:
             rows = [
                 [
-                    w.id,
-                    w.name,
-                    w.slug or "",
-                    w.tier_value,
-                    w.status,
-                    "yes" if w.byot else "",
-                    f"{w.trial_ends_at:%Y-%m-%d}" if w.trial_ends_at else "",  # the day; `show` has the time
+                    r.workspace.slug or r.workspace.id,
+                    r.workspace.tier_value,
+                    self.when(r.state.ends_at) or "",
+                    "expired" if r.state.expired else f"{r.state.days_left:,}",
                 ]
-                for w in workspaces
+                for r in reports
             ]
-            self._print_table(None, ["Id", "Name~", "Slug", "Tier", "Status", "BYOT", "Trial ends"], rows)
+            self._print_table(None, ["Workspace", "Tier", "Trial ends", "Days left#"], rows)
+            if not reports:
+                self.out.print("No workspace is on a trial.")
+
+        self._emit(fmt, data, header, [[d[k] for k in header] for d in data], table)
+
+    def workspace_list(self, workspaces: list[WorkspaceRow], fmt: str) -> None:
+        data = [workspace_row_json(w) for w in workspaces]
+        header = ["id", "name", "slug", "tier", "status", "byot", "trialEndsAt", *LIST_EXTRAS]
+
+        def table() -> None:
+            rows = [
+                [
+                    r.workspace.id,
+                    r.workspace.name,
+                    r.workspace.slug or "",
+                    r.workspace.tier_value,
+                    r.workspace.status,
+                    "yes" if r.workspace.byot else "",
+                    self._status(r.billing_status),
+                    "" if r.worst_percent is None else f"{r.worst_percent}%",
+                    _trial_cell(r),
+                ]
+                for r in workspaces
+            ]
+            columns = ["Id", "Name~", "Slug", "Tier", "Status", "BYOT", "Billing", "Worst#", "Trial ends"]
+            self._print_table(None, columns, rows)
 
         self._emit(fmt, data, header, [[w[k] for k in header] for w in data], table)
 
@@ -437,14 +487,12 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, Con
                 ("Tier", f"{data['tier']} ({data['displayName']})"),
                 ("Status", data["status"]),
                 ("BYOT", "yes" if data["byot"] else "no"),
-                ("Created", data["createdAt"] or ""),
+                ("Created", self.when(d.workspace.created_at) or ""),
                 *resource_lines(d),
                 ("Stripe customer", data["stripeCustomerId"] or "none"),
             ]
             if d.trial is not None:
-                rows.append(
-                    ("Trial ends", f"{data['effectiveTrialEndsAt']}" + (" (expired)" if d.trial.expired else ""))
-                )
+                rows.append(("Trial ends", f"{self.when(d.trial.ends_at)}" + (" (expired)" if d.trial.expired else "")))
             if d.subscription is not None:
                 rows.append(
                     (

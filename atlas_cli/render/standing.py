@@ -10,13 +10,14 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, Output, days, iso, number
+from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, Output, iso, number
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from atlas_cli.domain.catalog import Catalog, Feature, Plan
     from atlas_cli.domain.engine import MetricCheck
+    from atlas_cli.domain.forecast import DimensionForecast
     from atlas_cli.services.standing import Standing
 
 # The JSON key of each built-in counter's count (members and invitations are always shown).
@@ -79,6 +80,23 @@ def _extras(s: Standing) -> dict[str, Any]:
     return extras
 
 
+def forecast_json(dimensions: Sequence[DimensionForecast]) -> list[dict[str, Any]]:
+    """When each enforced metered dimension reaches each band at the period's rate so far."""
+    return [
+        {
+            "metric": d.metric,
+            "currentUsage": d.current_usage,
+            "limit": d.limit,
+            "ratePerDay": d.rate_per_day,
+            "warningAt": iso(d.at("warning")),
+            "limitAt": iso(d.at("limit")),
+            "hardLimitAt": iso(d.at("hard_limit")),
+            "reached": [c.role for c in d.crossings if c.reached],
+        }
+        for d in dimensions
+    ]
+
+
 def usage_json(s: Standing) -> dict[str, Any]:
     ws = s.workspace
     data: dict[str, Any] = {"workspaceId": ws.id, "billingModel": ws.billing_model}
@@ -97,7 +115,7 @@ def usage_json(s: Standing) -> dict[str, Any]:
     for feature, _used, metric in _metered(s):
         if "enforced" in feature.api:
             data[feature.api["enforced"][0]] = metric.enforced if metric else not feature.byot_exempt
-    return data | _extras(s)
+    return data | _extras(s) | {"forecast": forecast_json(s.forecast)}
 
 
 def billing_status_json(s: Standing) -> dict[str, Any]:
@@ -165,10 +183,23 @@ def _amount(value: Any, feature: Feature) -> str:
     return f"{value:,}"
 
 
+_ROLE_WORDS = {"warning": "warning", "limit": "the limit", "hard_limit": "the hard limit"}
+
+
+def forecast_lines(dimensions: Sequence[DimensionForecast]) -> list[str]:
+    """One line per dimension that reaches a band before the period ends, at the rate so far."""
+    lines = []
+    for d in dimensions:
+        ahead = [f"{_ROLE_WORDS[c.role]} {c.at:%Y-%m-%d %H:%M}" for c in d.crossings if c.at is not None]
+        if ahead:
+            lines.append(f"Forecast ({d.metric}, at the rate so far): " + ", ".join(ahead) + " UTC")
+    return lines
+
+
 class StandingViews(Output):
     def usage_report(self, s: Standing, fmt: str) -> None:
         data = usage_json(s)
-        header = [k for k, v in data.items() if not isinstance(v, dict)]
+        header = [k for k, v in data.items() if not isinstance(v, dict | list)]
         self._emit(fmt, data, header, [[data[k] for k in header]], lambda: self._standing_table(s, usage=True))
 
     def billing_status(self, s: Standing, fmt: str) -> None:
@@ -188,9 +219,9 @@ class StandingViews(Output):
             title + (" · BYOT" if ws.byot else ""), ["Metric~", "Used#", "Limit#", "", "%#", "Status"], rows
         )
         if usage:
-            self.out.print(Text(f"Billing period {days(s.period)} (UTC)", style="dim"))
+            self.out.print(Text(f"Billing period {self.days(s.period)}", style="dim"))
         else:
-            self.out.print(f"Period {iso(s.period.start)} → {iso(s.period.end)}")
+            self.out.print(f"Period {self.when(s.period.start)} → {self.when(s.period.end)}")
         extras = _extras(s)
         if "seatCount" in extras:
             policy = f" · spend policy {extras['spendPolicy']}" if extras.get("spendPolicy") else ""
@@ -201,7 +232,10 @@ class StandingViews(Output):
             self.out.print(f"Seats {extras['seatCount']:,}{policy}{cap}{owed} · period: {source}")
         if s.trial is not None:
             state = "expired" if s.trial.expired else f"{s.trial.days_left} day(s) left"
-            self.out.print(f"Trial ends {iso(s.trial.ends_at)} ({state})")
+            self.out.print(f"Trial ends {self.when(s.trial.ends_at)} ({state})")
+        if usage:
+            for note in forecast_lines(s.forecast):
+                self.out.print(note)
         if not usage:
             sub = s.subscription
             if sub is None:

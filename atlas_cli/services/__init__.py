@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from atlas_cli.services.entitlements import EntitlementService
     from atlas_cli.services.fleet import FleetService
     from atlas_cli.services.ingestion.events import EventService
+    from atlas_cli.services.meter_reports import MeterReportService
     from atlas_cli.services.overage import OverageService
     from atlas_cli.services.plans import PlanService
     from atlas_cli.services.schema import SchemaService
@@ -151,6 +152,13 @@ class Services:
         from atlas_cli.services.webhooks import WebhookService
 
         return WebhookService(self.db, self.clock, self.settings)
+
+    @cached_property
+    def meter_reports(self) -> MeterReportService:
+        from atlas_cli.services.meter_reports import MeterReportService
+        from atlas_cli.stripe_gateway import StripeGateway
+
+        return MeterReportService(self.db, self.clock, StripeGateway(self.settings))
 
     @cached_property
     def doctor(self) -> DoctorService:

@@ -29,7 +29,7 @@ from atlas_cli.errors import BadInput, Conflict, NotConfigured, NotFound
 from atlas_cli.services import Clock, utc_now
 from atlas_cli.services.catalogs import InForce, in_force
 from atlas_cli.services.models import Workspace
-from atlas_cli.services.standing import measure_facts
+from atlas_cli.services.standing import measure_facts_in_period
 from atlas_cli.services.workspaces import period_of, resolve, subscriptions
 
 if TYPE_CHECKING:
@@ -56,13 +56,35 @@ class _Context:
         return self.billing.catalog.plan(self.ws.tier_value)
 
     @cached_property
+    def standing(self) -> tuple[engine.Facts, Window | None]:
+        """The workspace's facts without its usage, and its billing period."""
+        return measure_facts_in_period(self.conn, self.billing, self.ws, self.plan, self.now, usage=False)
+
+    @cached_property
     def facts(self) -> engine.Facts:
-        return measure_facts(self.conn, self.billing, self.ws, self.plan, self.now)
+        """The facts with the built-in meters' usage in the billing period (None: unreadable)."""
+        from dataclasses import replace
+
+        from sqlalchemy.exc import DBAPIError
+
+        from atlas_cli.db.layout import meter_totals
+        from atlas_cli.services.standing import meters_of
+
+        try:
+            with self.conn.begin_nested():
+                usage = meter_totals(
+                    self.conn, self.billing.layout, self.ws.id, self.window, meters_of(self.billing.catalog)
+                )
+        except DBAPIError:
+            usage = None
+        return replace(self.standing[0], usage=usage)
 
     @cached_property
     def block(self) -> engine.Decision | None:
-        """The workspace's own block, as `billing check` decides it; None when it is not blocked."""
-        decision = engine.decide(self.billing.catalog, self.plan, self.facts)
+        """The workspace's own block, as `billing check` decides it; None when it is not blocked.
+        No block depends on usage (locked, an expired trial, a tier or seats that cannot be read:
+        DESIGN 4a/4b's order), so the month's usage is not summed for it."""
+        decision = engine.decide(self.billing.catalog, self.plan, self.standing[0])
         return decision if decision.status in ent.WORKSPACE_BLOCKS else None
 
     @cached_property
@@ -71,7 +93,9 @@ class _Context:
 
     @cached_property
     def window(self) -> Window:
-        return period_of(self.billing, subscriptions(self.conn, self.ws), self.now)[0]
+        """The billing period: the one the workspace's facts were measured in, else read now."""
+        measured = self.standing[1]
+        return measured or period_of(self.billing, subscriptions(self.conn, self.ws), self.now)[0]
 
 
 def _context(conn: Connection, billing: Billing, workspace: str | None, now: datetime) -> _Context:

@@ -18,6 +18,7 @@ from atlas_cli.db.database import Database
 from atlas_cli.db.layout import meters_by_workspace
 from atlas_cli.domain import engine
 from atlas_cli.domain.enforcement import FailOn
+from atlas_cli.domain.forecast import DimensionForecast, forecast
 from atlas_cli.domain.periods import Window
 from atlas_cli.errors import ExitCode
 from atlas_cli.services import Clock, inputs
@@ -61,6 +62,7 @@ class FleetRow:
     report: CheckReport
     period: Window
     period_source: str
+    forecast: tuple[DimensionForecast, ...] = ()  # at the period's rate so far
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class FleetService:
         Raises:
             BadInput: unknown --fail-on or --resource value (for this billing model).
         """
-        from atlas_cli.services.billing import RESOURCES, resource_feature
+        from atlas_cli.services.billing import resource_feature
 
         threshold = inputs.choice(FailOn, fail_on, "--fail-on").value if fail_on else None
         now = self._clock()
@@ -102,21 +104,53 @@ class FleetService:
             live = workspace_sets.live_workspaces(conn, billing.layout.organization)
             targets = [Workspace.from_row(row, billing.layout) for row in live]
             measured = measure(conn, billing, targets, now, counts_required=resource is not None)
-        rows = []
-        for ws in targets:
-            plan = billing.catalog.plan(ws.tier_value)
-            if resource is not None and feature_key is not None:
-                trial = trial_of(ws, now)
-                facts = engine.Facts(byot=ws.byot, trial_expired=bool(trial and trial.expired))
-                assert measured.counts is not None  # counts_required: an unreadable count raised
-                count = measured.counts[ws.id][RESOURCES[resource]]
-                decision = engine.decide_resource(billing.catalog, plan, facts, feature_key, count)
-            else:
-                decision = engine.decide(billing.catalog, plan, facts_of(billing, ws, measured, now))
-            report = CheckReport(ws, decision, engine.exit_code(decision, threshold), resource)
-            rows.append(FleetRow(report, *measured.periods[ws.id]))
+            decisions = decide_each(billing, targets, measured, now, resource_key=feature_key, resource=resource)
+        rows = [
+            FleetRow(
+                CheckReport(ws, d, engine.exit_code(d, threshold), resource),
+                *measured.periods[ws.id],
+                _forecast(billing, ws, measured, now),
+            )
+            for ws, d in zip(targets, decisions, strict=True)
+        ]
         code = fleet_exit_code([row.report.exit_code for row in rows])
         return FleetReport(billing.model, tuple(rows), code, resource)
+
+
+def _forecast(billing: Billing, ws: Workspace, measured: Measured, now: datetime) -> tuple[DimensionForecast, ...]:
+    if measured.usage is None:
+        return ()
+    window, _source = measured.periods[ws.id]
+    return forecast(
+        billing.catalog, billing.catalog.plan(ws.tier_value), facts_of(billing, ws, measured, now), window, now
+    )
+
+
+def decide_each(
+    billing: Billing,
+    targets: list[Workspace],
+    measured: Measured,
+    now: datetime,
+    *,
+    resource_key: str | None = None,
+    resource: str | None = None,
+) -> list[engine.Decision]:
+    """The single check's decision of each target, from the fleet's measurements: the usage
+    decision, or with `resource` (and its catalog feature `resource_key`) whether one more may be added."""
+    from atlas_cli.services.billing import RESOURCES
+
+    decisions = []
+    for ws in targets:
+        plan = billing.catalog.plan(ws.tier_value)
+        if resource is not None and resource_key is not None:
+            trial = trial_of(ws, now)
+            facts = engine.Facts(byot=ws.byot, trial_expired=bool(trial and trial.expired))
+            assert measured.counts is not None  # counts_required: an unreadable count raised
+            count = measured.counts[ws.id][RESOURCES[resource]]
+            decisions.append(engine.decide_resource(billing.catalog, plan, facts, resource_key, count))
+        else:
+            decisions.append(engine.decide(billing.catalog, plan, facts_of(billing, ws, measured, now)))
+    return decisions
 
 
 def measure(

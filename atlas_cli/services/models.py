@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from atlas_cli.domain.enforcement import Decision
+from atlas_cli.domain.enforcement import Decision, MetricCheck
 from atlas_cli.domain.periods import PeriodKind, SubscriptionPeriod, Window
 from atlas_cli.domain.plans import Plan, Tier, parse_tier, plan_for
 from atlas_cli.domain.trial import TrialState
@@ -74,6 +74,50 @@ class Workspace:
 
 
 @dataclass(frozen=True)
+class WorkspaceRow:
+    """A workspace as `workspace list` shows it: where its billing check stands, and its trial."""
+
+    workspace: Workspace
+    decision: Decision
+    trial: TrialState | None  # None: not on a trial plan
+    metrics: tuple[MetricCheck, ...] = ()  # every metered feature, whatever the decision
+
+    @property
+    def id(self) -> str:
+        return self.workspace.id
+
+    @property
+    def name(self) -> str:
+        return self.workspace.name
+
+    @property
+    def tier(self) -> str:
+        return self.workspace.tier_value
+
+    @property
+    def byot(self) -> bool:
+        return self.workspace.byot
+
+    @property
+    def created_at(self) -> datetime | None:
+        return self.workspace.created_at
+
+    @property
+    def billing_status(self) -> str:
+        return str(self.decision.status)
+
+    @property
+    def worst_percent(self) -> int | None:
+        """The highest usage percent among the enforced metrics (None: none has a limit)."""
+        found = [m.usage_percent for m in self.metrics if m.enforced and m.usage_percent is not None]
+        return max(found, default=None)
+
+    @property
+    def trial_end(self) -> datetime | None:
+        return self.trial.ends_at if self.trial is not None else None
+
+
+@dataclass(frozen=True)
 class Subscription:
     id: str
     plan: str
@@ -129,6 +173,7 @@ class HistoryReport:
     kind: PeriodKind
     rows: tuple[SummaryRow, ...]
     note: str | None = None  # for the person at the terminal (stderr), e.g. "not stored"
+    zone: tzinfo = UTC  # whose days or months the periods are
 
 
 @dataclass(frozen=True)
@@ -157,6 +202,7 @@ class BreakdownReport:
     sort: str
     users: tuple[UserUsage, ...]
     no_user: EventTotals = EventTotals()  # events without a user: never a row of `users`
+    zone: tzinfo = UTC  # whose days the dates typed were
 
 
 @dataclass(frozen=True)

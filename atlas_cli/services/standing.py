@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from atlas_cli.db.layout import meter_totals
 from atlas_cli.domain import engine
+from atlas_cli.domain.forecast import DimensionForecast, forecast
 from atlas_cli.domain.periods import Window
 from atlas_cli.domain.trial import TrialState
 from atlas_cli.services.models import Subscription, Workspace
@@ -35,6 +36,7 @@ class Standing:
     decision: engine.Decision
     trial: TrialState | None
     subscription: Subscription | None
+    forecast: tuple[DimensionForecast, ...] = ()  # at the period's rate so far
 
     @property
     def ceiling(self) -> engine.Ceiling:
@@ -60,6 +62,14 @@ class Standing:
     def metric(self, feature: str) -> engine.MetricCheck | None:
         name = self.catalog.features[feature].metric
         return next((m for m in self.metrics if m.metric == name), None)
+
+
+@dataclass(frozen=True)
+class WatchSnapshot:
+    """Where each watched workspace stood at `at` (`usage watch`)."""
+
+    at: datetime
+    standings: tuple[Standing, ...]
 
 
 def standing(conn: Connection, billing: Billing, ws: Workspace, now: datetime) -> Standing:
@@ -93,6 +103,7 @@ def standing(conn: Connection, billing: Billing, ws: Workspace, now: datetime) -
         decision,
         trial,
         shown_subscription(subs, now),
+        forecast(billing.catalog, plan, facts, window, now),
     )
 
 
@@ -103,6 +114,15 @@ def meters_of(catalog: Catalog) -> dict[str, Any]:
 def measure_facts(conn: Connection, billing: Billing, ws: Workspace, plan: Plan | None, now: datetime) -> engine.Facts:
     """What the engine needs to decide for `ws`: trial, seats, usage in the billing period and the
     spend settings. Seats or usage that cannot be read are None (the catalog's order decides)."""
+    return measure_facts_in_period(conn, billing, ws, plan, now)[0]
+
+
+def measure_facts_in_period(
+    conn: Connection, billing: Billing, ws: Workspace, plan: Plan | None, now: datetime, *, usage: bool = True
+) -> tuple[engine.Facts, Window | None]:
+    """`measure_facts`, and the billing period (None: it could not be read), so a caller that needs
+    the period does not read the subscriptions again. `usage=False` leaves the usage unmeasured
+    (None): enough for the workspace's own blocks, which never depend on usage."""
     from sqlalchemy.exc import DBAPIError
 
     trial = trial_of(ws, now)
@@ -112,22 +132,25 @@ def measure_facts(conn: Connection, billing: Billing, ws: Workspace, plan: Plan 
             seats = billing.layout.counts(conn, ws.id, now)["members"]
     except DBAPIError:
         seats = None
-    usage: dict[str, Any] | None
+    used: dict[str, Any] | None = None
+    window: Window | None = None
     try:
         with conn.begin_nested():
             window, _source = period_of(billing, subscriptions(conn, ws), now)
-            usage = meter_totals(conn, billing.layout, ws.id, window, meters_of(billing.catalog))
+            if usage:
+                used = meter_totals(conn, billing.layout, ws.id, window, meters_of(billing.catalog))
     except DBAPIError:
-        usage = None
+        used = None
     spend_policy, abuse_ceiling = _ceiling_settings(conn, billing, ws)
-    return engine.Facts(
+    facts = engine.Facts(
         byot=ws.byot,
         trial_expired=bool(trial and trial.expired),
         seats=seats,
-        usage=usage,
+        usage=used,
         spend_policy=spend_policy,
         abuse_ceiling=abuse_ceiling,
     )
+    return facts, window
 
 
 def _ceiling_settings(conn: Connection, billing: Billing, ws: Workspace) -> tuple[str | None, str | None]:

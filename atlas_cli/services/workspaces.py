@@ -10,11 +10,12 @@ from sqlalchemy.engine import Connection
 from atlas_cli.db import queries
 from atlas_cli.db.database import Database
 from atlas_cli.db.schema import organization
+from atlas_cli.domain.listing import Filters
 from atlas_cli.domain.periods import Window, billing_period, holds, subscription_period
 from atlas_cli.domain.trial import TrialState, trial_state
 from atlas_cli.errors import BadInput, NotFound
 from atlas_cli.services import Clock
-from atlas_cli.services.models import Subscription, Workspace, WorkspaceDetail
+from atlas_cli.services.models import Subscription, Workspace, WorkspaceDetail, WorkspaceRow
 
 if TYPE_CHECKING:
     from atlas_cli.db.layout import Billing, Layout
@@ -75,7 +76,67 @@ class WorkspaceService:
         self._db = db
         self._clock = clock
 
+    @staticmethod
+    def filters(
+        *,
+        tiers: list[str] | None = None,
+        status: str | None = None,
+        byot: bool | None = None,
+        trial_ending: str | None = None,
+        sort: str = "name",
+    ) -> Filters:
+        """The filters of `workspace list`, from what the operator typed.
+
+        Raises:
+            BadInput: an unknown status or sort key, or a span that is not a duration.
+        """
+        from atlas_cli.domain.listing import parse_duration, parse_sort, parse_status
+
+        return Filters(
+            tiers=tuple(t.strip().lower() for t in tiers or ()),
+            status=parse_status(status) if status is not None else None,
+            byot=byot,
+            trial_ending=parse_duration(trial_ending, "--trial-ending") if trial_ending is not None else None,
+            sort=parse_sort(sort),
+        )
+
+    def overview(self, filters: Filters | None = None) -> list[WorkspaceRow]:
+        """Every workspace with its billing check's status and its trial, filtered and sorted.
+
+        The checks are measured as `billing check --all` measures them (one statement per batch).
+
+        Raises:
+            BadInput: a tier the database's billing model does not know.
+        """
+        from atlas_cli.domain import engine
+        from atlas_cli.domain.listing import select
+        from atlas_cli.services.fleet import facts_of, measure
+
+        filters = filters or Filters()
+        now = self._clock()
+        with self._db.connect() as conn:
+            billing = self._db.billing(conn)
+            unknown = [tier for tier in filters.tiers if tier not in billing.catalog.plans]
+            if unknown:
+                raise BadInput(
+                    f"--tier: {unknown[0]!r} is not a tier of the {billing.model} billing model "
+                    f"({', '.join(billing.catalog.plans)})"
+                )
+            layout = billing.layout
+            targets = [Workspace.from_row(row, layout) for row in queries.all_workspaces(conn, layout.organization)]
+            measured = measure(conn, billing, targets, now)
+        rows = []
+        for ws in targets:
+            plan = billing.catalog.plan(ws.tier_value)
+            facts = facts_of(billing, ws, measured, now)
+            decision = engine.decide(billing.catalog, plan, facts)
+            # Every metered feature, even where the decision stopped before usage (a blocked workspace).
+            metrics = engine.measurements(billing.catalog, plan, facts) if plan is not None else ()
+            rows.append(WorkspaceRow(ws, decision, trial_of(ws, now), metrics))
+        return select(rows, filters, now)
+
     def list(self) -> list[Workspace]:
+        """Every workspace, by name, without measuring anything."""
         with self._db.connect() as conn:
             layout = self._db.billing(conn).layout
             return [Workspace.from_row(row, layout) for row in queries.all_workspaces(conn, layout.organization)]

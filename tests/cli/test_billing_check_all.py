@@ -15,13 +15,14 @@ import sqlalchemy as sa
 
 from atlas_cli.render.base import json_text
 from atlas_cli.render.reports import check_json
+from atlas_cli.render.standing import usage_json
 from atlas_cli.services import Services
 from tests import factories
 from tests import per_seat_factories as ps
 from tests.cli.conftest import Atlas
 from tests.factories import MONTH_START, NOW
 
-PERIOD_KEYS = ("periodStart", "periodEnd", "periodSource")
+PERIOD_KEYS = ("periodStart", "periodEnd", "periodSource", "forecast")
 WORST = {12: 0, 15: 1, 13: 2, 14: 3, 11: 4, 10: 5, 0: 6}
 
 
@@ -88,7 +89,9 @@ def _per_seat_fleet(conn: Any, rng: random.Random, count: int) -> None:
     conn.execute(sa.text("UPDATE organization SET workspace_status = 'deleted' WHERE id LIKE 'p%7'"))
 
 
-def _compare(db: Any, url: str, *, fail_on: str | None = None, resource: str | None = None) -> list[dict]:
+def _compare(
+    db: Any, url: str, *, fail_on: str | None = None, resource: str | None = None, usage: bool = True
+) -> list[dict]:
     """--all through the CLI equals the single check of each live workspace; returns the rows."""
     svc = Services(db, factories.clock)
     with db.connect() as conn:
@@ -100,6 +103,11 @@ def _compare(db: Any, url: str, *, fail_on: str | None = None, resource: str | N
     args = [*(["--fail-on", fail_on] if fail_on else []), *(["--resource", resource] if resource else [])]
     rows = Atlas(url).json("billing", "check", "--all", *args, code=expected)
     assert [{k: v for k, v in row.items() if k not in PERIOD_KEYS} for row in rows] == singles
+    if usage and resource is None and fail_on is None:  # the period and forecast are those `usage show` gives
+        shown = json.loads(json_text([usage_json(svc.usage.current(ws)) for ws in live]))
+        assert [(r["periodStart"], r["periodEnd"], r["periodSource"], r["forecast"]) for r in rows] == [
+            (u["periodStart"], u["periodEnd"], u["periodSource"], u["forecast"]) for u in shown
+        ]
     return rows
 
 
@@ -127,6 +135,9 @@ def test_classic_fleet_equals_the_single_checks(classic):
     assert {"ok", "warning", "soft_limit", "hard_limit", "trial_expired", "subscription_required"} <= set(statuses)
     assert not any(r["workspaceId"] in _deleted(classic) for r in rows)
     assert {r["periodSource"] for r in rows} == {"stripe", "utc-month"}
+    assert any(f["warningAt"] for r in rows for f in r["forecast"]) and any(
+        f["reached"] for r in rows for f in r["forecast"]
+    )
     for fail_on in ("warning", "soft"):
         _compare(classic, classic.url, fail_on=fail_on)
     _compare(classic, classic.url, resource="members")
@@ -150,7 +161,7 @@ def test_unreadable_seats_fail_each_check_as_the_single_one_does(db_url):
             for ws, tier in [("a", "pro"), ("b", "free"), ("c", "starter")]:
                 ps.workspace(conn, ws, tier=tier)
             conn.execute(sa.text("DROP TABLE invitation"))
-        rows = _compare(db, db.url)
+        rows = _compare(db, db.url, usage=False)  # `usage show` fails without its counts
         assert [(r["workspaceId"], r["status"], r["exitCode"]) for r in rows] == [
             ("a", "billing_check_failed", 14),
             ("b", "ok", 0),

@@ -104,7 +104,9 @@ def test_csv_and_global_format(demo):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert rows and set(rows[0]) == {"user_id", "email", "name", "query_count", "token_count", "login_count"}
     listing = atlas("workspace", "list", "--format", "csv")
-    assert listing.stdout.splitlines()[0] == "id,name,slug,tier,status,byot,trialEndsAt"
+    assert listing.stdout.splitlines()[0] == (  # the original columns first, then the billing check's
+        "id,name,slug,tier,status,byot,trialEndsAt,billingStatus,worstUsagePercent,effectiveTrialEndsAt,trialExpired"
+    )
 
 
 def test_environment_supplies_workspace_and_format(demo, monkeypatch):

@@ -87,3 +87,29 @@ def test_ci_gate(demo_env, workspace, fail_on, passes, says):
     result = run("ci-gate.sh", workspace, env={**demo_env, "FAIL_ON": fail_on})
     assert (result.returncode == 0) is passes
     assert says in result.stdout
+
+
+def guard_queries(env):
+    from atlas_cli.config import DATABASE_FILE
+
+    with sqlite3.connect(Path(env["ATLAS_DATA_DIR"]) / DATABASE_FILE) as conn:
+        (found,) = conn.execute("SELECT count(*) FROM usage_events WHERE user_id = 'guard-example'").fetchone()
+    return found
+
+
+@pytest.mark.parametrize(
+    ("workspace", "code", "says", "recorded"),
+    [
+        ("acme", 0, "data explorer report for acme", 1),
+        ("hooli", 16, "refused (not_entitled)", 0),
+        ("globex", 12, "refused (max_usage_reached)", 0),
+        ("pied-piper", 13, "refused (trial_expired)", 0),
+    ],
+)
+def test_the_library_guard_example(demo_env, workspace, code, says, recorded):
+    before = guard_queries(demo_env)
+    script = str(ROOT / "examples" / "guard.py")
+    result = subprocess.run([sys.executable, script, workspace], env=demo_env, capture_output=True, text=True)
+    assert result.returncode == code, result.stdout + result.stderr
+    assert says in result.stdout and not result.stderr
+    assert guard_queries(demo_env) == before + recorded

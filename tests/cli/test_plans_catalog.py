@@ -104,7 +104,7 @@ def test_show_puts_operator_features_beside_the_built_in_limits(env):
 
 BAD = [
     ("unknown kind", '[features.x]\nkind = "gauge"', "features.x.kind: 'gauge' is not one of"),
-    ("credit", '[features.x]\nkind = "credit"', "credit features are not supported yet"),
+    ("credit without costs", '[features.x]\nkind = "credit"', "features.x.costs: must be a table"),
     ("unknown tier", '[features.x]\nkind = "boolean"\n[plans.gold]\nx = true', "has no tier 'gold'"),
     ("built-in feature", "[features.{seats}]\nkind = \"boolean\"", "is a built-in feature"),
     ("built-in value", "[plans.{paid}]\n{seats} = 100", "is a built-in feature"),

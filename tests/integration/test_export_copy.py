@@ -51,6 +51,7 @@ METADATA = [
     "3.25",
     '"=formula"',
     '{"a, b": {"c: d": ["x, y", ": "]}}',
+    '{"nulls in a list": [null, 1, null], "o": {"p": []}}',
 ]
 TIMES = [
     "2026-01-01T00:00:00Z",
@@ -123,16 +124,27 @@ def test_the_same_bytes_for_one_workspace_and_a_window(tricky: Database, fmt: st
         assert _export(tricky, fmt, by_database=True, workspace=workspace, **window) == expected
 
 
-def test_most_rows_are_formatted_by_the_database(tricky: Database) -> None:
-    """The Python path is the exception: rows with non-integer numbers in metadata only (ndjson)."""
+def test_only_rows_sql_cannot_match_are_formatted_in_python(tricky: Database) -> None:
+    """ndjson: ids with a character JSON escapes, metadata with a non-integer number or a null member."""
+    import re
+
+    needs_escape, meta_special = re.compile(r'["\\\x00-\x1f]').search, re.compile(r"[0-9]\.|: null").search
+    with tricky.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT workspace_id, event_type, user_id, metadata::text FROM usage_events").all()
+    expected = sum(
+        1
+        for ws, kind, user, meta in rows
+        if needs_escape(ws + kind + (user or "")) or (meta is not None and meta_special(meta))
+    )
     formatted_in_python: list[object] = []
-    service = EventService(tricky, lambda: NOW)
     written: list[bytes] = []
+    service = EventService(tricky, lambda: NOW)
     count = service.export(
         None, start=None, end=None, emit=formatted_in_python.append, lines=("ndjson", written.append)
     )
-    assert count == len(TEXTS) * len(METADATA)
-    assert len(formatted_in_python) == 3 * len(TEXTS)  # the three METADATA with a digit, a dot and a digit
+    assert count == len(rows) == len(TEXTS) * len(METADATA)
+    assert len(formatted_in_python) == expected
+    assert 0 < expected < count
     assert all(json.loads(line) for line in b"".join(written).splitlines())
 
 

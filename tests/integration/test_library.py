@@ -266,3 +266,9 @@ def test_a_database_that_goes_down_and_comes_back_loses_nothing(pg_cluster, make
     assert (stats.written, stats.spooled) == (8, 0) and not Path(tmp_path / "s").exists()
     with factories.migrated(url).connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM usage_events")).scalar_one() == 8
+
+
+def test_without_a_url_it_opens_database_url(env, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", env.db.url)
+    with Atlas(clock=factories.clock, background=False) as atlas:
+        assert atlas.check("acme", "data-explorer").allowed is True

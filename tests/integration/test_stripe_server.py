@@ -532,3 +532,68 @@ def test_signed_webhooks_are_accepted_by_the_sdk(stripe_server: Server) -> None:
         stripe.Webhook.construct_event(payload, stale, "whsec_test")
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(payload + " ", header, "whsec_test", tolerance=0)
+
+
+# ------------------------------------------------------------------------------- billing meters
+
+
+def meter_event(client: Client, value: str, identifier: str | None = None, timestamp: int | None = None) -> Any:
+    params: dict[str, Any] = {"event_name": "atlas_reports", "payload": {"stripe_customer_id": "cus_1", "value": value}}
+    if identifier is not None:
+        params["identifier"] = identifier
+    if timestamp is not None:
+        params["timestamp"] = timestamp
+    return client.v1.billing.meter_events.create(params=params)
+
+
+def test_meter_events_add_up_per_meter_and_customer(client: Client, stripe_server: Server) -> None:
+    first = meter_event(client, "5", "id-1")
+    assert (first.object, first.identifier, first.payload["value"]) == ("billing.meter_event", "id-1", "5")
+    assert first.timestamp == stripe_server.now()  # default: now
+    meter_event(client, "7")
+    assert stripe_server.meter_totals() == {("atlas_reports", "cus_1"): 12}
+    assert stripe_server.meter_totals("other") == {}
+
+
+def test_a_repeated_identifier_within_24_hours_is_counted_once(client: Client, stripe_server: Server) -> None:
+    meter_event(client, "5", "same")
+    again = meter_event(client, "5", "same")
+    assert again.identifier == "same" and stripe_server.meter_totals() == {("atlas_reports", "cus_1"): 5}
+    start = stripe_server.now()
+    stripe_server.now = lambda: start + 86_400  # a day later the identifier is free again
+    meter_event(client, "5", "same")
+    assert stripe_server.meter_totals() == {("atlas_reports", "cus_1"): 10}
+
+
+@pytest.mark.parametrize(
+    ("offset", "accepted"),
+    [(-35 * 86_400, True), (-35 * 86_400 - 1, False), (300, True), (301, False)],
+)
+def test_meter_event_timestamps_within_35_days_back_and_5_minutes_ahead(
+    client: Client, stripe_server: Server, offset: int, accepted: bool
+) -> None:
+    if accepted:
+        meter_event(client, "1", timestamp=stripe_server.now() + offset)
+        assert stripe_server.meter_totals() == {("atlas_reports", "cus_1"): 1}
+        return
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        meter_event(client, "1", timestamp=stripe_server.now() + offset)
+    assert caught.value.http_status == 400 and caught.value.param == "timestamp"
+    assert stripe_server.meter_events == []
+
+
+def test_meter_events_need_a_customer_and_a_whole_value(client: Client, stripe_server: Server) -> None:
+    with pytest.raises(stripe.InvalidRequestError, match=r"payload\[stripe_customer_id\]"):
+        client.v1.billing.meter_events.create(params={"event_name": "m", "payload": {"value": "1"}})
+    with pytest.raises(stripe.InvalidRequestError, match="not a whole number"):
+        meter_event(client, "1.5x")
+    assert stripe_server.meter_events == []
+
+
+def test_a_fault_can_let_requests_through_first(client: Client, stripe_server: Server) -> None:
+    stripe_server.fail_next(400, path_prefix="/v1/billing/meter_events", after=1)
+    meter_event(client, "1")
+    with pytest.raises(stripe.InvalidRequestError):
+        meter_event(client, "2")
+    meter_event(client, "3")
+    assert stripe_server.meter_totals() == {("atlas_reports", "cus_1"): 4}

@@ -60,8 +60,14 @@ def test_a_full_file_parses_into_features_and_plan_values():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[features.x]\nkind = "meter"', "features.x.kind: 'meter' is not one of boolean, limit, metered"),
-        ('[features.x]\nkind = "credit"', "features.x: credit features are not supported yet"),
+        ('[features.x]\nkind = "meter"', "features.x.kind: 'meter' is not one of boolean, limit, metered, credit"),
+        ('[features.x]\nkind = "credit"', "features.x.costs: must be a table of event type = cost"),
+        ('[features.x]\nkind = "credit"\ncosts = { query = -1 }', "features.x.costs.query: a cost is a whole number"),
+        ('[features.x]\nkind = "credit"\ncosts = { query = 1 }\nblock_overage = 1', "block_overage: must be true"),
+        (
+            '[features.x]\nkind = "credit"\ncosts = { query = 1 }\n[plans.team]\nx = 5',
+            "plans.team.x: a credit feature takes { allocation = N",
+        ),
         ('[features.members]\nkind = "limit"', "features.members: 'members' is a built-in feature"),
         ('[features.x]\nkind = "boolean"\n[plans.pro]\nx = true', "plans.pro: the classic billing model has no tier"),
         ("[plans.team]\nmembers = 50", "plans.team.members: 'members' is a built-in feature"),
@@ -157,3 +163,35 @@ def test_strings_with_quotes_and_controls_survive_the_round_trip():
 def test_an_empty_catalog_writes_only_comments_and_tables():
     written = oc.to_toml(oc.empty("classic"), CLASSIC)
     assert oc.parse(tomllib.loads(written), CLASSIC).same_as(oc.empty("classic"))
+
+
+def test_a_credit_feature_parses_costs_block_overage_and_allocations() -> None:
+
+    from atlas_cli.domain.credits import Allocation, Cost
+
+    text = """
+[features.ai-credits]
+kind = "credit"
+costs = { query = 1, token = { credits = 1, per = 1000 } }
+block_overage = true
+
+[plans.team]
+ai-credits = { allocation = 1000, period = "month" }
+
+[plans.trial]
+ai-credits = { allocation = 50 }
+
+[plans.enterprise]
+ai-credits = true
+"""
+    cat = oc.parse(tomllib.loads(text), CLASSIC)
+    feature = cat.features["ai-credits"]
+    assert feature.kind == "credit" and feature.block_overage
+    assert feature.cost_of("token") == Cost(1, 1000) and feature.cost_of("query") == Cost(1)
+    assert feature.cost_of("login") is None
+    assert oc.allocation_of(cat.value("team", "ai-credits")) == Allocation(1000, "month")
+    assert oc.allocation_of(cat.value("trial", "ai-credits")) == Allocation(50, "month")
+    assert cat.value("enterprise", "ai-credits") is True and oc.allocation_of(True) is None
+    again = oc.parse(tomllib.loads(oc.to_toml(cat, CLASSIC)), CLASSIC)
+    assert again.same_as(cat)
+    assert oc.parse_value_text("250", feature) == {"allocation": 250, "period": "month"}

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, BinaryIO
 
 from atlas_cli.db.database import Database
 from atlas_cli.domain import events as rules
+from atlas_cli.domain.dates import day_bounds
 from atlas_cli.domain.events import InvalidEvent
 from atlas_cli.domain.periods import (
     PeriodKind,
@@ -323,6 +324,7 @@ class EventService:
         emit: Callable[[Sequence[Any]], None],
         fetch: int = EXPORT_FETCH,
         fields: Callable[[tuple[str, ...]], None] | None = None,
+        zone: tzinfo = UTC,
         lines: tuple[str, Callable[[bytes], None]] | None = None,
     ) -> int:
         """Stream raw events ordered by (created_at, id) to `emit`, `fetch` rows per round trip:
@@ -338,9 +340,8 @@ class EventService:
         """
         from atlas_cli.db import events as sql
 
-        first, last = inputs.date_span(start, end, now=self._clock())
-        lower = day_start(first) if first else None
-        upper = day_start(last) + timedelta(days=1) if last else None
+        first, last = inputs.date_span(start, end, now=self._clock(), zone=zone)
+        lower, upper = day_bounds(first, last, zone)
         count = 0
         with self._db.connect() as conn:
             scope = resolve(conn, workspace).id if workspace else None
