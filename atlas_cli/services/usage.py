@@ -195,6 +195,7 @@ def _fleet_standings(conn: Connection, billing: Billing, now: datetime) -> list[
     """Every live workspace's standing, from the fleet's set-based measurements."""
     from atlas_cli.db import workspace_sets
     from atlas_cli.domain import engine
+    from atlas_cli.domain.forecast import forecast
     from atlas_cli.services.fleet import facts_of, measure
     from atlas_cli.services.workspaces import trial_of
 
@@ -212,7 +213,18 @@ def _fleet_standings(conn: Connection, billing: Billing, now: datetime) -> list[
         counts = measured.counts[ws.id]
         found.append(
             Standing(
-                ws, billing.catalog, plan, window, source, facts, metrics, counts, decision, trial_of(ws, now), None
+                ws,
+                billing.catalog,
+                plan,
+                window,
+                source,
+                facts,
+                metrics,
+                counts,
+                decision,
+                trial_of(ws, now),
+                None,
+                forecast(billing.catalog, plan, facts, window, now),
             )
         )
     return found
