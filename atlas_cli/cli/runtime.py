@@ -102,7 +102,7 @@ class Runtime:
                     values += [found.get(name) for name in debug.SECRET_VARIABLES]
                 chosen = applied(self.context)
                 values.append(chosen.values.get("database_url") if chosen is not None else None)
-            except Exception:  # a broken .env or contexts file: the error itself says so, unscrubbed of nothing
+            except Exception:  # a broken .env or contexts file: its own error says so
                 pass
             self._secrets = debug.secrets_of(values)
         return self._secrets

@@ -30,7 +30,9 @@ def list_(
     ctx: typer.Context,
     tier: Annotated[
         list[str] | None,
-        typer.Option("--tier", help="Only this tier (repeat for several).", show_default=False),
+        typer.Option(
+            "--tier", help="Only this tier (repeat for several).", show_default=False, autocompletion=completion.tiers
+        ),
     ] = None,
     status: Annotated[
         str | None,
