@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     atlas_stripe_api_base: str | None = None
     atlas_billing_model: str | None = None
     atlas_data_dir: Path | None = None
+    atlas_tz: str | None = None
 
     @classmethod
     def settings_customise_sources(

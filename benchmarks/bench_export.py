@@ -40,15 +40,13 @@ sys.stdout.flush()
 """
 
 
-def commands(url: str, psql: str | None) -> list[tuple[str, list[str]]]:
+def commands(url: str, psql: str | None, python_lines: bool) -> list[tuple[str, list[str]]]:
     py = sys.executable
     atlas = [py, "-m", "atlas_cli", "--database-url", url, "usage", "export", "--format"]
-    runs = [
-        ("atlas ndjson", [*atlas, "ndjson"]),
-        ("atlas csv", [*atlas, "csv"]),
-        ("atlas ndjson, Python lines", [py, "-c", PYTHON_LINES, url, "ndjson"]),
-        ("atlas csv, Python lines", [py, "-c", PYTHON_LINES, url, "csv"]),
-    ]
+    runs = [("atlas ndjson", [*atlas, "ndjson"]), ("atlas csv", [*atlas, "csv"])]
+    if python_lines:
+        runs.append(("atlas ndjson, Python lines", [py, "-c", PYTHON_LINES, url, "ndjson"]))
+        runs.append(("atlas csv, Python lines", [py, "-c", PYTHON_LINES, url, "csv"]))
     if psql:
         query = f"SELECT {RAW_COLUMNS} FROM usage_events ORDER BY created_at, id"
         for name, options in (("psql \\copy csv", "WITH (FORMAT csv)"), ("psql \\copy text", "")):
@@ -62,6 +60,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--database-url", help="an EMPTY PostgreSQL database (default: a throwaway cluster)")
+    parser.add_argument("--without-python-lines", action="store_true", help="skip the (slow) Python-lines runs")
     add_pg_setting_option(parser)
     args = parser.parse_args()
     from tests.pgcluster import find_pg_bin
@@ -69,7 +68,7 @@ def main() -> None:
     with postgres_database(args.database_url, args.pg_setting) as url:
         load_s = prepare("postgresql", url, args.events)
         print(f"# loaded {args.events:,} events in {load_s:.1f} s", flush=True)
-        runs = commands(url, find_pg_bin("psql"))
+        runs = commands(url, find_pg_bin("psql"), not args.without_python_lines)
         seconds: dict[str, list[float]] = {name: [] for name, _ in runs}
         memory: dict[str, list[float]] = {name: [] for name, _ in runs}
         for _ in range(args.runs):

@@ -18,6 +18,10 @@ all three alike), into an empty table with the same four indexes as usage_events
   CONFLICT DO NOTHING), one transaction per batch: what atlas asks of the database, without Python.
 
 Prints the median events/s of --runs runs for each, and the ratios.
+
+`--credits` also times atlas's ingest with an operator catalog holding a credit feature (query and
+token events priced, every workspace entitled and holding a grant, so each batch deducts in its
+transaction) beside the same ingest without one; the target is a ratio of at least 0.8.
 """
 
 from __future__ import annotations
@@ -119,6 +123,58 @@ def ours(db: Any, path: Path, flush_at: int) -> float:
     elapsed = time.perf_counter() - started
     assert report.rejected == 0 and report.failure is None and report.duplicates == 0, report
     return elapsed
+
+
+CREDIT_CATALOG = """
+[features.ai-credits]
+kind = "credit"
+costs = { query = 1, token = { credits = 1, per = 1000 } }
+
+[plans.free]
+ai-credits = true
+"""
+
+
+def _credits(db: Any, on: bool) -> None:
+    """A catalog with a credit feature and a grant per workspace (on), or no catalog (off); and
+    empty credit tables either way, so every run starts alike."""
+    import tomllib
+
+    import sqlalchemy as sa
+
+    from atlas_cli.db import schema
+    from atlas_cli.domain import operator_catalog as oc
+    from atlas_cli.services.credit_book import Book, Stamp
+
+    with db.begin() as conn:
+        for table in (schema.credit_ledger, schema.credit_grants, schema.credit_accounts, schema.credit_requests):
+            conn.execute(sa.delete(table))
+        conn.execute(sa.delete(schema.catalog_versions))
+        if not on:
+            return
+        catalog = oc.parse(tomllib.loads(CREDIT_CATALOG), db.billing(conn).catalog)
+        row = {"version": 1, "model": catalog.model, "document": catalog.canonical(), "actor": "bench"}
+        conn.execute(sa.insert(schema.catalog_versions), [row | {"created_at": START}])
+        pairs = [(f"ws_{i:03d}", "ai-credits") for i in range(WORKSPACES)]
+        book = Book(conn, pairs, START)
+        for pair in pairs:
+            book.add(pair, 10**12, source="grant", kind="grant", stamp=Stamp(None, "bench", None), effective_at=START)
+        book.save()
+
+
+def measure_credits(engine: str, db: Any, n: int, jsonl: Path, flush_at: int, runs: int) -> None:
+    times: dict[str, list[float]] = {"with": [], "without": []}
+    for _ in range(runs):
+        for on, name in ((True, "with"), (False, "without")):
+            _credits(db, on)
+            times[name].append(ours(db, jsonl, flush_at))
+    _credits(db, False)
+    rate = {k: n / statistics.median(v) for k, v in times.items()}
+    print(
+        f"{engine:10} {n:>9,} events flush-at {flush_at:>6,}: atlas with a credit feature {rate['with']:>8,.0f}/s | "
+        f"without {rate['without']:>8,.0f}/s | with/without {rate['with'] / rate['without']:.2f} (medians of {runs})",
+        flush=True,
+    )
 
 
 def _pg(url: str) -> Any:
@@ -249,6 +305,7 @@ def main() -> None:
     add_pg_setting_option(parser)
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
     parser.add_argument("--sqlite", action="store_true", help="also measure SQLite (a temporary file)")
+    parser.add_argument("--credits", action="store_true", help="also: ingest with a credit feature vs without")
     args = parser.parse_args()
     records = synthetic(args.events, time_ordered=args.time_ordered_ids)
     rows = parsed(records)
@@ -286,6 +343,9 @@ def main() -> None:
                     lambda r, f: raw_sqlite(path, r, f),
                     lambda r, f: raw_sqlite_dedup(path, r, f),
                 )
+            for engine, db in (("postgresql", pg_db), ("sqlite", sqlite_db)):
+                if args.credits and db is not None:
+                    measure_credits(engine, db, len(rows), jsonl, flush_at, args.runs)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Read queries on one big workspace: `usage show`, a 90-day daily history and a month's
-breakdown through atlas's services, beside the same work as hand-written SQL on a bare driver
-connection (psycopg / sqlite3). Optionally, the peak memory of `atlas usage export`.
+"""Read queries on one big workspace: `usage show`, a 90-day daily history (served from stored
+summaries, and with --recompute) and a month's breakdown through atlas's services, beside the
+same work as hand-written SQL on a bare driver connection (psycopg / sqlite3). Optionally, the
+peak memory of `atlas usage export`.
 
     python benchmarks/bench_queries.py [--events 1000000 10000000] [--engine postgresql sqlite]
                                        [--database-url URL] [--runs 20] [--explain] [--export-memory]
@@ -232,6 +233,14 @@ RAW_HISTORY = (
     "token_count = excluded.token_count, active_users = excluded.active_users, updated_at = excluded.updated_at "
     "RETURNING period_start, query_count, token_count, active_users"
 )
+# A daily history in another zone (PostgreSQL only: SQLite has no time zones): the same counts
+# grouped by the zone's day, the bare database's way; atlas computes it and stores nothing.
+ZONE = "Europe/Paris"
+RAW_ZONE_HISTORY = (
+    f"SELECT (date_trunc('day', created_at AT TIME ZONE '{ZONE}') AT TIME ZONE '{ZONE}') AS day, "
+    f"{SUMS}, count(DISTINCT CASE WHEN event_type = 'login' THEN user_id END) "
+    "FROM usage_events WHERE workspace_id = %s AND created_at >= %s AND created_at < %s GROUP BY day"
+)
 RAW_BREAKDOWN = (
     "SELECT p.user_id, p.query_count, p.token_count, p.login_count, u.email, u.name FROM ("
     f"SELECT user_id, {QUERIES} AS query_count, {TOKENS} AS token_count, "
@@ -306,6 +315,38 @@ def cases(db: Any, raw: Raw) -> list[Case]:
     def history_rows(rows: Any) -> set[tuple[Any, ...]]:
         return {(_ts(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows}
 
+    def same_history(ours: Any, bare: Any) -> bool:
+        shown = ((r.period_start, r.query_count, r.token_count, r.active_users) for r in ours.rows)
+        return len(ours.rows) == HISTORY_DAYS and history_rows(shown) == history_rows(bare)
+
+    def served_sql(conn: Any) -> Any:
+        """The two statements of a served history: the stored rows, then today recomputed."""
+        stored = queries.stored_summaries(conn, WS, "daily", buckets)
+        return [*stored.values(), *queries.refresh_summaries(conn, WS, "daily", buckets[:1], NOW)]
+
+    zone_cases = []
+    if raw.engine == "postgresql":
+        from zoneinfo import ZoneInfo
+
+        from atlas_cli.domain.dates import zone_buckets
+
+        zone = ZoneInfo(ZONE)
+        local = zone_buckets("daily", now=NOW, zone=zone, start=None, end=None, limit=HISTORY_DAYS)
+        spans = [(lower, upper) for _day, lower, upper in local]
+        zone_span = (spans[-1][0], spans[0][1])
+        zone_cases.append(
+            Case(
+                f"history daily {HISTORY_DAYS}d {ZONE}",
+                lambda: svc.usage.history(WS, period="daily", limit=HISTORY_DAYS, zone=zone),
+                sql_fn(lambda c: queries.summaries_in_windows(c, WS, spans)),
+                lambda: raw.run(RAW_ZONE_HISTORY, WS, *zone_span),
+                lambda ours, bare: (
+                    len(ours.rows) == HISTORY_DAYS
+                    and history_rows((r.period_start, r.query_count, r.token_count, r.active_users) for r in ours.rows)
+                    == history_rows(bare)
+                ),
+            )
+        )
     return [
         Case(
             "usage show",
@@ -315,15 +356,18 @@ def cases(db: Any, raw: Raw) -> list[Case]:
             lambda ours, bare: (ours.queries, ours.tokens, ours.active_users) == tuple(int(v) for v in bare[0]),
         ),
         Case(
-            f"history daily {HISTORY_DAYS}d",
+            f"history {HISTORY_DAYS}d served",
             lambda: svc.usage.history(WS, period="daily", limit=HISTORY_DAYS),
+            sql_fn(lambda c: served_sql(c), write=True),
+            lambda: raw.run(raw.history_sql, WS, NOW, WS, *span),
+            same_history,
+        ),
+        Case(
+            f"history {HISTORY_DAYS}d recomp",
+            lambda: svc.usage.history(WS, period="daily", limit=HISTORY_DAYS, recompute=True),
             sql_fn(lambda c: queries.refresh_summaries(c, WS, "daily", buckets, NOW), write=True),
             lambda: raw.run(raw.history_sql, WS, NOW, WS, *span),
-            lambda ours, bare: (
-                len(ours.rows) == HISTORY_DAYS
-                and history_rows((r.period_start, r.query_count, r.token_count, r.active_users) for r in ours.rows)
-                == history_rows(bare)
-            ),
+            same_history,
         ),
         Case(
             "breakdown month",
@@ -335,6 +379,7 @@ def cases(db: Any, raw: Raw) -> list[Case]:
                 == [(r[0], int(r[1]), int(r[2]), int(r[3])) for r in bare]
             ),
         ),
+        *zone_cases,
     ]
 
 

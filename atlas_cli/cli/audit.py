@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from atlas_cli.cli.options import EndOpt, FormatOpt, JsonOpt, StartOpt, WorkspaceOpt
+from atlas_cli.cli.options import EndOpt, FormatOpt, JsonOpt, StartOpt, TzOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 
 app = typer.Typer(help="The audit log of changes made with atlas.", no_args_is_help=True)
@@ -19,6 +19,7 @@ def list_(
     start: StartOpt = None,
     end: EndOpt = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many rows (1-1000).")] = 50,
+    tz: TzOpt = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -31,6 +32,7 @@ def list_(
       atlas audit list --since 7d
     """
     rt: Runtime = ctx.obj
+    zone = rt.zone(tz)
     with rt.services() as svc:
-        entries = svc.admin.audit(rt.workspace(workspace), start=start, end=end, limit=limit)
+        entries = svc.admin.audit(rt.workspace(workspace), start=start, end=end, limit=limit, zone=zone)
     rt.render.audit_list(entries, rt.output_format(fmt, as_json))

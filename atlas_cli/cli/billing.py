@@ -7,16 +7,23 @@ from typing import Annotated
 import typer
 
 from atlas_cli.cli.choices import FailOn, Resource
-from atlas_cli.cli.options import FormatOpt, JsonOpt, WorkspaceOpt
+from atlas_cli.cli.options import FormatOpt, JsonOpt, TzOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 
 app = typer.Typer(help="Billing state and enforcement.", no_args_is_help=True)
 
 
 @app.command("status")
-def status(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+def status(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    tz: TzOpt = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Show the plan, limits, usage per dimension and the subscription."""
     rt: Runtime = ctx.obj
+    rt.zone(tz)
     with rt.services() as svc:
         report = svc.billing.status(rt.workspace(workspace))
     rt.render.billing_status(report, rt.output_format(fmt, as_json))
@@ -121,7 +128,8 @@ def report_usage(
         typer.Option(
             "--period",
             metavar="current|DATE",
-            help="current, or the billing period holding DATE (YYYY-MM-DD) [default: current and previous].",
+            help="current, or the billing period holding DATE (YYYY-MM-DD, yesterday, 7d, 1m) "
+            "[default: current and previous].",
             show_default=False,
         ),
     ] = None,

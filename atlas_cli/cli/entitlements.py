@@ -25,12 +25,16 @@ def check(
         int | None,
         typer.Option("--count", help="The current count of a limit feature (wins over its counter).", min=0),
     ] = None,
+    event_type: Annotated[
+        str | None,
+        typer.Option("--event-type", help="A credit feature: N units of this event type, priced by its costs."),
+    ] = None,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Decide whether the workspace may use N more of a feature now.
 
-    Exit codes: 0 allowed, 12 limit or max usage reached, 13 trial expired, 14 billing check
+    Exit codes: 0 allowed, 12 limit, max usage or credits refuse, 13 trial expired, 14 billing check
     failed, 15 subscription required, 16 not entitled (or a limit with no counter), 3 unknown
     feature or workspace.
 
@@ -40,10 +44,11 @@ def check(
       atlas entitlements check -w acme data-explorer
       atlas entitlements check -w acme projects --count 4
       atlas entitlements check -w acme seats --quantity 3
+      atlas entitlements check -w acme ai-credits --event-type token --quantity 5000
     """
     rt: Runtime = ctx.obj
     with rt.services() as svc:
-        decision = svc.entitlements.check(rt.workspace(workspace), feature, quantity, count)
+        decision = svc.entitlements.check(rt.workspace(workspace), feature, quantity, count, event_type)
     rt.render.entitlement_decision(decision, rt.output_format(fmt, as_json))
     rt.exit(int(decision.exit_code))
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 import typer
 
 from atlas_cli.cli.choices import EVENT_TYPES, ExportFormat, InputFormat, Periods
-from atlas_cli.cli.options import DAYS, EndOpt, FormatOpt, JsonOpt, StartOpt, WorkspaceOpt
+from atlas_cli.cli.options import DAYS, EndOpt, FormatOpt, JsonOpt, StartOpt, TzOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 from atlas_cli.cli.usage import app
 from atlas_cli.errors import BadInput
@@ -325,11 +325,13 @@ def export(
     fetch_size: Annotated[
         int, typer.Option("--fetch-size", help="Rows per round trip (SQLite; PostgreSQL streams through COPY).")
     ] = 2000,
+    tz: TzOpt = None,
 ) -> None:
     """Stream raw events, oldest first, to stdout; memory stays flat however many rows.
 
     Without -w, every workspace's events. The output is what `atlas usage ingest` reads; where
-    the database records event costs, each event carries its cost_usd.
+    the database records event costs, each event carries its cost_usd. --tz sets whose days
+    --start and --end are; the events' times stay UTC.
 
     Examples:
 
@@ -337,6 +339,7 @@ def export(
       atlas usage export -w acme --start 2026-01-01 --end 2026-01-31 --format csv > jan.csv
     """
     rt: Runtime = ctx.obj
+    zone = rt.zone(tz)
     with rt.services() as svc, rt.render.event_writer(_export_format(rt, fmt)) as out:
         if fetch_size < 1:
             raise BadInput("--fetch-size must be at least 1")
@@ -347,6 +350,7 @@ def export(
             emit=out.row,
             fields=out.fields,
             fetch=fetch_size,
+            zone=zone,
             lines=(out.fmt, out.lines),
         )
     rt.render.note(f"Exported {count:,} event(s).")

@@ -17,6 +17,7 @@ from atlas_cli.cli import (
     billing,
     completion,
     config,
+    credits,
     db,
     demo,
     doctor,
@@ -29,7 +30,7 @@ from atlas_cli.cli import (
     workspace,
 )
 from atlas_cli.cli import context as context_cli
-from atlas_cli.cli.options import FormatOpt, WorkspaceOpt
+from atlas_cli.cli.options import FormatOpt, TzOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 from atlas_cli.entry import closed_pipe, silence_stdout
 
@@ -122,6 +123,7 @@ app.add_typer(trial.app, name="trial")
 app.add_typer(workspace.app, name="workspace")
 app.add_typer(plans.app, name="plans")
 app.add_typer(entitlements.app, name="entitlements")
+app.add_typer(credits.app, name="credits")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 app.add_typer(audit.app, name="audit")
@@ -161,6 +163,7 @@ def main(
     fmt: FormatOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output without colour [env: NO_COLOR].")] = False,
+    tz: TzOpt = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", help="Data only: no progress, notes or hints on stderr (errors still).")
     ] = False,
@@ -178,6 +181,7 @@ def main(
     runtime.workspace_key = workspace_key or runtime.workspace_key
     runtime.fmt = "json" if as_json else (fmt or runtime.fmt)
     runtime.no_color = no_color or runtime.no_color
+    runtime.tz = tz or runtime.tz
     runtime.quiet = quiet or runtime.quiet
     runtime.debug = debug or runtime.debug
     if runtime.debug:

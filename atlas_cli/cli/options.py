@@ -38,3 +38,22 @@ BillingModelOpt = Annotated[
         case_sensitive=False,
     ),
 ]
+
+
+def _zones(incomplete: str) -> list[str]:
+    """IANA zone names for shell completion (read from the system's tz database only then)."""
+    from zoneinfo import available_timezones
+
+    return sorted(zone for zone in available_timezones() if zone.lower().startswith(incomplete.lower()))
+
+
+TzOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="Time zone (IANA, e.g. Europe/Paris) for the days typed and the times shown [env: ATLAS_TZ]; default UTC.",
+        show_default=False,
+        metavar="<zone>",
+        autocompletion=_zones,
+    ),
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -34,10 +34,13 @@ class Runtime:
     workspace_key: str | None = None
     fmt: str | None = None
     no_color: bool = False
+    tz: str | None = None
     context: str | None = None
     quiet: bool = False
     debug: bool = False
     clock: Callable[[], datetime] | None = None
+    sleep: Callable[[float], None] | None = None  # `usage watch` waits with it (tests drive the refreshes)
+    terminal: bool | None = None  # whether stdout is a terminal; None: ask stdout
     _services: list[Services] = field(default_factory=list)
     _stop_tracing: Callable[[], None] | None = None
     _secrets: list[str] | None = None
@@ -99,7 +102,7 @@ class Runtime:
                     values += [found.get(name) for name in debug.SECRET_VARIABLES]
                 chosen = applied(self.context)
                 values.append(chosen.values.get("database_url") if chosen is not None else None)
-            except Exception:  # a broken .env or contexts file: the error itself says so, unscrubbed of nothing
+            except Exception:  # a broken .env or contexts file: its own error says so
                 pass
             self._secrets = debug.secrets_of(values)
         return self._secrets
@@ -144,6 +147,22 @@ class Runtime:
         if chosen not in FORMATS:
             self.fail(BadInput(f"--format: {chosen!r} is not one of {', '.join(FORMATS)}"))
         return chosen
+
+    def is_terminal(self) -> bool:
+        import sys
+
+        return self.terminal if self.terminal is not None else sys.stdout.isatty()
+
+    def zone(self, local: str | None = None) -> tzinfo:
+        """The time zone of the command's --tz, else the global --tz, else ATLAS_TZ, else UTC; the
+        renderer shows times in it. An unknown zone ends the command (exit 2)."""
+        from atlas_cli.services.inputs import parse_zone
+
+        name = local or self.tz or self.settings.atlas_tz
+        with self.errors():
+            zone = parse_zone(name, "--tz" if (local or self.tz) else "ATLAS_TZ")
+        self.render.zone = zone
+        return zone
 
     def billing_model(self) -> str:
         """The billing model for commands that may run without a database: ATLAS_BILLING_MODEL,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from atlas_cli.cli.options import FormatOpt, JsonOpt, WorkspaceOpt
+from atlas_cli.cli.options import FormatOpt, JsonOpt, TzOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 from atlas_cli.errors import ExitCode
 
@@ -12,12 +12,19 @@ app = typer.Typer(help="Trials.", no_args_is_help=True)
 
 
 @app.command("status")
-def status(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+def status(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    tz: TzOpt = None,
+    fmt: FormatOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Show the effective trial end, days left and whether it expired (exit 13 when expired).
 
     Without a workspace (no -w, no ATLAS_WORKSPACE), list every trial as `trial list` does.
     """
     rt: Runtime = ctx.obj
+    rt.zone(tz)
     named = rt.workspace(workspace)
     if not named:
         _list(rt, fmt, as_json)
@@ -29,14 +36,16 @@ def status(ctx: typer.Context, workspace: WorkspaceOpt = None, fmt: FormatOpt = 
 
 
 @app.command("list")
-def list_(ctx: typer.Context, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
+def list_(ctx: typer.Context, tz: TzOpt = None, fmt: FormatOpt = None, as_json: JsonOpt = False) -> None:
     """List every workspace on a trial plan (not deleted), the trial ending soonest first.
 
     Examples:
 
     \b
       atlas trial list --json
+      atlas trial list --tz America/Chicago
     """
+    ctx.obj.zone(tz)
     _list(ctx.obj, fmt, as_json)
 
 

@@ -30,7 +30,9 @@ def list_(
     ctx: typer.Context,
     tier: Annotated[
         list[str] | None,
-        typer.Option("--tier", help="Only this tier (repeat for several).", show_default=False),
+        typer.Option(
+            "--tier", help="Only this tier (repeat for several).", show_default=False, autocompletion=completion.tiers
+        ),
     ] = None,
     status: Annotated[
         str | None,
@@ -75,6 +77,7 @@ def list_(
       atlas workspace list --tier trial --trial-ending 3d --json
     """
     rt: Runtime = ctx.obj
+    rt.zone()  # the global --tz or ATLAS_TZ
     with rt.services() as svc:
         filters = svc.workspaces.filters(tiers=tier, status=status, byot=byot, trial_ending=trial_ending, sort=sort)
         rows = svc.workspaces.overview(filters)
@@ -96,6 +99,7 @@ def show(
 ) -> None:
     """Show one workspace: plan, members and connections against limits, Stripe customer."""
     rt: Runtime = ctx.obj
+    rt.zone()  # the global --tz or ATLAS_TZ
     with rt.services() as svc:
         detail = svc.workspaces.show(key or rt.workspace(workspace))
     rt.render.workspace_detail(detail, rt.output_format(fmt, as_json))

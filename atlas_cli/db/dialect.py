@@ -123,6 +123,34 @@ def windows(conn: Connection, spans: Sequence[tuple[str, datetime, datetime]], n
     ).subquery(name)
 
 
+def time_windows(conn: Connection, spans: Sequence[tuple[datetime, datetime]]) -> sa.Subquery:
+    """A two-column table (`window_start`, `window_end`, both UTCDateTime) of `spans`, bound as
+    parameters whose number does not depend on how many spans there are (cacheable, as `moments`)."""
+    from atlas_cli.db.types import UTCDateTime
+
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        starts = sa.bindparam("window_starts", [s for s, _ in spans], type_=ARRAY(UTCDateTime()))
+        ends = sa.bindparam("window_ends", [e for _, e in spans], type_=ARRAY(UTCDateTime()))
+        pairs = (
+            sa.func.unnest(starts, ends)
+            .table_valued(sa.column("window_start", UTCDateTime()), sa.column("window_end", UTCDateTime()))
+            .render_derived(name="pairs")  # AS pairs(window_start, window_end)
+        )
+        return sa.select(pairs.c.window_start, pairs.c.window_end).subquery("windows")
+    import json
+
+    to_text = UTCDateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    assert to_text is not None
+    bound = sa.bindparam("windows", json.dumps([[to_text(s), to_text(e)] for s, e in spans]), type_=sa.Text)
+    items = sa.func.json_each(bound).table_valued(sa.column("value", sa.Text))
+    return sa.select(
+        sa.type_coerce(sa.func.json_extract(items.c.value, "$[0]"), UTCDateTime()).label("window_start"),
+        sa.type_coerce(sa.func.json_extract(items.c.value, "$[1]"), UTCDateTime()).label("window_end"),
+    ).subquery("windows")
+
+
 def one_of(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[str], name: str) -> sa.ColumnElement[bool]:
     """`column` is one of the text `values`, bound as ONE parameter whatever their number (no
     batching under SQLite's parameter limit, one scan on PostgreSQL): `= ANY(array)` on PostgreSQL,

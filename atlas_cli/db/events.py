@@ -6,6 +6,7 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -130,9 +131,24 @@ def workspace_ids(conn: Connection, keys: Iterable[str]) -> dict[str, str]:
     return {key: by_id.get(key) or by_slug[key] for key in wanted if key in by_id or key in by_slug}
 
 
-def insert_events(conn: Connection, rows: Sequence[EventRow], *, costs: bool = False) -> int:
+@dataclass
+class Inserted:
+    """Asks an insert for the rows it actually inserted whose event type is one of `event_types`
+    (credit deduction needs them: a duplicate is not inserted, so it deducts nothing)."""
+
+    event_types: frozenset[str]
+    rows: list[InsertedRow] = field(default_factory=list)
+
+
+InsertedRow = tuple[str, str, str, int, datetime]  # (id, workspace_id, event_type, quantity, created_at)
+
+
+def insert_events(
+    conn: Connection, rows: Sequence[EventRow], *, costs: bool = False, inserted: Inserted | None = None
+) -> int:
     """Insert `rows`, skipping ids already stored (or repeated in `rows`). Returns rows inserted.
     `costs`: also write each row's cost to gateway_cost_usd (the table must have it: `has_costs`).
+    `inserted`: filled with the rows inserted of its event types.
 
     PostgreSQL: COPY into a temporary staging table, then one INSERT ... SELECT ... ON CONFLICT
     DO NOTHING. SQLite: one executemany of INSERT ... ON CONFLICT DO NOTHING.
@@ -140,11 +156,29 @@ def insert_events(conn: Connection, rows: Sequence[EventRow], *, costs: bool = F
     if not rows:
         return 0
     if conn.dialect.name == "postgresql":
-        return insert_copy_text(conn, copy_text(rows, costs=costs), costs=costs)
-    inserted = _insert_sqlite(conn, rows, costs)
-    if inserted:
+        return insert_copy_text(conn, copy_text(rows, costs=costs), costs=costs, inserted=inserted)
+    if inserted is not None:
+        inserted.rows += _new_sqlite_rows(conn, rows, inserted.event_types)
+    count = _insert_sqlite(conn, rows, costs)
+    if count:
         stale.mark_rows(conn, rows)
-    return inserted
+    return count
+
+
+def _new_sqlite_rows(conn: Connection, rows: Sequence[EventRow], types: frozenset[str]) -> list[InsertedRow]:
+    """The rows of `types` that the insert will store: ids not stored yet, first of each repeated id.
+    Read before the insert, in its transaction (SQLite's writer lock is held: nothing can interleave)."""
+    wanted = [row for row in rows if row[3] in types]
+    if not wanted:
+        return []
+    ids = json.dumps(sorted({row[0] for row in wanted}))
+    stored = {str(i) for (i,) in conn.exec_driver_sql(_SQLITE_STORED, (ids,)).all()}
+    found: list[InsertedRow] = []
+    for id_, ws, _user, kind, qty, _meta, at, _cost in wanted:
+        if id_ not in stored:
+            stored.add(id_)
+            found.append((id_, ws, kind, qty, at))
+    return found
 
 
 def _insert_sqlite(conn: Connection, rows: Sequence[EventRow], costs: bool) -> int:
@@ -175,6 +209,7 @@ def _sqlite_insert(columns: tuple[str, ...], key: tuple[str, ...]) -> str:
     return f"INSERT INTO usage_events ({listed}) VALUES ({values}) ON CONFLICT ({target}) DO NOTHING"
 
 
+_SQLITE_STORED = "SELECT id FROM usage_events WHERE id IN (SELECT value FROM json_each(?))"
 _NULL = "\\N"
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]").search
 
@@ -210,11 +245,12 @@ def copy_text(rows: Iterable[EventRow], *, costs: bool = False) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-def insert_copy_text(conn: Connection, data: bytes, *, costs: bool = False) -> int:
+def insert_copy_text(conn: Connection, data: bytes, *, costs: bool = False, inserted: Inserted | None = None) -> int:
     """PostgreSQL: insert rows given in COPY's text format (`copy_text`, with the same `costs`),
     skipping ids already stored or repeated: COPY into a temporary staging table, then one
     INSERT ... SELECT ... ON CONFLICT DO NOTHING on the table's own key (`event_key`). Returns
-    rows inserted."""
+    rows inserted. `inserted`: filled with the rows inserted of its event types, from the same
+    statement's RETURNING."""
     key = event_key(conn)
     if costs:
         create, (copy_sql, move) = _CREATE_COST_STAGE, _statements(_COST_STAGE, _COST_COLUMNS, key)
@@ -230,10 +266,27 @@ def insert_copy_text(conn: Connection, data: bytes, *, costs: bool = False) -> i
             copy.write(data)
     except psycopg.Error as exc:  # COPY runs on the driver's cursor: give SQLAlchemy's error, as execute would
         raise sa.exc.DBAPIError.instance(copy_sql, None, exc, psycopg.Error) from exc
-    inserted = int(conn.exec_driver_sql(move).rowcount)
-    if inserted:
+    count = int(conn.exec_driver_sql(move).rowcount) if inserted is None else _move_returning(conn, move, inserted)
+    if count:
         stale.mark_staged(conn, _COST_STAGE if costs else _STAGE)
-    return inserted
+    return count
+
+
+def _move_returning(conn: Connection, move: str, inserted: Inserted) -> int:
+    """The move, returning its count (first row) and the inserted rows of the wanted types."""
+    statement = (
+        f"WITH ins AS ({move} RETURNING id, workspace_id, event_type, quantity, created_at) "
+        "SELECT 0 AS part, NULL AS id, NULL AS workspace_id, NULL AS event_type, count(*) AS quantity, "
+        "NULL::timestamptz AS created_at FROM ins UNION ALL "
+        "SELECT 1, id::text, workspace_id, event_type, quantity, created_at FROM ins WHERE event_type = ANY(%(types)s)"
+    )
+    count = 0
+    for part, id_, ws, kind, qty, at in conn.exec_driver_sql(statement, {"types": sorted(inserted.event_types)}):
+        if part == 0:
+            count = int(qty)
+        else:
+            inserted.rows.append((id_, ws, kind, int(qty), at))
+    return count
 
 
 def stream_events(

@@ -86,11 +86,11 @@ def _statement(fmt: str, costs: bool, where: list[str]) -> str:
     line = _csv_line(costs) if fmt == "csv" else _ndjson_line(costs)
     cost = f", {COST_COLUMN}" if costs else ""
     filtered = f" WHERE {' AND '.join(where)}" if where else ""
-    # The line is built below the sort (in parallel workers where the plan has them); `ok` once per row.
+    # Sorted narrow (the columns, and `ok` once per row), then each line built as it leaves the sort.
     query = (
         f"SELECT CASE WHEN ok THEN {line} ELSE '!' || {_raw(costs)} END FROM (SELECT id, workspace_id, user_id, "
         f"event_type, quantity, metadata, metadata::text AS m, {_SAFE[fmt]} AS ok, created_at{cost} "
-        f"FROM usage_events{filtered}) AS e ORDER BY created_at, id"
+        f"FROM usage_events{filtered} ORDER BY created_at, id) AS e"
     )
     # One column in CSV form whose quote and delimiter never occur in a line (no line holds a
     # control character: JSON escapes them, and CSV lines with one are formatted in Python), so

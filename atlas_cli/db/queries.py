@@ -171,6 +171,33 @@ def _recomputed(conn: Connection, workspace_id: str, period: str, buckets: Seque
     )
 
 
+def summaries_in_windows(
+    conn: Connection, workspace_id: str, spans: Sequence[tuple[datetime, datetime]]
+) -> list[RowMapping]:
+    """Query, token and distinct active-user counts of one workspace in each [start, end) span,
+    from raw events in one statement; for periods that are not UTC days or months (a history in
+    another time zone), which usage_summaries cannot hold. Every span gets a row, zeros included.
+    Each span reads its own range of the (workspace_id, created_at) index."""
+    if not spans:
+        return []
+    w = dialect.time_windows(conn, spans)
+    joined = w.outerjoin(
+        e,
+        sa.and_(e.c.workspace_id == workspace_id, e.c.created_at >= w.c.window_start, e.c.created_at < w.c.window_end),
+    )
+    query = (
+        sa.select(
+            w.c.window_start.label("period_start"),
+            sum_of("query").label("query_count"),
+            sum_of("token").label("token_count"),
+            distinct_logins().label("active_users"),
+        )
+        .select_from(joined)
+        .group_by(w.c.window_start)
+    )
+    return list(conn.execute(query).mappings().all())
+
+
 def stored_summaries(
     conn: Connection, workspace_id: str, period: str, buckets: Sequence[Window]
 ) -> dict[datetime, RowMapping]:

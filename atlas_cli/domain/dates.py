@@ -95,3 +95,44 @@ def day_bounds(first: date | None, last: date | None, zone: tzinfo = UTC) -> tup
     lower = midnight(first, zone) if first is not None else None
     upper = midnight(last + timedelta(days=1), zone) if last is not None else None
     return lower, upper
+
+
+def _next_day(kind: str, day: date) -> date:
+    if kind == "monthly":
+        return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return day + timedelta(days=1)
+
+
+def _first_day(kind: str, day: date) -> date:
+    return day.replace(day=1) if kind == "monthly" else day
+
+
+def zone_buckets(
+    kind: str,
+    *,
+    now: datetime,
+    zone: tzinfo,
+    start: date | None,
+    end: date | None,
+    limit: int,
+    floor: datetime | None = None,
+) -> list[tuple[date, datetime, datetime]]:
+    """The days or months (`kind` daily/monthly) of a history in `zone`, newest first, at most
+    `limit`: each its first local day and its [start, end) instants in UTC. As the UTC history:
+    without `end` the range ends with the current period, without `start` it reaches back `limit`
+    periods, and never before the period holding `floor`. A day on which the zone changes its
+    clocks lasts 23 or 25 hours.
+    """
+    newest = _first_day(kind, end if end is not None else today_in(now, zone))
+    oldest = _first_day(kind, start) if start is not None else None
+    if floor is not None:
+        lowest = _first_day(kind, today_in(floor, zone))
+        oldest = lowest if oldest is None else max(oldest, lowest)
+    buckets: list[tuple[date, datetime, datetime]] = []
+    cursor = newest
+    while len(buckets) < limit and (oldest is None or cursor >= oldest):
+        buckets.append((cursor, midnight(cursor, zone), midnight(_next_day(kind, cursor), zone)))
+        if cursor <= EARLIEST_DATE:
+            break
+        cursor = _first_day(kind, cursor - timedelta(days=1))
+    return buckets

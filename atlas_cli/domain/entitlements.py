@@ -45,6 +45,7 @@ class Verdict:
     limit: Amount | None = None
     used: Amount | None = None
     remaining: Amount | None = None
+    balance: Amount | None = None  # a credit feature: what may be spent now
 
 
 def not_entitled() -> Verdict:
@@ -81,6 +82,14 @@ def metered(max_usage: Amount | None, used: Amount, quantity: int) -> Verdict:
     return Verdict(False, MAX_USAGE_REACHED, max_usage, used, shown)
 
 
+def credit(balance: int, cost: int, *, block_overage: bool) -> Verdict:
+    """A credit feature: with `block_overage` a request is allowed when balance >= its cost;
+    without it, always (the balance may go negative)."""
+    if block_overage and balance < cost:
+        return Verdict(False, INSUFFICIENT_CREDITS, None, cost, None, balance)
+    return Verdict(True, OK, None, cost, None, balance)
+
+
 @dataclass(frozen=True)
 class Decision:
     """The answer of `entitlements check`; its JSON keys are DESIGN 4c's."""
@@ -110,6 +119,8 @@ class Decision:
 def message(reason: str, feature: str, verdict: Verdict, quantity: int) -> str:
     """One line for a person: why the request is allowed or refused."""
     cap, used = verdict.limit, verdict.used
+    if reason == OK and verdict.balance is not None:
+        return f"{feature}: allowed (balance {_amount(verdict.balance)}; {_amount(used)} needed)"
     return {
         OK: f"{feature}: allowed ({_amount(used)} used of {_amount(cap)}; {quantity:,} more asked)"
         if cap is not None
@@ -119,6 +130,8 @@ def message(reason: str, feature: str, verdict: Verdict, quantity: int) -> str:
         NO_COUNTER: f"{feature}: nothing counts this limit; pass --count N (the current count)",
         LIMIT_REACHED: f"{feature}: limit reached ({_amount(used)} of {_amount(cap)} in use; "
         f"{quantity:,} more would exceed it)",
+        INSUFFICIENT_CREDITS: f"{feature}: insufficient credits (balance {_amount(verdict.balance)}; "
+        f"{_amount(used)} needed)",
         MAX_USAGE_REACHED: f"{feature}: max usage reached for this period ({_amount(used)} of {_amount(cap)} used; "
         f"{quantity:,} more would exceed it)",
     }.get(reason, reason)

@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from atlas_cli.domain import dates
 from atlas_cli.domain.periods import Window, utc
 
 # Stripe accepts a meter event's timestamp within the past 35 calendar days, or up to 5 minutes ahead.
@@ -36,8 +37,9 @@ class PeriodChoice:
         return not self.current_only and self.day is None
 
 
-def parse_period(text: str | None) -> PeriodChoice:
-    """`current`, a date (YYYY-MM-DD), or nothing (the current and the previous period).
+def parse_period(text: str | None, *, now: datetime | None = None) -> PeriodChoice:
+    """`current`, a date (YYYY-MM-DD; with `now`, also a relative day: yesterday, 7d, 1m), or
+    nothing (the current and the previous period).
 
     Raises:
         ValueError: anything else (the caller says which option).
@@ -48,9 +50,12 @@ def parse_period(text: str | None) -> PeriodChoice:
     if raw == "current":
         return PeriodChoice(current_only=True)
     try:
-        return PeriodChoice(day=date.fromisoformat(raw))
+        if now is None:
+            return PeriodChoice(day=date.fromisoformat(raw))
+        return PeriodChoice(day=dates.parse_day(raw, now=now))
     except ValueError:
-        raise ValueError(f"{text!r} is neither 'current' nor a date (YYYY-MM-DD)") from None
+        forms = "YYYY-MM-DD" if now is None else dates.RELATIVE_HELP
+        raise ValueError(f"{text!r} is neither 'current' nor a date ({forms})") from None
 
 
 def day_moment(day: date) -> datetime:

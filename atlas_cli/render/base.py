@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +101,11 @@ def days(window: Any) -> str:
     return f"{window.start.date().isoformat()} – {last.date().isoformat()}"
 
 
+def zone_name(zone: tzinfo) -> str:
+    """An IANA zone's name; UTC for datetime.UTC."""
+    return str(getattr(zone, "key", "UTC"))
+
+
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 UTC with milliseconds and a Z, as the Atlas API writes times."""
     if moment is None:
@@ -125,9 +130,37 @@ def number(value: int | Decimal | None, unlimited: str = "Unlimited") -> str:
 class Output:
     """Writes data in the chosen format; the report renderers build on it."""
 
-    def __init__(self, *, no_color: bool = False, quiet: bool = False) -> None:
+    def __init__(self, *, no_color: bool = False, quiet: bool = False, zone: tzinfo = UTC) -> None:
         self._no_color = no_color
         self.quiet = quiet  # data only: no progress, notes, warnings or hints (errors still show)
+        self.zone = zone  # tables show times in it; JSON and CSV keep the API's UTC
+
+    def when(self, moment: datetime | None) -> str | None:
+        """A time for a table: ISO 8601 in UTC with a Z, or in the chosen zone with its
+        offset (`2026-11-22T16:30:00.000+01:00`)."""
+        if moment is None or self.zone is UTC:
+            return iso(moment)
+        return moment.astimezone(self.zone).isoformat(timespec="milliseconds")
+
+    def day(self, moment: datetime) -> str:
+        """The calendar date of `moment` in the chosen zone."""
+        return moment.astimezone(self.zone).date().isoformat()
+
+    def days(self, window: Any) -> str:
+        """A half-open window as the inclusive days it covers in the chosen zone, and the zone;
+        a window whose ends are not midnights there (a UTC billing period shown in another zone)
+        as its two instants."""
+        from datetime import time, timedelta
+
+        ends = (window.start.astimezone(self.zone), window.end.astimezone(self.zone))
+        if any(end.timetz().replace(tzinfo=None) != time.min for end in ends):
+            return f"{self.when(window.start)} → {self.when(window.end)}"
+        last = window.end - timedelta(microseconds=1)
+        return f"{self.day(window.start)} – {self.day(last)} ({self.zone_name})"
+
+    @property
+    def zone_name(self) -> str:
+        return zone_name(self.zone)
 
     @cached_property
     def out(self) -> SafeConsole:

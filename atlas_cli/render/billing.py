@@ -80,7 +80,8 @@ class BillingOpsViews(Output):
         ]
 
         def table() -> None:
-            self._print_table(None, ["When", "Workspace", "Actor", "Action", "Before~", "After~"], rows)
+            shown = [[self.when(e.created_at), *row[1:]] for e, row in zip(entries, rows, strict=True)]
+            self._print_table(None, ["When", "Workspace", "Actor", "Action", "Before~", "After~"], shown)
 
         self._emit(fmt, data, header, rows, table)
 

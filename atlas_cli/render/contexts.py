@@ -33,7 +33,8 @@ class ContextViews(Output):
                 self.note("No contexts yet: atlas context add NAME --database-url URL")
                 return
             shown = [["*" if c else "", n, u or "", w or "", a or "", m or ""] for n, c, u, w, a, m in rows]
-            self._print_table(None, ["", "Name", "Database~", "Workspace", "Actor", "Billing model"], shown)
+            headers = ["Current", "Name", "Database~", "Workspace", "Actor", "Billing model"]
+            self._print_table(None, headers, shown)
 
         self._emit(fmt, data, list(COLUMNS), rows, table)
 

@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from atlas_cli.services.catalogs import HistoryResult, PullResult, PushResult
     from atlas_cli.services.entitlements import EntitlementList, OverrideResult
 
-LIST_COLUMNS = ("feature", "kind", "value", "source", "used", "limit", "remaining", "allowed", "reason", "until")
+LIST_COLUMNS = (
+    "feature", "kind", "value", "source", "used", "limit", "remaining", "allowed", "reason", "until", "balance",
+)  # fmt: skip
 
 
 def decision_json(d: Decision) -> dict[str, Any]:
@@ -81,6 +83,7 @@ class EntitlementViews(Output):
                 "used": d.used,
                 "limit": d.limit,
                 "remaining": d.remaining,
+                "balance": d.balance,
                 "allowed": d.allowed,
                 "reason": d.reason,
                 "until": iso(d.until),
@@ -99,11 +102,13 @@ class EntitlementViews(Output):
         def table() -> None:
             title = f"Entitlements of {r.workspace.id} ({r.workspace.tier_value}, {r.billing_model} billing)"
             cells = [
-                [row["feature"], row["kind"], _value(row["value"]), row["source"], _amount(row["used"]),
+                [row["feature"], row["kind"], _value(row["value"]), row["source"],
+                 _amount(row["balance"] if row["kind"] == "credit" else row["used"]),
                  row["reason"], row["until"] or ""]
                 for row in rows
             ]  # fmt: skip
-            self._print_table(title, ["Feature", "Kind", "Value~", "Source", "Used#", "Check", "Until"], cells)
+            columns = ["Feature", "Kind", "Value~", "Source", "Used / balance#", "Check", "Until"]
+            self._print_table(title, columns, cells)
             if r.block:
                 self.out.print(f"The workspace itself is blocked ({r.block}): every check answers {r.block}.")
 

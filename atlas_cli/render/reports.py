@@ -13,13 +13,15 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from atlas_cli.catalogs import builtin
-from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number
+from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, chart_bar, days, iso, number, zone_name
 from atlas_cli.render.billing import BillingOpsViews
 from atlas_cli.render.contexts import ContextViews
+from atlas_cli.render.credits import CreditViews
 from atlas_cli.render.entitlements import EntitlementViews
 from atlas_cli.render.events import EventViews
 from atlas_cli.render.meter_reports import UsageSentViews
-from atlas_cli.render.standing import StandingViews, counts_json, forecast_json, plan_limits
+from atlas_cli.render.standing import counts_json, forecast_json, plan_limits
+from atlas_cli.render.watch import WatchViews
 
 if TYPE_CHECKING:
     from atlas_cli.db.migrate import SchemaState
@@ -61,6 +63,7 @@ def history_json(r: HistoryReport) -> dict[str, Any]:
         "workspaceId": r.workspace.id,
         "billingModel": r.workspace.billing_model,
         "period": r.kind.value,
+        "timeZone": zone_name(r.zone),
         "summaries": [
             {
                 "workspace_id": r.workspace.id,
@@ -82,6 +85,7 @@ def breakdown_json(r: BreakdownReport) -> dict[str, Any]:
     return {
         "workspaceId": r.workspace.id,
         "billingModel": r.workspace.billing_model,
+        "timeZone": zone_name(r.zone),
         "startDate": iso(r.window.start),
         "endDate": iso(r.window.end),
         "users": [
@@ -294,7 +298,7 @@ def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
     }
 
 
-class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, ContextViews, UsageSentViews):
+class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews, ContextViews, UsageSentViews, CreditViews):
     """Every report of atlas, in the format asked for."""
 
     # --- reports ---------------------------------------------------------------------------
@@ -312,7 +316,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, Con
         top_t = max((x.token_count for x in r.rows), default=0) or 1
         rows = [
             [
-                x.period_start.date().isoformat()[:label_size],
+                self.day(x.period_start)[:label_size],
                 f"{x.query_count:,}",
                 Text(chart_bar(x.query_count, top_q), style="cyan"),
                 f"{x.token_count:,}",
@@ -322,7 +326,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, Con
             for x in r.rows
         ]
         self._print_table(
-            f"{r.workspace.name}: {r.kind.value} usage, newest first",
+            f"{r.workspace.name}: {r.kind.value} usage ({self.zone_name}), newest first",
             ["Period", "Queries#", "", "Tokens#", "", "Active users#"],
             rows,
         )
@@ -341,7 +345,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, Con
                 ]
                 for u in r.users
             ]
-            title = f"{r.workspace.name}: usage per user, {days(r.window)} (UTC)"
+            title = f"{r.workspace.name}: usage per user, {self.days(r.window)}"
             self._print_table(title, ["User", "Queries#", "Tokens#", "Logins#"], people)
             n = r.no_user
             if n.query_count or n.token_count or n.login_count:
@@ -425,7 +429,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, Con
                 self.out.print(f"{r.workspace.name} is not on a trial (tier {r.workspace.tier_value}).")
                 return
             state = "expired" if r.state.expired else f"{r.state.days_left} day(s) left"
-            self.out.print(f"{r.workspace.name}: trial ends {iso(r.state.ends_at)} ({state})")
+            self.out.print(f"{r.workspace.name}: trial ends {self.when(r.state.ends_at)} ({state})")
 
         self._emit(fmt, data, list(data), [list(data.values())], table)
 
@@ -438,7 +442,7 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, Con
                 [
                     r.workspace.slug or r.workspace.id,
                     r.workspace.tier_value,
-                    iso(r.state.ends_at) or "",
+                    self.when(r.state.ends_at) or "",
                     "expired" if r.state.expired else f"{r.state.days_left:,}",
                 ]
                 for r in reports
@@ -484,14 +488,12 @@ class Renderer(StandingViews, BillingOpsViews, EventViews, EntitlementViews, Con
                 ("Tier", f"{data['tier']} ({data['displayName']})"),
                 ("Status", data["status"]),
                 ("BYOT", "yes" if data["byot"] else "no"),
-                ("Created", data["createdAt"] or ""),
+                ("Created", self.when(d.workspace.created_at) or ""),
                 *resource_lines(d),
                 ("Stripe customer", data["stripeCustomerId"] or "none"),
             ]
             if d.trial is not None:
-                rows.append(
-                    ("Trial ends", f"{data['effectiveTrialEndsAt']}" + (" (expired)" if d.trial.expired else ""))
-                )
+                rows.append(("Trial ends", f"{self.when(d.trial.ends_at)}" + (" (expired)" if d.trial.expired else "")))
             if d.subscription is not None:
                 rows.append(
                     (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, Output, days, iso, number
+from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, Output, iso, number
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -219,9 +219,9 @@ class StandingViews(Output):
             title + (" · BYOT" if ws.byot else ""), ["Metric~", "Used#", "Limit#", "", "%#", "Status"], rows
         )
         if usage:
-            self.out.print(Text(f"Billing period {days(s.period)} (UTC)", style="dim"))
+            self.out.print(Text(f"Billing period {self.days(s.period)}", style="dim"))
         else:
-            self.out.print(f"Period {iso(s.period.start)} → {iso(s.period.end)}")
+            self.out.print(f"Period {self.when(s.period.start)} → {self.when(s.period.end)}")
         extras = _extras(s)
         if "seatCount" in extras:
             policy = f" · spend policy {extras['spendPolicy']}" if extras.get("spendPolicy") else ""
@@ -232,7 +232,7 @@ class StandingViews(Output):
             self.out.print(f"Seats {extras['seatCount']:,}{policy}{cap}{owed} · period: {source}")
         if s.trial is not None:
             state = "expired" if s.trial.expired else f"{s.trial.days_left} day(s) left"
-            self.out.print(f"Trial ends {iso(s.trial.ends_at)} ({state})")
+            self.out.print(f"Trial ends {self.when(s.trial.ends_at)} ({state})")
         if usage:
             for note in forecast_lines(s.forecast):
                 self.out.print(note)

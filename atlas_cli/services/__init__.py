@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from atlas_cli.services.billing import BillingService
     from atlas_cli.services.billing_ops import BillingOpsService
     from atlas_cli.services.catalogs import CatalogService
+    from atlas_cli.services.credits import CreditService
     from atlas_cli.services.demo import DemoService
     from atlas_cli.services.doctor import DoctorService
     from atlas_cli.services.entitlements import EntitlementService
@@ -102,6 +103,12 @@ class Services:
         from atlas_cli.services.entitlements import EntitlementService
 
         return EntitlementService(self.db, self.clock)
+
+    @cached_property
+    def credits(self) -> CreditService:
+        from atlas_cli.services.credits import CreditService
+
+        return CreditService(self.db, self.clock)
 
     @cached_property
     def schema(self) -> SchemaService:

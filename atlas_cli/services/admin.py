@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection, RowMapping
@@ -274,7 +274,13 @@ class AdminService:
             return result
 
     def audit(
-        self, workspace: str | None, *, start: str | None = None, end: str | None = None, limit: int = 50
+        self,
+        workspace: str | None,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = 50,
+        zone: tzinfo = UTC,
     ) -> list[AuditEntry]:
         """The audit log of the days `start`..`end` (inclusive), newest first; of one workspace
         when it is named.
@@ -283,9 +289,9 @@ class AdminService:
             BadInput: a malformed or reversed date, limit out of 1..1000.
             NotFound: unknown workspace.
         """
-        first, last = inputs.date_span(start, end, now=self._clock())
+        first, last = inputs.date_span(start, end, now=self._clock(), zone=zone)
         inputs.bounded(limit, "--limit", high=AUDIT_MAX)
-        lower, upper = dates.day_bounds(first, last)
+        lower, upper = dates.day_bounds(first, last, zone)
         with self._db.connect() as conn:
             ws_id = resolve(conn, workspace, self._db.billing(conn).layout).id if workspace else None
             rows = bq.audit_rows(conn, ws_id, lower, limit, upper)

@@ -50,23 +50,42 @@ class _Context:
     now: datetime
     operator: InForce
     overrides: Mapping[str, RowMapping]
+    event_type: str | None = None  # a credit check: the request is N units of this event type
 
     @cached_property
     def plan(self) -> Plan | None:
         return self.billing.catalog.plan(self.ws.tier_value)
 
     @cached_property
-    def measured(self) -> tuple[engine.Facts, Window | None]:
-        return measure_facts_in_period(self.conn, self.billing, self.ws, self.plan, self.now)
+    def standing(self) -> tuple[engine.Facts, Window | None]:
+        """The workspace's facts without its usage, and its billing period."""
+        return measure_facts_in_period(self.conn, self.billing, self.ws, self.plan, self.now, usage=False)
 
     @cached_property
     def facts(self) -> engine.Facts:
-        return self.measured[0]
+        """The facts with the built-in meters' usage in the billing period (None: unreadable)."""
+        from dataclasses import replace
+
+        from sqlalchemy.exc import DBAPIError
+
+        from atlas_cli.db.layout import meter_totals
+        from atlas_cli.services.standing import meters_of
+
+        try:
+            with self.conn.begin_nested():
+                usage = meter_totals(
+                    self.conn, self.billing.layout, self.ws.id, self.window, meters_of(self.billing.catalog)
+                )
+        except DBAPIError:
+            usage = None
+        return replace(self.standing[0], usage=usage)
 
     @cached_property
     def block(self) -> engine.Decision | None:
-        """The workspace's own block, as `billing check` decides it; None when it is not blocked."""
-        decision = engine.decide(self.billing.catalog, self.plan, self.facts)
+        """The workspace's own block, as `billing check` decides it; None when it is not blocked.
+        No block depends on usage (locked, an expired trial, a tier or seats that cannot be read:
+        DESIGN 4a/4b's order), so the month's usage is not summed for it."""
+        decision = engine.decide(self.billing.catalog, self.plan, self.standing[0])
         return decision if decision.status in ent.WORKSPACE_BLOCKS else None
 
     @cached_property
@@ -76,15 +95,17 @@ class _Context:
     @cached_property
     def window(self) -> Window:
         """The billing period: the one the workspace's facts were measured in, else read now."""
-        measured = self.measured[1]
+        measured = self.standing[1]
         return measured or period_of(self.billing, subscriptions(self.conn, self.ws), self.now)[0]
 
 
-def _context(conn: Connection, billing: Billing, workspace: str | None, now: datetime) -> _Context:
+def _context(
+    conn: Connection, billing: Billing, workspace: str | None, now: datetime, event_type: str | None = None
+) -> _Context:
     ws = resolve(conn, workspace, billing.layout)
     tables = q.has_tables(conn)
     overrides = q.active_overrides(conn, ws.id, now) if tables else {}
-    return _Context(conn, billing, ws, now, in_force(conn, billing, tables=tables), overrides)
+    return _Context(conn, billing, ws, now, in_force(conn, billing, tables=tables), overrides, event_type)
 
 
 def check(
@@ -95,6 +116,7 @@ def check(
     count: int | None = None,
     *,
     now: datetime | None = None,
+    event_type: str | None = None,
 ) -> ent.Decision:
     """Whether `workspace` may use `quantity` more of `feature` now.
 
@@ -112,10 +134,11 @@ def check(
     moment = now or utc_now()
     if isinstance(source, Database):
         with source.connect() as conn:
-            return decide(_context(conn, source.billing(conn), workspace, moment), feature, quantity, count)
+            ctx = _context(conn, source.billing(conn), workspace, moment, event_type)
+            return decide(ctx, feature, quantity, count)
     from atlas_cli.db.layout import billing_for
 
-    return decide(_context(source, billing_for(source), workspace, moment), feature, quantity, count)
+    return decide(_context(source, billing_for(source), workspace, moment, event_type), feature, quantity, count)
 
 
 def decide(ctx: _Context, key: str, quantity: int, count: int | None) -> ent.Decision:
@@ -123,6 +146,8 @@ def decide(ctx: _Context, key: str, quantity: int, count: int | None) -> ent.Dec
     feature = _feature(ctx, key)
     if count is not None and feature.kind != "limit":
         raise BadInput(f"--count: {key!r} is a {feature.kind} feature; only a limit feature takes a count")
+    if ctx.event_type is not None and feature.kind != "credit":
+        raise BadInput(f"--event-type: {key!r} is a {feature.kind} feature; only a credit feature prices event types")
     if ctx.block is not None:
         block = ctx.block
         source = BUILT_IN if key in ctx.billing.catalog.features else "plan"
@@ -154,6 +179,7 @@ def evaluate(ctx: _Context, key: str, quantity: int = 1, count: int | None = Non
         limit=verdict.limit,
         used=verdict.used,
         remaining=verdict.remaining,
+        balance=verdict.balance,
         period_start=period.start if period else None,
         period_end=period.end if period else None,
         value=value,
@@ -234,6 +260,8 @@ def _operator(ctx: _Context, feature: oc.OperatorFeature, value: Any, quantity: 
         return ent.not_entitled()
     if feature.kind == "boolean":
         return ent.boolean(True)
+    if feature.kind == "credit":
+        return _credit(ctx, feature, quantity)
     cap = oc.cap_of(value)
     if feature.kind == "limit":
         used = count
@@ -242,6 +270,21 @@ def _operator(ctx: _Context, feature: oc.OperatorFeature, value: Any, quantity: 
         return ent.limit(cap, used, quantity, allow_without_count=feature.allow_without_count)
     used = q.metered_usage(ctx.conn, ctx.billing.layout, ctx.ws.id, feature.event_types, ctx.window)
     return ent.metered(cap, used, quantity)
+
+
+def _credit(ctx: _Context, feature: oc.OperatorFeature, quantity: int) -> ent.Verdict:
+    """Balance now (grants usable now minus overage) against N credits, or N units of --event-type."""
+    from atlas_cli.services.credits import available_now
+
+    cost = quantity
+    if ctx.event_type is not None:
+        price = feature.cost_of(ctx.event_type)
+        if price is None:
+            priced = ", ".join(t for t, _c in feature.costs)
+            raise BadInput(f"--event-type: {feature.key!r} has no cost for {ctx.event_type!r} (it prices {priced})")
+        cost = price.of(quantity)
+    balance = available_now(ctx.conn, ctx.ws.id, feature.key, ctx.now)
+    return ent.credit(balance, cost, block_overage=feature.block_overage)
 
 
 # --- the service ------------------------------------------------------------------------------
@@ -275,9 +318,16 @@ class EntitlementService:
         self._db = db
         self._clock = clock
 
-    def check(self, workspace: str | None, feature: str, quantity: int = 1, count: int | None = None) -> ent.Decision:
+    def check(
+        self,
+        workspace: str | None,
+        feature: str,
+        quantity: int = 1,
+        count: int | None = None,
+        event_type: str | None = None,
+    ) -> ent.Decision:
         """See `check`. Raises: NotFound, BadInput."""
-        return check(self._db, workspace, feature, quantity, count, now=self._clock())
+        return check(self._db, workspace, feature, quantity, count, now=self._clock(), event_type=event_type)
 
     def list(self, workspace: str | None) -> EntitlementList:
         """Every feature of the workspace's billing model (built-in first, then the operator's):

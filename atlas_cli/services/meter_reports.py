@@ -115,11 +115,11 @@ class MeterReportService:
         """
         if all_workspaces and workspace:
             raise BadInput("give either --workspace or --all, not both")
+        now = self._clock()
         try:
-            choice = rules.parse_period(period)
+            choice = rules.parse_period(period, now=now)
         except ValueError as exc:
             raise BadInput(f"--period: {exc}") from None
-        now = self._clock()
         if choice.day is not None and rules.day_moment(choice.day) > now:
             raise BadInput(f"--period: {choice.day.isoformat()} is in the future; its usage cannot be billed yet")
         if not dry_run:
@@ -259,7 +259,12 @@ def _measure(
     set of periods shared by workspaces, and one statement for the ledger."""
     if not targets:
         return []
-    periods = {t.id: _periods(billing, t, choice, now) for t in targets}
+    shared: dict[tuple[Subscription, ...], list[tuple[Window, str]]] = {}  # most workspaces: none, the month
+    periods: dict[str, list[tuple[Window, str]]] = {}
+    for t in targets:
+        if t.subscriptions not in shared:
+            shared[t.subscriptions] = _periods(billing, t, choice, now)
+        periods[t.id] = shared[t.subscriptions]
     since = min(window.start for p in periods.values() for window, _ in p)
     sent = ledger.sent_totals(conn, [t.id for t in targets], [f.key for f in features], since)
     groups: dict[tuple[Window, ...], list[str]] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from atlas_cli.domain.enforcement import Decision, MetricCheck
@@ -173,6 +173,7 @@ class HistoryReport:
     kind: PeriodKind
     rows: tuple[SummaryRow, ...]
     note: str | None = None  # for the person at the terminal (stderr), e.g. "not stored"
+    zone: tzinfo = UTC  # whose days or months the periods are
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,7 @@ class BreakdownReport:
     sort: str
     users: tuple[UserUsage, ...]
     no_user: EventTotals = EventTotals()  # events without a user: never a row of `users`
+    zone: tzinfo = UTC  # whose days the dates typed were
 
 
 @dataclass(frozen=True)

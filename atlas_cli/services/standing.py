@@ -64,6 +64,14 @@ class Standing:
         return next((m for m in self.metrics if m.metric == name), None)
 
 
+@dataclass(frozen=True)
+class WatchSnapshot:
+    """Where each watched workspace stood at `at` (`usage watch`)."""
+
+    at: datetime
+    standings: tuple[Standing, ...]
+
+
 def standing(conn: Connection, billing: Billing, ws: Workspace, now: datetime) -> Standing:
     """Where `ws` stands now. Unlike the check, unreadable usage is an error here, not a warning."""
     plan = billing.catalog.plan(ws.tier_value)
@@ -110,10 +118,11 @@ def measure_facts(conn: Connection, billing: Billing, ws: Workspace, plan: Plan 
 
 
 def measure_facts_in_period(
-    conn: Connection, billing: Billing, ws: Workspace, plan: Plan | None, now: datetime
+    conn: Connection, billing: Billing, ws: Workspace, plan: Plan | None, now: datetime, *, usage: bool = True
 ) -> tuple[engine.Facts, Window | None]:
-    """`measure_facts`, and the billing period it measured usage in (None: it could not be read),
-    so a caller that needs the period does not read the subscriptions again."""
+    """`measure_facts`, and the billing period (None: it could not be read), so a caller that needs
+    the period does not read the subscriptions again. `usage=False` leaves the usage unmeasured
+    (None): enough for the workspace's own blocks, which never depend on usage."""
     from sqlalchemy.exc import DBAPIError
 
     trial = trial_of(ws, now)
@@ -123,20 +132,21 @@ def measure_facts_in_period(
             seats = billing.layout.counts(conn, ws.id, now)["members"]
     except DBAPIError:
         seats = None
-    usage: dict[str, Any] | None
+    used: dict[str, Any] | None = None
     window: Window | None = None
     try:
         with conn.begin_nested():
             window, _source = period_of(billing, subscriptions(conn, ws), now)
-            usage = meter_totals(conn, billing.layout, ws.id, window, meters_of(billing.catalog))
+            if usage:
+                used = meter_totals(conn, billing.layout, ws.id, window, meters_of(billing.catalog))
     except DBAPIError:
-        usage = None
+        used = None
     spend_policy, abuse_ceiling = _ceiling_settings(conn, billing, ws)
     facts = engine.Facts(
         byot=ws.byot,
         trial_expired=bool(trial and trial.expired),
         seats=seats,
-        usage=usage,
+        usage=used,
         spend_policy=spend_policy,
         abuse_ceiling=abuse_ceiling,
     )

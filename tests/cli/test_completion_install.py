@@ -109,6 +109,7 @@ def test_tiers_complete_from_the_databases_billing_model(atlas_db):
     env = {"DATABASE_URL": atlas_db.url}
     assert complete("workspace set-plan ", env) == ["enterprise", "free", "locked", "team", "trial"]
     assert complete("plans show t", env) == ["team", "trial"]
+    assert complete("workspace list --tier e", env) == ["enterprise"]
     assert complete("plans show ", {**env, "ATLAS_BILLING_MODEL": "per-seat"}) == [
         "business",
         "free",

@@ -82,6 +82,7 @@ def test_the_file_is_created_0600_and_passwords_are_masked_everywhere(tmp_path):
     for result in outputs:
         assert SECRET not in result.stdout + result.stderr
     assert "postgresql://atlas:***@db.internal" in outputs[1].stdout
+    assert "Current" in outputs[1].stdout and "*" in outputs[1].stdout
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # rewritten, still 0600
 
 

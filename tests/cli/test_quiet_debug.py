@@ -94,14 +94,14 @@ def test_debug_tracebacks_of_an_unreachable_database_never_show_the_password(url
 
 
 def test_debug_shows_a_bugs_traceback_hidden_of_secrets(atlas_db, monkeypatch):
-    from atlas_cli.services.workspaces import WorkspaceService
+    from atlas_cli.services.usage import UsageService
 
-    def broken(self):
+    def broken(self, *args, **kwargs):
         raise RuntimeError(f"broken while holding {SECRET} and sk_test_{SECRET}")
 
-    monkeypatch.setattr(WorkspaceService, "list", broken)
+    monkeypatch.setattr(UsageService, "current", broken)
     env = {"STRIPE_SECRET_KEY": f"sk_test_{SECRET}", "DATABASE_URL": atlas_db.url}
-    result = run("--debug", "workspace", "list", env=env)
+    result = run("--debug", "usage", "show", "-w", "acme", env=env)
     assert result.exit_code == 1
     assert "debug: RuntimeError: broken while holding" in result.stderr
     assert f"sk_test_{SECRET}" not in result.stderr

@@ -164,7 +164,7 @@ def test_a_late_event_of_a_closed_period_is_sent_for_that_period(env):
     assert (rows["2026-10-01"]["previouslySent"], rows["2026-10-01"]["delta"]) == (3, 2)
     assert rows["2026-11-01"]["status"] == "unchanged"
     usage(env, "acme", 1, OCTOBER + timedelta(days=5))
-    out = report(env, "-w", "acme", "--period", "2026-10-15")  # that period alone
+    out = report(env, "-w", "acme", "--period", "1m")  # 2026-10-22: that period alone
     assert [(r["periodStart"][:10], r["delta"], r["status"]) for r in out["rows"]] == [("2026-10-01", 1, "sent")]
     assert total(env) == 6
     assert [e["timestamp"] for e in env.stripe.meter_events] == [

@@ -183,7 +183,7 @@ def test_breakdown_sorts_and_breaks_ties_by_user_id(svc, atlas_db):
     assert [u.user_id for u in svc.usage.breakdown("acme", sort="logins", limit=1).users] == ["u_a"]
     october = svc.usage.breakdown("acme", start="2026-10-01", end="2026-10-31")
     assert [(u.user_id, u.query_count) for u in october.users] == [("u_z", 50)]
-    for bad in ({"limit": 501}, {"sort": "bytes"}, {"end": "yesterday"}):
+    for bad in ({"limit": 501}, {"sort": "bytes"}, {"end": "tomorrow"}):
         with pytest.raises(BadInput):
             svc.usage.breakdown("acme", **bad)
 

@@ -28,7 +28,21 @@ def test_period_choices(text, expected):
     assert rules.parse_period(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "previous", "2026-13-01", "15/10/2026"])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1m", date(2026, 10, 22)),
+        ("yesterday", date(2026, 11, 21)),
+        ("2026-10-15", date(2026, 10, 15)),
+        ("current", None),
+    ],
+)
+def test_period_days_may_be_relative(text, expected):
+    choice = rules.parse_period(text, now=datetime(2026, 11, 22, 15, 30, tzinfo=UTC))
+    assert choice.day == expected and choice.current_only is (expected is None)
+
+
+@pytest.mark.parametrize("text", ["", "previous", "2026-13-01", "15/10/2026", "7x"])
 def test_other_periods_are_refused(text):
     with pytest.raises(ValueError, match="neither 'current' nor a date"):
         rules.parse_period(text)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from atlas_cli.domain.dates import DateError, day_bounds, midnight, months_before, parse_day
+from atlas_cli.domain.dates import DateError, day_bounds, midnight, months_before, parse_day, zone_buckets
 from atlas_cli.errors import BadInput
 from atlas_cli.services.inputs import date_span
 
@@ -102,3 +102,23 @@ def test_day_bounds_are_half_open_and_a_dst_day_is_23_hours() -> None:
     assert lower is not None and upper is not None
     assert (upper - lower).total_seconds() == 23 * 3600
     assert day_bounds(None, None) == (None, None)
+
+
+def test_zone_buckets_are_the_zone_days_newest_first_and_stop_at_the_floor() -> None:
+    buckets = zone_buckets(
+        "daily",
+        now=datetime(2026, 10, 26, 12, tzinfo=UTC),
+        zone=PARIS,
+        start=None,
+        end=None,
+        limit=5,
+        floor=datetime(2026, 10, 23, 23, 30, tzinfo=UTC),  # the 24th in Paris
+    )
+    assert [day.isoformat() for day, _lower, _upper in buckets] == ["2026-10-26", "2026-10-25", "2026-10-24"]
+    hours = [(upper - lower).total_seconds() / 3600 for _day, lower, upper in buckets]
+    assert hours == [24, 25, 24]  # the clocks went back on the 25th
+
+
+def test_zone_months_begin_at_the_zone_midnight() -> None:
+    (month,) = zone_buckets("monthly", now=NOW, zone=TOKYO, start=None, end=None, limit=1)
+    assert month == (date(2026, 11, 1), datetime(2026, 10, 31, 15, tzinfo=UTC), datetime(2026, 11, 30, 15, tzinfo=UTC))

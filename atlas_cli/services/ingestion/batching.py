@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from atlas_cli.db.database import Database
@@ -24,8 +25,15 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from atlas_cli.db.events import EventRow
+    from atlas_cli.services.credit_deduction import Pricing
 
 T = TypeVar("T")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 DEFAULT_FLUSH_AT = 1000
 DEFAULT_FLUSH_INTERVAL = 1.0  # seconds
 
@@ -126,12 +134,15 @@ class DatabaseSink:
     never stored without the dollars it carries.
     """
 
-    def __init__(self, db: Database, *, background: bool = False) -> None:
+    def __init__(self, db: Database, *, background: bool = False, clock: Callable[[], datetime] | None = None) -> None:
         self._db = db
         self._background = background
         self._writer: BackgroundWriter | None = None
         self._workspaces: dict[str, str] = {}
         self._costs: bool | None = None
+        self._pricing: Pricing | None = None  # credit prices (services.credit_deduction)
+        self._priced_at = 0.0
+        self._clock = clock
 
     def _has_costs(self, conn: Connection) -> bool:
         if self._costs is None:
@@ -139,6 +150,15 @@ class DatabaseSink:
 
             self._costs = sql.has_costs(conn)
         return self._costs
+
+    def _prices(self, conn: Connection) -> Pricing:
+        """The credit prices, read again every RELOAD_SECONDS (a long-lived library logger sees a new
+        catalog, plan or override within that time)."""
+        from atlas_cli.services.credit_deduction import RELOAD_SECONDS, pricing
+
+        if self._pricing is None or time.monotonic() - self._priced_at >= RELOAD_SECONDS:
+            self._pricing, self._priced_at = pricing(conn, self._db.billing(conn)), time.monotonic()
+        return self._pricing
 
     def write(self, events: Sequence[Event]) -> WriteResult:
         """Raises: DatabaseUnavailable, NotConfigured."""
@@ -148,15 +168,22 @@ class DatabaseSink:
             costs = self._has_costs(conn)
             ids = sql.workspace_ids(conn, {event.workspace for event in events}).get
             rows, unknown, costless = _rows(events, ids, costs)
-            inserted = sql.insert_events(conn, rows, costs=costs)
+            prices = self._prices(conn)
+            collector = prices.collector()
+            inserted = sql.insert_events(conn, rows, costs=costs, inserted=collector)
+            if collector is not None:
+                from atlas_cli.services.credit_deduction import deduct
+
+                deduct(conn, prices, collector.rows, (self._clock or _utc_now)())
         return WriteResult(inserted, len(rows) - inserted, tuple(unknown), tuple(costless))
 
     def prepare(self, events: Sequence[Event]) -> Launch:
         """Resolve and format `events` for the background writer (without one: write at launch).
         Raises: DatabaseUnavailable (resolving workspaces), NotConfigured."""
-        if self._costs is None and self._background and writer_available(self._db.dialect):
+        if (self._costs is None or self._pricing is None) and self._background and writer_available(self._db.dialect):
             with self._db.connect() as conn:
                 self._has_costs(conn)  # before the writer is forked: it is told
+                self._prices(conn)
         writer = self._background_writer()
         if writer is None:
             return lambda: write_now(self, events)
@@ -191,7 +218,10 @@ class DatabaseSink:
     def _background_writer(self) -> BackgroundWriter | None:
         if self._writer is None and self._background and writer_available(self._db.dialect):
             try:
-                self._writer = BackgroundWriter(self._db.url, costs=bool(self._costs))
+                prices = self._pricing
+                self._writer = BackgroundWriter(
+                    self._db.url, costs=bool(self._costs), pricing=prices, clock=self._clock
+                )
             except OSError:  # no process to be had (limits, memory): write in this one
                 self._background = False
         return self._writer

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, BinaryIO
 
 from atlas_cli.db.database import Database
 from atlas_cli.domain import events as rules
+from atlas_cli.domain.dates import day_bounds
 from atlas_cli.domain.events import InvalidEvent
 from atlas_cli.domain.periods import (
     PeriodKind,
@@ -183,6 +184,8 @@ class EventService:
         except InvalidEvent as exc:
             raise BadInput(exc.reason) from None
         from atlas_cli.db import events as sql
+        from atlas_cli.services.credit_deduction import deduct as deduct_credits
+        from atlas_cli.services.credit_deduction import pricing as credit_pricing
 
         with self._db.begin() as conn:
             ws = resolve(conn, workspace)
@@ -190,7 +193,11 @@ class EventService:
             if event.cost_usd is not None and not costs:
                 raise BadInput(f"--cost-usd: {rules.NO_COSTS}")
             row = (event.id, ws.id, event.user_id, event.event_type, event.quantity, event.metadata, event.created_at)
-            inserted = sql.insert_events(conn, [(*row, event.cost_usd)], costs=costs)
+            prices = credit_pricing(conn, self._db.billing(conn))
+            collector = prices.collector()
+            inserted = sql.insert_events(conn, [(*row, event.cost_usd)], costs=costs, inserted=collector)
+            if collector is not None:
+                deduct_credits(conn, prices, collector.rows, self._clock())
         return RecordResult(
             event.id,
             ws.id,
@@ -222,7 +229,7 @@ class EventService:
         opts = replace(opts, workspace=resolve_default_workspace(self._db, opts.workspace))
         if opts.event_costs is None:
             opts = replace(opts, event_costs=self._records_costs())
-        sink = DatabaseSink(self._db, background=True)
+        sink = DatabaseSink(self._db, background=True, clock=self._clock)
         try:
             service = IngestService(sink, self._clock, sleep=self._sleep)
             return service.ingest(stream, opts, stop=stop, on_reject=on_reject, progress=progress)
@@ -323,6 +330,7 @@ class EventService:
         emit: Callable[[Sequence[Any]], None],
         fetch: int = EXPORT_FETCH,
         fields: Callable[[tuple[str, ...]], None] | None = None,
+        zone: tzinfo = UTC,
         lines: tuple[str, Callable[[bytes], None]] | None = None,
     ) -> int:
         """Stream raw events ordered by (created_at, id) to `emit`, `fetch` rows per round trip:
@@ -338,9 +346,8 @@ class EventService:
         """
         from atlas_cli.db import events as sql
 
-        first, last = inputs.date_span(start, end, now=self._clock())
-        lower = day_start(first) if first else None
-        upper = day_start(last) + timedelta(days=1) if last else None
+        first, last = inputs.date_span(start, end, now=self._clock(), zone=zone)
+        lower, upper = day_bounds(first, last, zone)
         count = 0
         with self._db.connect() as conn:
             scope = resolve(conn, workspace).id if workspace else None

@@ -25,12 +25,16 @@ import contextlib
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from atlas_cli.errors import AtlasError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from multiprocessing.connection import Connection
+
+    from atlas_cli.services.credit_deduction import Pricing
 
 JOIN_SECONDS = 5.0
 
@@ -47,15 +51,26 @@ def available(dialect: str) -> bool:
 class BackgroundWriter:
     """One child process writing COPY text batches to the database at `url`, one at a time."""
 
-    def __init__(self, url: str, *, costs: bool = False) -> None:
-        """Fork the writer; `costs`: the batches carry the cost column (`copy_text`). Raises
+    def __init__(
+        self,
+        url: str,
+        *,
+        costs: bool = False,
+        pricing: Pricing | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """Fork the writer; `costs`: the batches carry the cost column (`copy_text`); `pricing`:
+        credit prices, deducted in each batch's transaction (`clock`: the ledger's time). Raises
         OSError when no process can be started."""
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
         self._pipe, child_end = context.Pipe()
         self._process = context.Process(
-            target=_serve, args=(child_end, url, os.getpid(), self._pipe, costs), name="atlas-writer", daemon=True
+            target=_serve,
+            args=(child_end, url, os.getpid(), self._pipe, costs, pricing, clock),
+            name="atlas-writer",
+            daemon=True,
         )
         try:
             self._process.start()
@@ -122,7 +137,15 @@ def _hold_nothing(keep: int) -> None:
     os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536)
 
 
-def _serve(pipe: Connection, url: str, parent: int, parent_end: Connection, costs: bool) -> None:
+def _serve(
+    pipe: Connection,
+    url: str,
+    parent: int,
+    parent_end: Connection,
+    costs: bool,
+    pricing: Pricing | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> None:
     """The child: write each batch received until an empty message or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -143,7 +166,12 @@ def _serve(pipe: Connection, url: str, parent: int, parent_end: Connection, cost
         answer: int | BaseException
         try:
             with db.begin() as conn:
-                answer = sql.insert_copy_text(conn, data, costs=costs)
+                collector = pricing.collector() if pricing is not None else None
+                answer = sql.insert_copy_text(conn, data, costs=costs, inserted=collector)
+                if collector is not None and pricing is not None:
+                    from atlas_cli.services.credit_deduction import deduct
+
+                    deduct(conn, pricing, collector.rows, clock() if clock else datetime.now(UTC))
         except AtlasError as exc:
             answer = exc
         except Exception as exc:  # a defect: the parent raises it as it would have in-process

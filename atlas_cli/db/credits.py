@@ -1,0 +1,321 @@
+"""SQL of credits (DESIGN 4c, Credits): accounts, grants, the ledger and idempotency keys.
+
+Every change to one workspace's unit happens holding its account row (`locked_accounts`): on
+PostgreSQL a row lock per (workspace, unit), taken in key order so two writers never deadlock; on
+SQLite the writer lock that `BEGIN IMMEDIATE` already holds. Statements are set-based: one per table
+whatever the number of accounts, grants or entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from atlas_cli.db import dialect
+from atlas_cli.db.schema import credit_accounts, credit_grants, credit_ledger, credit_requests
+
+Pair = tuple[str, str]  # (workspace_id, unit)
+
+
+def has_tables(conn: Connection) -> bool:
+    """Whether the credit tables exist (a database not yet upgraded has none)."""
+    return sa.inspect(conn).has_table(credit_ledger.name)
+
+
+def locked_accounts(conn: Connection, pairs: Iterable[Pair], now: datetime) -> dict[Pair, dict[str, Any]]:
+    """The accounts of `pairs`, created (balance 0) where missing, and locked until the transaction
+    ends: every change to a workspace's unit holds its account row (SELECT ... FOR UPDATE, in key
+    order, so two writers never deadlock). On SQLite, BEGIN IMMEDIATE already holds the one writer
+    lock."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return {}
+    found = _accounts(conn, wanted, lock=True)
+    missing = [{"workspace_id": w, "unit": u, "updated_at": now} for w, u in wanted if (w, u) not in found]
+    if missing:
+        conn.execute(dialect.insert_for(conn, credit_accounts).on_conflict_do_nothing(), missing)
+        found = _accounts(conn, wanted, lock=True)
+    return found
+
+
+def _accounts(conn: Connection, wanted: Sequence[Pair], *, lock: bool = False) -> dict[Pair, dict[str, Any]]:
+    """By workspace IN and unit IN (simple lists, compiled once), then exactly `wanted`."""
+    a = credit_accounts.c
+    keep = set(wanted)
+    query = (
+        sa.select(credit_accounts)
+        .where(a.workspace_id.in_(sorted({w for w, _u in keep})), a.unit.in_(sorted({u for _w, u in keep})))
+        .order_by(a.workspace_id, a.unit)
+    )
+    if lock:
+        query = query.with_for_update()
+    rows = conn.execute(query).mappings()
+    return {(r["workspace_id"], r["unit"]): dict(r) for r in rows if (r["workspace_id"], r["unit"]) in keep}
+
+
+def read_accounts(conn: Connection, workspace_id: str | None, unit: str | None = None) -> Sequence[RowMapping]:
+    """Accounts, without creating any (a read)."""
+    a = credit_accounts.c
+    query = sa.select(credit_accounts).order_by(a.workspace_id, a.unit)
+    if workspace_id is not None:
+        query = query.where(a.workspace_id == workspace_id)
+    if unit is not None:
+        query = query.where(a.unit == unit)
+    return conn.execute(query).mappings().all()
+
+
+def grants(
+    conn: Connection, pairs: Iterable[Pair], *, open_only: bool = True, workspace_id: str | None = None
+) -> Sequence[RowMapping]:
+    """The grants of `pairs` (open ones: remaining above zero and not closed), oldest first."""
+    g = credit_grants.c
+    query = sa.select(credit_grants).order_by(g.workspace_id, g.unit, g.created_at, g.id)
+    keep = set(pairs)
+    if keep:
+        query = query.where(
+            g.workspace_id.in_(sorted({w for w, _u in keep})), g.unit.in_(sorted({u for _w, u in keep}))
+        )
+    elif workspace_id is not None:
+        query = query.where(g.workspace_id == workspace_id)
+    if open_only:
+        query = query.where(g.remaining > 0, g.closed_at.is_(None))
+    rows = conn.execute(query).mappings().all()
+    return [r for r in rows if (r["workspace_id"], r["unit"]) in keep] if keep else rows
+
+
+def grant(conn: Connection, workspace_id: str, grant_id: str) -> RowMapping | None:
+    g = credit_grants.c
+    query = sa.select(credit_grants).where(g.workspace_id == workspace_id, g.id == grant_id)
+    return conn.execute(query).mappings().first()
+
+
+def expired_pairs(conn: Connection, workspace_ids: Sequence[str] | None, now: datetime) -> list[Pair]:
+    """(workspace, unit) of every open grant whose expiry has passed at `now`."""
+    g = credit_grants.c
+    query = (
+        sa.select(g.workspace_id, g.unit).where(g.remaining > 0, g.closed_at.is_(None), g.expires_at <= now).distinct()
+    )
+    if workspace_ids is not None:
+        query = query.where(g.workspace_id.in_(list(workspace_ids)))
+    return [(w, u) for w, u in conn.execute(query).all()]
+
+
+def insert_grants(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(sa.insert(credit_grants), list(rows))
+
+
+def update_grants(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Each row: workspace_id, id, remaining, closed_at, closed_as (one executemany)."""
+    if not rows:
+        return
+    g = credit_grants.c
+    stmt = (
+        sa.update(credit_grants)
+        .where(g.workspace_id == sa.bindparam("w_id"), g.id == sa.bindparam("g_id"))
+        .values(
+            remaining=sa.bindparam("remaining"),
+            closed_at=sa.bindparam("closed_at"),
+            closed_as=sa.bindparam("closed_as"),
+        )
+    )
+    conn.execute(
+        stmt,
+        [
+            {
+                "w_id": r["workspace_id"],
+                "g_id": r["id"],
+                "remaining": r["remaining"],
+                "closed_at": r["closed_at"],
+                "closed_as": r["closed_as"],
+            }
+            for r in rows
+        ],
+    )
+
+
+def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(sa.insert(credit_ledger), list(rows))
+
+
+def update_accounts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Each row: workspace_id, unit, balance, overage, last_entry, updated_at (one executemany)."""
+    if not rows:
+        return
+    a = credit_accounts.c
+    stmt = (
+        sa.update(credit_accounts)
+        .where(a.workspace_id == sa.bindparam("w_id"), a.unit == sa.bindparam("u"))
+        .values(
+            balance=sa.bindparam("balance"),
+            overage=sa.bindparam("overage"),
+            last_entry=sa.bindparam("last_entry"),
+            updated_at=sa.bindparam("updated_at"),
+        )
+    )
+    conn.execute(
+        stmt,
+        [
+            {
+                "w_id": r["workspace_id"],
+                "u": r["unit"],
+                "balance": r["balance"],
+                "overage": r["overage"],
+                "last_entry": r["last_entry"],
+                "updated_at": r["updated_at"],
+            }
+            for r in rows
+        ],
+    )
+
+
+def entries(
+    conn: Connection, workspace_id: str, unit: str | None, since: datetime | None, limit: int | None = None
+) -> Sequence[RowMapping]:
+    """Ledger entries of a workspace, newest first."""
+    e = credit_ledger.c
+    query = sa.select(credit_ledger).where(e.workspace_id == workspace_id)
+    if unit is not None:
+        query = query.where(e.unit == unit)
+    if since is not None:
+        query = query.where(e.created_at >= since)
+    query = query.order_by(e.created_at.desc(), e.unit, e.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return conn.execute(query).mappings().all()
+
+
+def request(conn: Connection, workspace_id: str, key: str) -> RowMapping | None:
+    r = credit_requests.c
+    query = sa.select(credit_requests).where(r.workspace_id == workspace_id, r.key == key)
+    return conn.execute(query).mappings().first()
+
+
+def claim_request(conn: Connection, row: dict[str, Any]) -> bool:
+    """Record an idempotency key; False when the workspace already has it (race-safe)."""
+    stmt = dialect.insert_for(conn, credit_requests).values(**row).on_conflict_do_nothing()
+    return conn.execute(stmt.returning(credit_requests.c.key)).first() is not None
+
+
+def ledger_sums(conn: Connection, workspace_ids: Sequence[str] | None) -> dict[tuple[str, str, str | None], int]:
+    """Sum of the ledger per (workspace, unit, grant id; None: overage entries)."""
+    e = credit_ledger.c
+    query = sa.select(e.workspace_id, e.unit, e.grant_id, sa.func.sum(e.amount)).group_by(
+        e.workspace_id, e.unit, e.grant_id
+    )
+    if workspace_ids is not None:
+        query = query.where(e.workspace_id.in_(list(workspace_ids)))
+    return {(w, u, g): int(total) for w, u, g, total in conn.execute(query).all()}
+
+
+def last_entries(conn: Connection, workspace_ids: Sequence[str] | None) -> dict[Pair, tuple[int, int]]:
+    """Per (workspace, unit): the highest entry id and the balance after it."""
+    e = credit_ledger.c
+    top = sa.select(e.workspace_id, e.unit, sa.func.max(e.id).label("top")).group_by(e.workspace_id, e.unit)
+    if workspace_ids is not None:
+        top = top.where(e.workspace_id.in_(list(workspace_ids)))
+    t = top.subquery()
+    query = sa.select(e.workspace_id, e.unit, e.id, e.balance_after).join(
+        t, sa.and_(e.workspace_id == t.c.workspace_id, e.unit == t.c.unit, e.id == t.c.top)
+    )
+    return {(w, u): (int(i), int(b)) for w, u, i, b in conn.execute(query).all()}
+
+
+def workspaces_with_credits(conn: Connection) -> list[str]:
+    a = credit_accounts.c
+    return [w for (w,) in conn.execute(sa.select(a.workspace_id).distinct().order_by(a.workspace_id)).all()]
+
+
+def tiers(conn: Connection, workspace_ids: Sequence[str]) -> dict[str, str]:
+    """The plan tier of each workspace (either billing model's organization table: both have these)."""
+    org = sa.table("organization", sa.column("id", sa.Text), sa.column("plan_tier", sa.Text))
+    found: dict[str, str] = {}
+    ids = sorted(set(workspace_ids))
+    for start in range(0, len(ids), 500):
+        query = sa.select(org.c.id, org.c.plan_tier).where(org.c.id.in_(ids[start : start + 500]))
+        found.update({w: t for w, t in conn.execute(query).all()})
+    return found
+
+
+def overrides(conn: Connection, workspace_ids: Sequence[str], units: Sequence[str], now: datetime) -> dict[Pair, Any]:
+    """The value of the override in force at `now` of each (workspace, credit unit) that has one
+    (the overrides table must exist: `entitlements.has_tables`)."""
+    from atlas_cli.db.schema import entitlement_overrides as eo
+
+    o = eo.c
+    query = (
+        sa.select(o.workspace_id, o.feature, o.value)
+        .where(
+            o.workspace_id.in_(sorted(set(workspace_ids))),
+            o.feature.in_(list(units)),
+            o.created_at <= now,
+            sa.or_(o.until.is_(None), o.until > now),
+            sa.or_(o.ended_at.is_(None), o.ended_at > now),
+        )
+        .order_by(o.workspace_id, o.feature, o.created_at.desc(), o.id)
+    )
+    found: dict[Pair, Any] = {}
+    for ws, feature, value in conn.execute(query).all():
+        found.setdefault((ws, feature), value)
+    return found
+
+
+_SAVE_POSTGRESQL = """
+WITH g AS (
+    UPDATE atlas_credit_grants AS t
+    SET remaining = v.remaining, closed_at = v.closed_at, closed_as = v.closed_as
+    FROM unnest(%(g_ws)s::text[], %(g_id)s::text[], %(g_remaining)s::bigint[], %(g_closed_at)s::timestamptz[],
+                %(g_closed_as)s::text[]) AS v(workspace_id, id, remaining, closed_at, closed_as)
+    WHERE t.workspace_id = v.workspace_id AND t.id = v.id
+    RETURNING 1
+), a AS (
+    UPDATE atlas_credit_accounts AS t
+    SET balance = v.balance, overage = v.overage, last_entry = v.last_entry, updated_at = v.updated_at
+    FROM unnest(%(a_ws)s::text[], %(a_unit)s::text[], %(a_balance)s::bigint[], %(a_overage)s::bigint[],
+                %(a_last)s::bigint[], %(a_updated)s::timestamptz[])
+         AS v(workspace_id, unit, balance, overage, last_entry, updated_at)
+    WHERE t.workspace_id = v.workspace_id AND t.unit = v.unit
+    RETURNING 1
+)
+INSERT INTO atlas_credit_ledger
+    (workspace_id, unit, id, kind, amount, balance_after, grant_id, event_id, key, actor, reason, created_at)
+SELECT * FROM unnest(%(e_ws)s::text[], %(e_unit)s::text[], %(e_id)s::bigint[], %(e_kind)s::text[],
+                     %(e_amount)s::bigint[], %(e_after)s::bigint[], %(e_grant)s::text[], %(e_event)s::text[],
+                     %(e_key)s::text[], %(e_actor)s::text[], %(e_reason)s::text[], %(e_at)s::timestamptz[])
+"""
+
+
+def save(
+    conn: Connection,
+    grants_changed: Sequence[dict[str, Any]],
+    entries_new: Sequence[dict[str, Any]],
+    accounts_changed: Sequence[dict[str, Any]],
+) -> None:
+    """Writes changed grants, new ledger entries and changed accounts: on PostgreSQL in ONE
+    statement (data-modifying CTEs over arrays), elsewhere one executemany per table."""
+    if conn.dialect.name != "postgresql":
+        update_grants(conn, grants_changed)
+        insert_entries(conn, entries_new)
+        update_accounts(conn, accounts_changed)
+        return
+
+    def column(rows: Sequence[dict[str, Any]], name: str) -> list[Any]:
+        return [r[name] for r in rows]
+
+    g, e, a = grants_changed, entries_new, accounts_changed
+    params = {
+        "g_ws": column(g, "workspace_id"), "g_id": column(g, "id"), "g_remaining": column(g, "remaining"),
+        "g_closed_at": column(g, "closed_at"), "g_closed_as": column(g, "closed_as"),
+        "a_ws": column(a, "workspace_id"), "a_unit": column(a, "unit"), "a_balance": column(a, "balance"),
+        "a_overage": column(a, "overage"), "a_last": column(a, "last_entry"), "a_updated": column(a, "updated_at"),
+        "e_ws": column(e, "workspace_id"), "e_unit": column(e, "unit"), "e_id": column(e, "id"),
+        "e_kind": column(e, "kind"), "e_amount": column(e, "amount"), "e_after": column(e, "balance_after"),
+        "e_grant": column(e, "grant_id"), "e_event": column(e, "event_id"), "e_key": column(e, "key"),
+        "e_actor": column(e, "actor"), "e_reason": column(e, "reason"), "e_at": column(e, "created_at"),
+    }  # fmt: skip
+    conn.exec_driver_sql(_SAVE_POSTGRESQL, params)
