@@ -210,3 +210,18 @@ def test_a_partitioned_build_left_half_done_is_rebuilt(make_pg_database: Any) ->
     result = t.json("db", "tune", "--covering-index", *ADMIN)
     assert result["rebuiltInvalid"] is True and result["after"]["state"] == "present"
     db.dispose()
+
+
+def test_per_seat_table_carries_the_cost_column(db_url: str) -> None:
+    from tests import per_seat_factories as ps
+
+    t = Tuned(ps.database(db_url))  # the per-seat server's own tables, laid out by plain DDL
+    assert t("db", "upgrade").exit_code == 0
+    with t.db.begin() as conn:
+        ps.user(conn, "root", email="root@x.test", role="platform_admin")
+        ps.user(conn, "boss", email="boss@x.test", role="admin")  # a classic role: not a global admin here
+    assert t("db", "tune", "--covering-index", "--as", "boss@x.test").exit_code == 8
+    added = t.json("db", "tune", "--covering-index", *ADMIN)
+    assert added["after"]["columns"] == [*tuning.KEY, *tuning.INCLUDED, "gateway_cost_usd"]
+    assert t.state() == "present"
+    t.db.dispose()
