@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
 from collections.abc import Callable, Iterator, MutableMapping
@@ -87,13 +88,32 @@ def _load(name: str, modules: tuple[str, ...], function: str | None) -> Command:
             pretty_exceptions_short=app.pretty_exceptions_short,
             rich_markup_mode=app.rich_markup_mode,
         )
-    holder.add_typer(loaded[0].app, name=name)
-    return typer.main.get_group_from_info(
+    # The group is built without its commands; each is built when looked up (`usage show` builds
+    # only `show`), and listing them all (help, completion) builds them all, in Typer's order.
+    group_app = copy.copy(loaded[0].app)
+    group_app.registered_commands = []
+    holder.add_typer(group_app, name=name)
+    group = typer.main.get_group_from_info(
         holder.registered_groups[0],
         pretty_exceptions_short=app.pretty_exceptions_short,
         suggest_commands=app.suggest_commands,
         rich_markup_mode=app.rich_markup_mode,
     )
+    commands = LazyCommands(
+        {
+            info.name or typer.main.get_command_name(info.callback.__name__): partial(
+                typer.main.get_command_from_info,
+                info,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+            )
+            for info in loaded[0].app.registered_commands
+            if info.callback is not None
+        }
+    )
+    commands.update(group.commands)
+    group.commands = commands
+    return group
 
 
 class LazyCommands(MutableMapping[str, Command]):
