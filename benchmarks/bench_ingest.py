@@ -19,6 +19,14 @@ all three alike), into an empty table with the same four indexes as usage_events
 
 Prints the median events/s of --runs runs for each, and the ratios.
 
+`--partitioned` (PostgreSQL) lays usage_events out month-partitioned, primary key `(id, created_at)`
+(the shape of DDL an operator gives it; atlas discovers the key), the events spread over 6 months,
+and the raw sides write into a table of the same shape, deduplicating `ON CONFLICT (id, created_at)`.
+
+`--covering-index` measures each size twice: as above, then with the covering index of `atlas db
+tune --covering-index` on usage_events (built by atlas_cli.db.tuning) and the same index on the raw
+sides' table, and prints what it costs each.
+
 `--credits` also times atlas's ingest with an operator catalog holding a credit feature (query and
 token events priced, every workspace entitled and holding a grant, so each batch deducts in its
 transaction) beside the same ingest without one; the target is a ratio of at least 0.8.
@@ -44,7 +52,28 @@ from throwaway import add_pg_setting_option, postgres_database
 WORKSPACES = 50
 START = datetime(2026, 1, 1, tzinfo=UTC)
 COLUMNS = "id, workspace_id, user_id, event_type, quantity, metadata, created_at"
+SPREAD_S = 180 * 86400  # --partitioned: the events cover 6 months, so every batch meets several partitions
+MONTHS = [datetime(2026, m, 1, tzinfo=UTC) for m in range(1, 13)]
+PG_COLUMNS = (
+    "id uuid NOT NULL, workspace_id text NOT NULL, user_id text, event_type text NOT NULL, "
+    "quantity integer NOT NULL DEFAULT 1, metadata jsonb DEFAULT '{}', created_at timestamptz NOT NULL"
+)
+COVERING = "(workspace_id, created_at) INCLUDE (event_type, quantity, user_id)"
+SHAPE = {"partitioned": False, "covering": False}  # set from the command line
 Row = tuple[str, str, str, str, int, str | None, datetime]
+
+
+def partitioned_ddl(table: str) -> list[str]:
+    """`table` month-partitioned over 2026 with usage_events' indexes, keyed `(id, created_at)`."""
+    ddl = [f"CREATE TABLE {table} ({PG_COLUMNS}, PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at)"]
+    for start, end in zip(MONTHS, [*MONTHS[1:], datetime(2027, 1, 1, tzinfo=UTC)], strict=True):
+        ddl.append(
+            f"CREATE TABLE {table}_{start:%Y_%m} PARTITION OF {table} "
+            f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+        )
+    for columns in ("workspace_id, created_at", "event_type, created_at", "user_id, created_at"):
+        ddl.append(f"CREATE INDEX ON {table} ({columns})")
+    return ddl
 
 
 def synthetic(n: int, seed: int = 4, time_ordered: bool = False) -> list[dict[str, object]]:
@@ -56,7 +85,7 @@ def synthetic(n: int, seed: int = 4, time_ordered: bool = False) -> list[dict[st
     for i in range(n):
         kind = rng.choices(("query", "token", "login"), weights=(80, 15, 5))[0]
         ws = rng.randrange(WORKSPACES)
-        at = START + timedelta(seconds=i * 2)
+        at = START + (timedelta(seconds=i * SPREAD_S / n) if SHAPE["partitioned"] else timedelta(seconds=i * 2))
         bits = rng.getrandbits(80)
         if time_ordered:
             id_ = uuid7(int(at.timestamp() * 1000), bits.to_bytes(10, "big"))
@@ -105,7 +134,24 @@ def prepare(url: str) -> Any:
             sa.insert(schema.organization),
             [{"id": f"ws_{i:03d}", "name": f"W{i}", "slug": f"w{i}", "createdAt": START} for i in range(WORKSPACES)],
         )
+        if SHAPE["partitioned"] and conn.dialect.name == "postgresql":
+            conn.execute(sa.text("DROP TABLE usage_events"))
+            for statement in partitioned_ddl("usage_events"):
+                conn.execute(sa.text(statement))
+    db.dispose()
     return db
+
+
+def covering_index(db: Any, on: bool) -> None:
+    """Add or drop the covering index of `atlas db tune` on usage_events."""
+    from atlas_cli.db import tuning
+
+    with db.autocommit() as conn:
+        state = tuning.state(conn).state
+        if on and state != "present":
+            tuning.run(conn, tuning.create_statements(conn))
+        elif not on and state != "absent":
+            tuning.run(conn, tuning.drop_statements(conn))
 
 
 def ours(db: Any, path: Path, flush_at: int) -> float:
@@ -182,7 +228,13 @@ def _pg(url: str) -> Any:
 
     conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), options="-c timezone=UTC")
     conn.execute("DROP TABLE IF EXISTS bench_raw")
-    conn.execute("CREATE TABLE bench_raw (LIKE usage_events INCLUDING ALL)")  # the same four indexes
+    if SHAPE["partitioned"]:
+        for statement in partitioned_ddl("bench_raw"):
+            conn.execute(statement)
+    else:
+        conn.execute("CREATE TABLE bench_raw (LIKE usage_events INCLUDING ALL)")  # the same four indexes
+    if SHAPE["covering"]:
+        conn.execute(f"CREATE INDEX bench_raw_covering ON bench_raw {COVERING}")
     conn.commit()
     return conn
 
@@ -201,6 +253,7 @@ def raw_postgres(url: str, rows: list[Row], _flush_at: int) -> float:
 
 
 def raw_postgres_dedup(url: str, rows: list[Row], flush_at: int) -> float:
+    key = "id, created_at" if SHAPE["partitioned"] else "id"
     with _pg(url) as conn:
         conn.execute(
             "CREATE TEMPORARY TABLE bench_stage (id uuid, workspace_id text, user_id text, event_type text, "
@@ -213,7 +266,7 @@ def raw_postgres_dedup(url: str, rows: list[Row], flush_at: int) -> float:
                 for row in rows[i : i + flush_at]:
                     copy.write_row(row)
             conn.execute(
-                f"INSERT INTO bench_raw ({COLUMNS}) SELECT {COLUMNS} FROM bench_stage ON CONFLICT (id) DO NOTHING"
+                f"INSERT INTO bench_raw ({COLUMNS}) SELECT {COLUMNS} FROM bench_stage ON CONFLICT ({key}) DO NOTHING"
             )
             conn.commit()
         elapsed = time.perf_counter() - started
@@ -232,6 +285,10 @@ def _sqlite(path: str) -> Any:
     conn.execute("CREATE INDEX bench_raw_ws ON bench_raw (workspace_id, created_at)")
     conn.execute("CREATE INDEX bench_raw_type ON bench_raw (event_type, created_at)")
     conn.execute("CREATE INDEX bench_raw_user ON bench_raw (user_id, created_at)")
+    if SHAPE["covering"]:
+        conn.execute(
+            "CREATE INDEX bench_raw_covering ON bench_raw (workspace_id, created_at, event_type, quantity, user_id)"
+        )
     conn.commit()
     return conn
 
@@ -273,7 +330,7 @@ def measure(
     runs: int,
     raw: Callable[[list[Row], int], float],
     raw_dedup: Callable[[list[Row], int], float],
-) -> None:
+) -> dict[str, float]:
     times: dict[str, list[float]] = {"atlas": [], "raw": [], "dedup": []}
     for _ in range(runs):  # alternate, so other load on the machine falls on all three alike
         times["atlas"].append(ours(db, jsonl, flush_at))
@@ -282,13 +339,17 @@ def measure(
     n = len(rows)
     rate = {k: n / statistics.median(v) for k, v in times.items()}
     raw_name = "raw COPY" if engine == "postgresql" else "executemany"
+    shape = ("partitioned " if SHAPE["partitioned"] and engine == "postgresql" else "") + (
+        "+covering " if SHAPE["covering"] else ""
+    )
     print(
-        f"{engine:10} {n:>9,} events flush-at {flush_at:>6,}: atlas {rate['atlas']:>8,.0f}/s | "
+        f"{engine:10} {shape}{n:>9,} events flush-at {flush_at:>6,}: atlas {rate['atlas']:>8,.0f}/s | "
         f"{raw_name} {rate['raw']:>8,.0f}/s | {raw_name}+dedup {rate['dedup']:>8,.0f}/s | "
         f"atlas/raw {rate['atlas'] / rate['raw']:.2f} | atlas/(raw+dedup) {rate['atlas'] / rate['dedup']:.2f} "
         f"(medians of {runs}; atlas runs {', '.join(f'{n / t:,.0f}' for t in times['atlas'])})",
         flush=True,
     )
+    return rate
 
 
 def main() -> None:
@@ -306,7 +367,10 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
     parser.add_argument("--sqlite", action="store_true", help="also measure SQLite (a temporary file)")
     parser.add_argument("--credits", action="store_true", help="also: ingest with a credit feature vs without")
+    parser.add_argument("--partitioned", action="store_true", help="usage_events month-partitioned (PostgreSQL)")
+    parser.add_argument("--covering-index", action="store_true", help="also: each size with the covering index")
     args = parser.parse_args()
+    SHAPE["partitioned"] = args.partitioned
     records = synthetic(args.events, time_ordered=args.time_ordered_ids)
     rows = parsed(records)
     sizes = [int(size) for size in args.flush_at.split(",")]
@@ -320,32 +384,37 @@ def main() -> None:
             args.pg_url = stack.enter_context(postgres_database(None, args.pg_setting))
         pg_db = prepare(args.pg_url) if args.pg_url else None
         sqlite_db = prepare(f"sqlite:///{path}") if args.sqlite else None
+        engines = [("postgresql", pg_db, args.pg_url), ("sqlite", sqlite_db, path)]
         for flush_at in sizes:
-            if pg_db is not None:
-                measure(
-                    "postgresql",
-                    pg_db,
-                    rows,
-                    jsonl,
-                    flush_at,
-                    args.runs,
-                    lambda r, f: raw_postgres(args.pg_url, r, f),
-                    lambda r, f: raw_postgres_dedup(args.pg_url, r, f),
-                )
-            if sqlite_db is not None:
-                measure(
-                    "sqlite",
-                    sqlite_db,
-                    rows,
-                    jsonl,
-                    flush_at,
-                    args.runs,
-                    lambda r, f: raw_sqlite(path, r, f),
-                    lambda r, f: raw_sqlite_dedup(path, r, f),
-                )
-            for engine, db in (("postgresql", pg_db), ("sqlite", sqlite_db)):
+            rates: dict[tuple[str, bool], dict[str, float]] = {}
+            for covering in [False, True] if args.covering_index else [False]:
+                SHAPE["covering"] = covering
+                for engine, db, target in engines:
+                    if db is not None:
+                        covering_index(db, covering)
+                        rates[engine, covering] = measure_engine(engine, db, target, rows, jsonl, flush_at, args.runs)
+            for engine, db, _target in engines:
+                if args.covering_index and db is not None:
+                    cost = {k: rates[engine, True][k] / rates[engine, False][k] for k in rates[engine, False]}
+                    print(
+                        f"{engine:10} covering index: atlas keeps {cost['atlas']:.2f} of its rate, "
+                        f"raw {cost['raw']:.2f}, raw+dedup {cost['dedup']:.2f} (flush-at {flush_at:,})",
+                        flush=True,
+                    )
                 if args.credits and db is not None:
                     measure_credits(engine, db, len(rows), jsonl, flush_at, args.runs)
+
+
+def measure_engine(
+    engine: str, db: Any, target: str, rows: list[Row], jsonl: Path, flush_at: int, runs: int
+) -> dict[str, float]:
+    if engine == "postgresql":
+        raw, dedup = raw_postgres, raw_postgres_dedup
+    else:
+        raw, dedup = raw_sqlite, raw_sqlite_dedup
+    return measure(
+        engine, db, rows, jsonl, flush_at, runs, lambda r, f: raw(target, r, f), lambda r, f: dedup(target, r, f)
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,12 @@ included); "sql fn" is only the function of atlas_cli.db.queries on an open SQLA
 connection, so "sql fn" minus raw is the SQLAlchemy overhead and atlas minus "sql fn" the
 service's extra round trips.
 
+--covering-index then adds the optional covering index (`atlas db tune --covering-index`: the
+same DDL, through atlas_cli.db.tuning), VACUUM ANALYZEs (so PostgreSQL can use index-only scans),
+runs every query again (atlas and raw, both "+ci"), prints each query's speed-up (atlas median
+without / with), the build time and the index's size, extrapolated linearly to 10M events, and
+drops it again.
+
 --export-memory runs `python -m atlas_cli --database-url URL usage export --format ndjson`
 over every event (stdout to /dev/null) and reports its peak RSS (wait4) and rows/s beside
 `python -c "import atlas_cli.cli.main"` and the same rows through a bare COPY (psycopg and psql)
@@ -630,12 +636,17 @@ def bench(engine: str, url: str, n: int, args: argparse.Namespace, table: list[s
         flush=True,
     )
     db, raw = Database(url), Raw(engine, url)
+    without: dict[str, float] = {}
     try:
         for case in cases(db, raw):
             if args.explain:
                 explain(engine, db, case, raw)
-            table.append(row(engine, n, case.name, measure(case, args.runs)))
+            found = measure(case, args.runs)
+            without[case.name] = statistics.median(found["atlas"])
+            table.append(row(engine, n, case.name, found))
             print(table[-1], flush=True)
+        if args.covering_index:
+            covering(engine, db, raw, n, args, table, without)
     finally:
         raw.close()
         db.dispose()
@@ -643,6 +654,49 @@ def bench(engine: str, url: str, n: int, args: argparse.Namespace, table: list[s
         print(f"{'engine':<10} {'events':>11} {'export memory':<36} {'peak MiB':>9} {'seconds':>9} {'rows/s':>12}")
         export_memory(engine, url, n)
     drop_schema(url)
+
+
+def covering(
+    engine: str, db: Any, raw: Raw, n: int, args: argparse.Namespace, table: list[str], without: dict[str, float]
+) -> None:
+    """The same queries with the covering index of `atlas db tune`, its build time and size."""
+    from atlas_cli.db import tuning
+
+    with db.connect() as conn:
+        statements = tuning.create_statements(conn)
+    started = time.perf_counter()
+    with db.autocommit() as conn:
+        tuning.run(conn, statements)
+        conn.exec_driver_sql("VACUUM ANALYZE usage_events" if engine == "postgresql" else "ANALYZE")
+    build_s = time.perf_counter() - started
+    size = index_bytes(engine, raw)
+    notes = [
+        f"# {engine} {n:,}: covering index built in {build_s:.1f} s (VACUUM ANALYZE included), "
+        f"{size / 2**20:,.0f} MiB = {size / 2**20 * 10_000_000 / n:,.0f} MiB per 10M events"
+    ]
+    for case in cases(db, raw):
+        if args.explain:
+            explain(engine, db, case, raw)
+        found = measure(case, args.runs)
+        table.append(row(engine, n, case.name + " +ci", found))
+        print(table[-1], flush=True)
+        notes.append(f"#   {case.name}: {without[case.name] / statistics.median(found['atlas']):.2f}x faster with it")
+    print("\n".join(notes), flush=True)
+    table.extend(notes)
+    with db.autocommit() as conn:
+        tuning.run(conn, tuning.drop_statements(conn))
+
+
+def index_bytes(engine: str, raw: Raw) -> int:
+    from atlas_cli.db.tuning import INDEX_NAME
+
+    if engine == "postgresql":
+        return int(raw.run("SELECT pg_relation_size(%s::regclass)", INDEX_NAME)[0][0])
+    try:  # dbstat is an optional SQLite module
+        found = raw.run("SELECT sum(pgsize) FROM dbstat WHERE name = %s", INDEX_NAME)
+    except Exception:
+        return 0
+    return int(found[0][0] or 0)
 
 
 def main() -> None:
@@ -654,6 +708,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--explain", action="store_true", help="print atlas's and the raw SQL's plans")
     parser.add_argument("--export-memory", action="store_true", help="also measure `usage export` peak RSS")
+    parser.add_argument("--covering-index", action="store_true", help="also: every query with the covering index")
     args = parser.parse_args()
     table: list[str] = []
     print(HEADER, flush=True)

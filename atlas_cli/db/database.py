@@ -70,6 +70,13 @@ class Database:
                 raise
             conn.commit()
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection where each statement commits on its own: for DDL that refuses a
+        transaction (PostgreSQL's CREATE/DROP INDEX CONCURRENTLY)."""
+        with translate_errors(self.masked_url, self._password), self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
     def billing(self, conn: Connection) -> Billing:
         """The billing model of this database (detected once, or the override), its catalog and layout.
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from atlas_cli.db.layout import Billing, Layout
+    from atlas_cli.db.tuning import CoveringIndex
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSION_TABLE = "atlas_alembic_version"
@@ -36,6 +37,7 @@ class SchemaState:
     billing_model: str = "classic"
     billing_reason: str = ""
     unknown_tiers: tuple[tuple[str, str], ...] = ()  # (workspace id, tier) the model's catalog does not know
+    covering_index: CoveringIndex | None = None  # the optional index of `atlas db tune`; None without usage_events
 
     @property
     def schema_ready(self) -> bool:
@@ -188,6 +190,11 @@ def inspect_schema(conn: Connection, billing: Billing | None = None) -> SchemaSt
     tiers = tier_values(conn) if "organization" in existing else None
     organization = next((t for t in tables if t.name == "organization"), None)
     strays = unknown_tiers(conn, billing.catalog.plans) if organization and organization.state == "present" else ()
+    covering = None
+    if "usage_events" in existing:
+        from atlas_cli.db import tuning
+
+        covering = tuning.state(conn)
     return SchemaState(
         tuple(tables),
         tuple(missing_indexes),
@@ -197,4 +204,5 @@ def inspect_schema(conn: Connection, billing: Billing | None = None) -> SchemaSt
         billing.model,
         billing.detection.reason,
         strays,
+        covering,
     )

@@ -25,6 +25,7 @@ from atlas_cli.render.watch import WatchViews
 
 if TYPE_CHECKING:
     from atlas_cli.db.migrate import SchemaState
+    from atlas_cli.db.tuning import CoveringIndex
     from atlas_cli.domain.catalog import Catalog
     from atlas_cli.domain.catalog import Plan as CatalogPlan
     from atlas_cli.domain.enforcement import MetricCheck
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         WorkspaceRow,
     )
     from atlas_cli.services.plans import PlanTable
+    from atlas_cli.services.schema import TuneResult
 
 __all__ = ["Renderer", "days", "iso", "number"]
 
@@ -295,6 +297,34 @@ def schema_json(s: SchemaState, url: str) -> dict[str, Any]:
         "planTierValues": list(s.tiers) if s.tiers is not None else None,
         "lockedTierAllowed": bool(s.tiers and "locked" in s.tiers),
         "unknownTiers": [{"workspaceId": ws, "tier": tier} for ws, tier in s.unknown_tiers],
+        "coveringIndex": covering_json(s.covering_index) if s.covering_index else None,
+    }
+
+
+def covering_json(index: CoveringIndex) -> dict[str, Any]:
+    return {
+        "name": index.name,
+        "state": index.state,
+        "present": index.present,
+        "columns": ["workspace_id", "created_at", *index.columns],
+        "partitioned": index.partitioned,
+        "sizeBytes": index.size_bytes,
+    }
+
+
+def tune_json(r: TuneResult, url: str) -> dict[str, Any]:
+    return {
+        "database": url,
+        "billingModel": r.billing_model,
+        "action": r.action,
+        "dryRun": r.dry_run,
+        "changed": r.changed,
+        "rebuiltInvalid": r.rebuilt_invalid,
+        "statements": list(r.statements),
+        "before": covering_json(r.before),
+        "after": covering_json(r.after),
+        "actor": r.actor,
+        "auditId": r.audit_id,
     }
 
 
@@ -561,6 +591,7 @@ class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews, Contex
                 self.note(f"Missing index on {index}: queries will be slow (Atlas owns the table; atlas leaves it).")
             for ws, tier in s.unknown_tiers:
                 self.out.print(f"Workspace {ws} is on the tier {tier!r}, unknown to the {s.billing_model} model.")
+            self._covering_line(s.covering_index)
             if s.ready:
                 self.out.print("Ready.")
             elif not s.schema_ready:
@@ -570,6 +601,42 @@ class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews, Contex
 
         rows = [[t.name, t.owner, t.state, t.detail] for t in s.tables]
         self._emit(fmt, data, ["table", "owner", "state", "detail"], rows, table)
+
+    def _covering_line(self, index: CoveringIndex | None) -> None:
+        if index is None:
+            return
+        if index.state == "present":
+            self.out.print(f"Covering index {index.name}: present ({number(index.size_bytes or 0)} bytes).")
+        elif index.state == "invalid":
+            self.out.print(
+                f"Covering index {index.name}: INVALID (a build failed): `atlas db tune --covering-index` rebuilds it."
+            )
+        else:
+            self.out.print(f"Covering index {index.name}: not created (optional: `atlas db tune --covering-index`).")
+
+    def tune_result(self, r: TuneResult, fmt: str, url: str) -> None:
+        data = tune_json(r, url)
+        rows = [[i + 1, statement] for i, statement in enumerate(r.statements)]
+
+        def table() -> None:
+            name = r.after.name
+            if r.dry_run:
+                word = "Would run" if r.statements else "Nothing to run"
+                self.out.print(f"{word} on {url} (dry run, nothing changed):")
+            for statement in r.statements:
+                self.out.print(f"  {statement};")
+            if r.dry_run:
+                return
+            if not r.statements:
+                there = "already there" if r.action == "add" else "not there"
+                self.out.print(f"Covering index {name} is {there}; nothing changed.")
+                return
+            if r.rebuilt_invalid:
+                self.note(f"Dropped the invalid {name} a failed build had left, and built it again.")
+            done = "added" if r.action == "add" else "dropped"
+            self.out.print(f"Covering index {name} {done} (audit {r.audit_id}).")
+
+        self._emit(fmt, data, ["step", "statement"], rows, table)
 
     def _status_word(self, state: str) -> Any:
         from rich.text import Text

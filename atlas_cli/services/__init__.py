@@ -114,7 +114,7 @@ class Services:
     def schema(self) -> SchemaService:
         from atlas_cli.services.schema import SchemaService
 
-        return SchemaService(self.db)
+        return SchemaService(self.db, self.clock)
 
     @cached_property
     def events(self) -> EventService:

@@ -21,12 +21,27 @@ from atlas_cli.services.models import Workspace
 
 if TYPE_CHECKING:
     from atlas_cli.db.database import Database
+    from atlas_cli.db.layout import Billing
     from atlas_cli.services.credits import AllocateReport, AllocationRow
 
 
 def allocate(
     db: Database, workspace: str | None, *, every: bool, actor: str | None, at: datetime, now: datetime
 ) -> AllocateReport:
+    if every and workspace:
+        raise BadInput("name a workspace with -w or use --all, not both")
+    with db.begin() as conn:
+        return allocate_in(conn, db.billing(conn), workspace, every=every, actor=actor, at=at, now=now)
+
+
+def allocate_in(
+    conn: Any, billing: Billing, workspace: str | None, *, every: bool, actor: str | None, at: datetime, now: datetime
+) -> AllocateReport:
+    """`allocate` inside the caller's transaction (the demo loads its allocations with its data).
+
+    Raises:
+        NotConfigured: no credit tables. PermissionDenied, NotFound: as `credits allocate`.
+    """
     from atlas_cli.db import billing_queries as bq
     from atlas_cli.db import queries
     from atlas_cli.services.admin import audit_row, authorize, find_actor, require_global_admin
@@ -34,40 +49,36 @@ def allocate(
     from atlas_cli.services.credits import AllocateReport, credit_features
     from atlas_cli.services.workspaces import resolve
 
-    if every and workspace:
-        raise BadInput("name a workspace with -w or use --all, not both")
-    with db.begin() as conn:
-        billing = db.billing(conn)
-        if not q.has_tables(conn):
-            raise NotConfigured("this database has no credit tables yet: run `atlas db upgrade`; nothing changed")
-        who = find_actor(conn, actor)
-        if every:
-            require_global_admin(who, "credits allocate --all", billing.catalog.policy)
-            rows = queries.all_workspaces(conn, billing.layout.organization)
-            targets = [Workspace.from_row(r, billing.layout) for r in rows]
-        else:
-            ws = resolve(conn, workspace, billing.layout)
-            authorize(conn, who, ws, billing.catalog.policy)
-            bq.lock_organization(conn, billing.layout.organization, ws.id)
-            targets = [ws]
-        targets = sorted((w for w in targets if w.status != "deleted"), key=lambda w: w.id)
-        catalog = in_force(conn, billing).catalog
-        units = credit_features(catalog)
-        book = Book(conn, [(w.id, u) for w in targets for u in units], now)
-        out: list[AllocationRow] = []
-        audits: list[dict[str, Any]] = []
-        for ws in targets:
-            values = _values(conn, ws, catalog, units, at)
-            for unit in sorted(units):
-                row = _one(conn, book, ws, unit, values.get(unit), at, who.label)
-                out.append(row)
-                if row.outcome == "granted" or row.expired:
-                    after = {"unit": unit, "outcome": row.outcome, "allocation": row.allocation, "expired": row.expired,
-                             "paidOverage": row.paid_overage, "balance": row.balance,
-                             "periodStart": _iso(row.period_start)}  # fmt: skip
-                    audits.append(audit_row(ws.id, who.label, "credits.allocate", {"unit": unit}, after, now))
-        book.save()
-        bq.insert_audit(conn, audits)
+    if not q.has_tables(conn):
+        raise NotConfigured("this database has no credit tables yet: run `atlas db upgrade`; nothing changed")
+    who = find_actor(conn, actor)
+    if every:
+        require_global_admin(who, "credits allocate --all", billing.catalog.policy)
+        rows = queries.all_workspaces(conn, billing.layout.organization)
+        targets = [Workspace.from_row(r, billing.layout) for r in rows]
+    else:
+        ws = resolve(conn, workspace, billing.layout)
+        authorize(conn, who, ws, billing.catalog.policy)
+        bq.lock_organization(conn, billing.layout.organization, ws.id)
+        targets = [ws]
+    targets = sorted((w for w in targets if w.status != "deleted"), key=lambda w: w.id)
+    catalog = in_force(conn, billing).catalog
+    units = credit_features(catalog)
+    book = Book(conn, [(w.id, u) for w in targets for u in units], now)
+    out: list[AllocationRow] = []
+    audits: list[dict[str, Any]] = []
+    for ws in targets:
+        values = _values(conn, ws, catalog, units, at)
+        for unit in sorted(units):
+            row = _one(conn, book, ws, unit, values.get(unit), at, who.label)
+            out.append(row)
+            if row.outcome == "granted" or row.expired:
+                after = {"unit": unit, "outcome": row.outcome, "allocation": row.allocation, "expired": row.expired,
+                         "paidOverage": row.paid_overage, "balance": row.balance,
+                         "periodStart": _iso(row.period_start)}  # fmt: skip
+                audits.append(audit_row(ws.id, who.label, "credits.allocate", {"unit": unit}, after, now))
+    book.save()
+    bq.insert_audit(conn, audits)
     return AllocateReport(billing.model, at, tuple(out))
 
 

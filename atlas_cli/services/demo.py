@@ -185,12 +185,16 @@ class DemoService:
             if rows:
                 conn.execute(table.insert(), rows)
         _store_catalog(conn, demo.model, now)
-        done, events = 0, _events(demo, now)
+        from atlas_cli.services import demo_credits
+
+        done, events, written = 0, _events(demo, now), []
         while chunk := list(itertools.islice(events, 5_000)):  # generated as they are written
             conn.execute(demo.tables.usage_events.insert(), chunk)
+            written += [(e["id"], e["workspace_id"], e["event_type"], e["quantity"], e["created_at"]) for e in chunk]
             done += len(chunk)
             if progress:
                 progress(done, total)
+        demo_credits.replay(conn, demo.model, written, now, DEMO_ADMIN)  # what the writers would have deducted
         return done
 
     @staticmethod

@@ -146,6 +146,8 @@ DEMO_REASONS = {  # billing model -> (workspace, feature, reason, exit code): ev
         ("acme", "query-budget", "ok", 0),
         ("globex", "query-budget", "max_usage_reached", 12),
         ("pied-piper", "query-budget", "trial_expired", 13),
+        ("acme", "agent-runs", "ok", 0),
+        ("globex", "agent-runs", "insufficient_credits", 12),
     ],
     "per-seat": [
         ("acme", "data-explorer", "ok", 0),
@@ -158,6 +160,8 @@ DEMO_REASONS = {  # billing model -> (workspace, feature, reason, exit code): ev
         ("globex", "query-budget", "max_usage_reached", 12),
         ("pied-piper", "data-explorer", "trial_expired", 13),
         ("wayne", "data-explorer", "subscription_required", 15),
+        ("acme", "agent-runs", "ok", 0),
+        ("globex", "agent-runs", "insufficient_credits", 12),
     ],
 }
 
