@@ -180,6 +180,8 @@ def applied(flag: str | None, environ: Mapping[str, str] | None = None, path: Pa
     elif environ.get(ENV):
         name, chosen_by = environ[ENV], "env"
     else:
+        if not (path or config_path()).exists():
+            return None  # no contexts file: no current context (and no TOML parser to import)
         file = ContextFile(path)
         if file.current is None:
             return None

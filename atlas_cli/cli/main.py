@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import importlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
+from functools import partial
 from typing import IO, Annotated, Any
 
 import typer
+from typer._click.core import Command
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # Typer vendors Click
 from typer.core import TyperGroup
 
 from atlas_cli import __version__
-from atlas_cli.cli import (
-    audit,
-    billing,
-    completion,
-    config,
-    credits,
-    db,
-    demo,
-    doctor,
-    entitlements,
-    events,  # noqa: F401
-    plans,
-    shell,
-    trial,
-    usage,
-    workspace,
-)
-from atlas_cli.cli import context as context_cli
+from atlas_cli.cli import completion
 from atlas_cli.cli.options import FormatOpt, TzOpt, WorkspaceOpt
 from atlas_cli.cli.runtime import Runtime
 from atlas_cli.entry import closed_pipe, silence_stdout
@@ -69,9 +56,113 @@ def _one_line_usage_errors() -> Iterator[None]:
         raise OneLineUsageError(exc) from None
 
 
+# The root's commands, in the order Typer lists them (its commands, then its groups): the name, the
+# modules that define it (a later one adds commands to the first one's group), and the function of
+# a single command or None for a group's `app`. A command's modules are imported when it is used.
+COMMANDS: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
+    ("demo", ("demo",), "demo"),
+    ("doctor", ("doctor",), "doctor"),
+    ("usage", ("usage", "events"), None),
+    ("billing", ("billing",), None),
+    ("trial", ("trial",), None),
+    ("workspace", ("workspace",), None),
+    ("plans", ("plans",), None),
+    ("entitlements", ("entitlements",), None),
+    ("credits", ("credits",), None),
+    ("db", ("db",), None),
+    ("audit", ("audit",), None),
+    ("config", ("config",), None),
+    ("context", ("context",), None),
+    ("completion", ("shell",), None),
+)
+
+
+def _load(name: str, modules: tuple[str, ...], function: str | None) -> Command:
+    """The Click command of one root command, built as Typer builds it for an eager `add_typer`."""
+    loaded = [importlib.import_module(f"atlas_cli.cli.{module}") for module in modules]
+    holder = typer.Typer(rich_markup_mode=app.rich_markup_mode)
+    if function is not None:
+        holder.command(name)(getattr(loaded[0], function))
+        return typer.main.get_command_from_info(
+            holder.registered_commands[0],
+            pretty_exceptions_short=app.pretty_exceptions_short,
+            rich_markup_mode=app.rich_markup_mode,
+        )
+    # The group is built without its commands; each is built when looked up (`usage show` builds
+    # only `show`), and listing them all (help, completion) builds them all, in Typer's order.
+    group_app = copy.copy(loaded[0].app)
+    group_app.registered_commands = []
+    holder.add_typer(group_app, name=name)
+    group = typer.main.get_group_from_info(
+        holder.registered_groups[0],
+        pretty_exceptions_short=app.pretty_exceptions_short,
+        suggest_commands=app.suggest_commands,
+        rich_markup_mode=app.rich_markup_mode,
+    )
+    commands = LazyCommands(
+        {
+            info.name or typer.main.get_command_name(info.callback.__name__): partial(
+                typer.main.get_command_from_info,
+                info,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+            )
+            for info in loaded[0].app.registered_commands
+            if info.callback is not None
+        }
+    )
+    commands.update(group.commands)
+    group.commands = commands
+    return group
+
+
+class LazyCommands(MutableMapping[str, Command]):
+    """The root's commands by name: listing names imports nothing, looking one up imports only
+    the modules of that command, so `atlas usage show` never imports (nor builds) the others."""
+
+    def __init__(self, loaders: dict[str, Callable[[], Command]]) -> None:
+        self._loaders = loaders
+        self._loaded: dict[str, Command] = {}
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._loaded:
+            if name not in self._loaders:
+                raise KeyError(name)
+            self._loaded[name] = self._loaders[name]()
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise KeyError(name)
+        self._loaded.pop(name, None)
+        self._loaders = {key: value for key, value in self._loaders.items() if key != name}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaded or name in self._loaders
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._loaders
+        yield from (name for name in self._loaded if name not in self._loaders)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 class AtlasGroup(TyperGroup):
     """The root group: every usage error below it is reported on one line, and a closed pipe on
-    stdout ends any command quietly with exit 0."""
+    stdout ends any command quietly with exit 0. Its commands are imported when used."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        eager = self.commands
+        self.commands = LazyCommands({spec[0]: partial(_load, *spec) for spec in COMMANDS})
+        self.commands.update(eager)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         with _one_line_usage_errors():
@@ -117,20 +208,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(usage.app, name="usage")
-app.add_typer(billing.app, name="billing")
-app.add_typer(trial.app, name="trial")
-app.add_typer(workspace.app, name="workspace")
-app.add_typer(plans.app, name="plans")
-app.add_typer(entitlements.app, name="entitlements")
-app.add_typer(credits.app, name="credits")
-app.add_typer(db.app, name="db")
-app.command("demo")(demo.demo)
-app.add_typer(audit.app, name="audit")
-app.add_typer(config.app, name="config")
-app.add_typer(context_cli.app, name="context")
-app.add_typer(shell.app, name="completion")
-app.command("doctor")(doctor.doctor)
 
 
 def _version(value: bool) -> None:

@@ -6,14 +6,16 @@ Imported only when a person's output is drawn (it imports Rich).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from atlas_cli.render.base import clean
+
+if TYPE_CHECKING:
+    from rich.table import Table  # imported by `fitted`, when a table is drawn
 
 
 class SafeConsole(Console):
@@ -93,6 +95,8 @@ def fitted(columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int, **
             break
     else:
         need += sum(_least(kinds[i], headers[i], cells[i], fold=False) - least[i] for i in keep)
+    from rich.table import Table
+
     style: dict[str, Any] = {} if boxed else {"box": None, "pad_edge": False, "header_style": "bold"}
     table = Table(**style, **kwargs)
     for i in keep:

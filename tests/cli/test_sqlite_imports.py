@@ -7,6 +7,7 @@ database, in another process)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,44 @@ def test_sqlite_commands_do_not_import_the_postgresql_dialect(tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+GROUPS_SCRIPT = """
+import sys
+from typer.testing import CliRunner
+from atlas_cli.cli.main import COMMANDS, app
+
+result = CliRunner().invoke(app, ["--database-url", sys.argv[1], "workspace", "list", "--json"])
+assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
+modules = {module for _name, group, _function in COMMANDS for module in group}
+print(sorted(module for module in modules if f"atlas_cli.cli.{module}" in sys.modules))
+print("tomlkit" in sys.modules)
+"""
+
+
+def test_a_command_imports_only_its_own_group_and_no_toml_writer(tmp_path: Path) -> None:
+    """`workspace list` imports the workspace group's module and none of the other groups'; with
+    no contexts file, tomlkit (which only the contexts file needs) stays unimported too."""
+    url = f"sqlite:///{tmp_path / 'atlas.db'}"
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    env.pop("ATLAS_CONTEXT", None)
+    init = subprocess.run(
+        [sys.executable, "-m", "atlas_cli", "--database-url", url, "db", "init"],
+        capture_output=True,
+        cwd=root,
+        env=env,
+        check=False,
+    )
+    assert init.returncode == 0, init.stderr
+    done = subprocess.run(
+        [sys.executable, "-c", GROUPS_SCRIPT, url],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["['workspace']", "False"]
