@@ -8,7 +8,7 @@ whatever the number of accounts, grants or entries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,14 +26,20 @@ def has_tables(conn: Connection) -> bool:
     return sa.inspect(conn).has_table(credit_ledger.name)
 
 
-def locked_accounts(conn: Connection, pairs: Iterable[Pair], now: datetime) -> dict[Pair, dict[str, Any]]:
+def locked_accounts(
+    conn: Connection, pairs: Iterable[Pair], now: datetime, locked: Mapping[Pair, dict[str, Any]] | None = None
+) -> dict[Pair, dict[str, Any]]:
     """The accounts of `pairs`, created (balance 0) where missing, and locked until the transaction
     ends: every change to a workspace's unit holds its account row (SELECT ... FOR UPDATE, in key
     order, so two writers never deadlock). On SQLite, BEGIN IMMEDIATE already holds the one writer
-    lock."""
+    lock. `locked`: accounts this transaction already holds (read by their locking statement), not
+    read again; without any other pair, no statement at all."""
     wanted = sorted(set(pairs))
     if not wanted:
         return {}
+    held = {pair: dict(locked[pair]) for pair in wanted if locked and pair in locked}
+    if len(held) == len(wanted):
+        return held
     found = _accounts(conn, wanted, lock=True)
     missing = [{"workspace_id": w, "unit": u, "updated_at": now} for w, u in wanted if (w, u) not in found]
     if missing:

@@ -138,6 +138,11 @@ class Inserted:
 
     event_types: frozenset[str]
     rows: list[InsertedRow] = field(default_factory=list)
+    # PostgreSQL: also lock, in the insert's own statement (one round trip less), the credit accounts
+    # of these units of every workspace with an inserted row of `event_types`, in key order; their
+    # rows (the latest versions: a locking read waits and rereads) land in `accounts`
+    lock_units: tuple[str, ...] = ()
+    accounts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 InsertedRow = tuple[str, str, str, int, datetime]  # (id, workspace_id, event_type, quantity, created_at)
@@ -273,20 +278,47 @@ def insert_copy_text(conn: Connection, data: bytes, *, costs: bool = False, inse
 
 
 def _move_returning(conn: Connection, move: str, inserted: Inserted) -> int:
-    """The move, returning its count (first row) and the inserted rows of the wanted types."""
-    statement = (
-        f"WITH ins AS ({move} RETURNING id, workspace_id, event_type, quantity, created_at) "
-        "SELECT 0 AS part, NULL AS id, NULL AS workspace_id, NULL AS event_type, count(*) AS quantity, "
-        "NULL::timestamptz AS created_at FROM ins UNION ALL "
-        "SELECT 1, id::text, workspace_id, event_type, quantity, created_at FROM ins WHERE event_type = ANY(%(types)s)"
-    )
+    """The move, returning its count (first row) and the inserted rows of the wanted types; with
+    `lock_units`, also the accounts it locks."""
+    locking = bool(inserted.lock_units)
+    statement = _RETURNING_LOCKING.format(move=move) if locking else _RETURNING.format(move=move)
+    params: dict[str, Any] = {"types": sorted(inserted.event_types)}
+    if locking:
+        params["units"] = list(inserted.lock_units)
     count = 0
-    for part, id_, ws, kind, qty, at in conn.exec_driver_sql(statement, {"types": sorted(inserted.event_types)}):
+    for part, id_, ws, kind, qty, at, overage, last in conn.exec_driver_sql(statement, params):
         if part == 0:
             count = int(qty)
-        else:
+        elif part == 1:
             inserted.rows.append((id_, ws, kind, int(qty), at))
+        else:
+            inserted.accounts[(ws, kind)] = {
+                "workspace_id": ws,
+                "unit": kind,
+                "balance": int(qty),
+                "overage": int(overage),
+                "last_entry": int(last),
+                "updated_at": at,
+            }
     return count
+
+
+_RETURNING = (
+    "WITH ins AS ({move} RETURNING id, workspace_id, event_type, quantity, created_at) "
+    "SELECT 0 AS part, NULL AS id, NULL AS workspace_id, NULL AS event_type, count(*) AS quantity, "
+    "NULL::timestamptz AS created_at, NULL::bigint AS overage, NULL::bigint AS last_entry FROM ins UNION ALL "
+    "SELECT 1, id::text, workspace_id, event_type, quantity, created_at, NULL, NULL "
+    "FROM ins WHERE event_type = ANY(%(types)s)"
+)
+_RETURNING_LOCKING = (
+    _RETURNING + " UNION ALL SELECT 2, NULL, workspace_id, unit, balance, updated_at, overage, last_entry FROM lk"
+).replace(
+    ") SELECT 0 AS part",
+    "), lk AS (SELECT workspace_id, unit, balance, overage, last_entry, updated_at FROM atlas_credit_accounts "
+    "WHERE workspace_id IN (SELECT workspace_id FROM ins WHERE event_type = ANY(%(types)s)) "
+    "AND unit = ANY(%(units)s) ORDER BY workspace_id, unit FOR UPDATE) SELECT 0 AS part",
+    1,
+)
 
 
 def stream_events(

@@ -8,8 +8,9 @@ grant. `credits verify` checks exactly these three sums.
 
 from __future__ import annotations
 
+import bisect
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,10 +49,16 @@ class Book:
     """Locks the accounts of `pairs` (in order: never a deadlock), reads them and their open grants; `save`
     writes what changed. Call inside the transaction that makes the change."""
 
-    def __init__(self, conn: Connection, pairs: Iterable[Pair], now: datetime) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        pairs: Iterable[Pair],
+        now: datetime,
+        locked: Mapping[Pair, dict[str, Any]] | None = None,
+    ) -> None:
         wanted = sorted(set(pairs))
         self.conn, self.now = conn, now
-        self.accounts = q.locked_accounts(conn, wanted, now)
+        self.accounts = q.locked_accounts(conn, wanted, now, locked)
         self.grants: dict[Pair, list[dict[str, Any]]] = {pair: [] for pair in wanted}
         for row in q.grants(conn, wanted):
             self.grants[(row["workspace_id"], row["unit"])].append(dict(row))
@@ -94,7 +101,7 @@ class Book:
         rows = {row["id"]: row for row in self.grants[pair]}
         left = [int(rows[g.id]["remaining"]) for g in order]
         drawn: dict[str | None, int] = {}
-        for at, _event, cost in charges:
+        for at, cost in _by_interval(order, charges):
             for index, grant in enumerate(order):
                 if cost <= 0:
                     break
@@ -223,3 +230,20 @@ class Book:
                 "created_at": self.now,
             }
         )
+
+
+def _by_interval(order: Sequence[dc.Grant], charges: Sequence[tuple[datetime, str, int]]) -> list[tuple[datetime, int]]:
+    """`charges` (in time order) summed over each run within one interval between the grants'
+    effective and expiry instants: the same grants are usable throughout it, so drawing the sum in
+    burn order draws exactly what drawing each cost in turn would."""
+    edges = sorted({g.effective_at for g in order} | {g.expires_at for g in order if g.expires_at is not None})
+    merged: list[tuple[datetime, int]] = []
+    last = -1
+    for at, _event, cost in charges:
+        interval = bisect.bisect_right(edges, at)
+        if interval == last:
+            merged[-1] = (merged[-1][0], merged[-1][1] + cost)
+        else:
+            merged.append((at, cost))
+            last = interval
+    return merged

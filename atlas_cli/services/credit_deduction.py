@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
@@ -42,7 +42,8 @@ class Pricing:
             return None
         from atlas_cli.db.events import Inserted
 
-        return Inserted(frozenset(self.by_type))
+        units = sorted({unit for priced in self.by_type.values() for unit, _cost in priced})
+        return Inserted(frozenset(self.by_type), lock_units=tuple(units))
 
 
 NO_PRICING = Pricing()
@@ -67,8 +68,15 @@ def pricing(conn: Connection, billing: Billing) -> Pricing:
     return Pricing({t: tuple(c) for t, c in by_type.items()}, features, catalog, ent_q.has_tables(conn))
 
 
-def deduct(conn: Connection, prices: Pricing, rows: Sequence[InsertedRow], now: datetime) -> int:
-    """Deduct the cost of the inserted `rows` (in event-time order); the ledger entries written."""
+def deduct(
+    conn: Connection,
+    prices: Pricing,
+    rows: Sequence[InsertedRow],
+    now: datetime,
+    locked: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+) -> int:
+    """Deduct the cost of the inserted `rows` (in event-time order); the ledger entries written.
+    `locked`: accounts the insert's statement already locked (`Inserted.accounts`)."""
     if not rows or prices.catalog is None:
         return 0
     from atlas_cli.services.credit_book import Book
@@ -90,7 +98,7 @@ def deduct(conn: Connection, prices: Pricing, rows: Sequence[InsertedRow], now: 
     by_pair: dict[tuple[str, str], list[tuple[datetime, str, int]]] = {}
     for at, id_, pair, amount in charges:
         by_pair.setdefault(pair, []).append((at, id_, amount))
-    book = Book(conn, by_pair, now)
+    book = Book(conn, by_pair, now, locked)
     for pair, items in by_pair.items():
         book.debit_events(pair, items)
     return book.save()

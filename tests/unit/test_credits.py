@@ -205,3 +205,38 @@ def test_available_counts_grants_usable_now_minus_overage() -> None:
     grants = [grant("a", 5), grant("future", 7, effective=T0 + timedelta(seconds=1)), grant("gone", 9, expires=T0)]
     assert available(grants, 0, T0) == 5
     assert available(grants, 8, T0) == -3
+
+
+def _draw_all(grants: list[Grant], charges: list[tuple[datetime, int]]) -> dict[str | None, int]:
+    """Each charge in turn through the domain's `deduct`, grants' remaining updated between them."""
+    left = {g.id: g.remaining for g in grants}
+    drawn: dict[str | None, int] = {}
+    for at, cost in charges:
+        current = [
+            Grant(g.id, g.amount, left[g.id], g.priority, g.effective_at, g.expires_at, g.created_at) for g in grants
+        ]
+        current = [g for g in current if g.remaining]
+        for draw in deduct(current, cost, at).draws:
+            drawn[draw.grant_id] = drawn.get(draw.grant_id, 0) + draw.amount
+            if draw.grant_id is not None:
+                left[draw.grant_id] -= draw.amount
+    return drawn
+
+
+def test_charges_summed_per_interval_draw_what_each_charge_in_turn_draws() -> None:
+    from atlas_cli.services.credit_book import _by_interval
+
+    us = timedelta(microseconds=1)
+    grants = [
+        grant("early", 7, priority=1, expires=T0 + timedelta(hours=1)),
+        grant("later", 9, priority=2, effective=T0 + timedelta(minutes=30)),
+        grant("base", 4, priority=3),
+    ]
+    edges = [T0 + timedelta(minutes=30), T0 + timedelta(hours=1)]
+    times = sorted({T0, *(e + d for e in edges for d in (-us, timedelta(0), us)), T0 + timedelta(hours=2)})
+    charges = [(at, f"e{n}", 1 + n % 3) for n, at in enumerate(times)]
+    merged = _by_interval(burn_order(grants), charges)
+    # an event at an effective instant or an expiry starts a new interval; one before stays in the old
+    assert [at for at, _cost in merged] == [T0, edges[0], edges[1]]
+    assert sum(cost for _at, cost in merged) == sum(cost for _at, _e, cost in charges)
+    assert _draw_all(grants, merged) == _draw_all(grants, [(at, cost) for at, _e, cost in charges])
