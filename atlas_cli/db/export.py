@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection
 from atlas_cli.db.events import COST_COLUMN
 
 RAW = ord("!")  # the first byte of a row sent raw, to be formatted in Python
-BLOCK_ROWS = 1024  # lines joined into one write
+BLOCK_BYTES = 1 << 16  # lines joined into one write (bytes)
 
 _BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
 # CSV: a cell Python would escape (controls but tab and newline, DEL, C1, bidi) or quote (comma,
@@ -130,28 +130,54 @@ def copy_events(
     raw = conn.connection.driver_connection
     assert raw is not None
     import psycopg
+    from psycopg.generators import fetch_many
 
     count = 0
-    block: list[Any] = []
+    block = bytearray()
     try:
         with raw.cursor() as cursor, cursor.copy(statement, params) as copy:
-            for line in copy:
+            # Each line is one message. psycopg's `Copy` iterator costs a generator and a wait per
+            # message, so the lines already received are taken from libpq directly (`get_copy_data`
+            # without waiting); only when none is buffered does `copy.read()` wait for more (on
+            # psycopg's interruptible wait), and `copy` settles the connection if the reader stops
+            # early (a closed pipe, Ctrl-C): it cancels the COPY and drains it.
+            get = raw.pgconn.get_copy_data
+            while True:
+                size, line = get(1)
+                if size == 0:  # nothing received yet: wait, for the next line or the end
+                    line = copy.read()
+                    if not line:
+                        break
+                elif size < 0:  # the end, taken here: its result still to be read, as `copy` would
+                    _end(raw, fetch_many)
+                    break
                 count += 1
                 if line[0] == RAW:
                     if block:
-                        write(b"".join(block))
+                        write(bytes(block))
                         block.clear()
                     fallback(_parsed(bytes(line), costs))
                     continue
-                block.append(line)
-                if len(block) >= BLOCK_ROWS:
-                    write(b"".join(block))
+                block += line
+                if len(block) >= BLOCK_BYTES:
+                    write(bytes(block))
                     block.clear()
     except psycopg.Error as exc:  # COPY runs on the driver's cursor: give SQLAlchemy's error, as execute would
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
     if block:
-        write(b"".join(block))
+        write(bytes(block))
     return count
+
+
+def _end(raw: Any, fetch_many: Any) -> None:
+    """Read the COPY's final result once its last line was taken: raise its error, if any."""
+    import psycopg
+
+    results = raw.wait(fetch_many(raw.pgconn))
+    if len(results) != 1:
+        raise psycopg.ProgrammingError("you cannot mix COPY with other operations")
+    if results[0].status != psycopg.pq.ExecStatus.COMMAND_OK:
+        raise psycopg.errors.error_from_result(results[0], encoding=raw.pgconn._encoding)
 
 
 def _parsed(line: bytes, costs: bool) -> tuple[Any, ...]:

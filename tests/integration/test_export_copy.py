@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -157,3 +162,52 @@ def test_an_empty_export_writes_nothing(pg_url: str) -> None:
         )
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv"])
+def test_the_same_bytes_over_many_blocks_with_python_rows_between(pg_url: str, fmt: str) -> None:
+    """Lines are read in blocks of many rows: the rows formatted in Python land in their place."""
+    db = prepare(pg_url)
+    try:
+        with db.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO usage_events (id, workspace_id, user_id, event_type, quantity, metadata, created_at) "
+                "SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid, 'ws_acme', 'u' || (n %% 7), "
+                "'query', n, CASE WHEN n %% 97 = 0 THEN '{\"f\": 1.10}'::jsonb WHEN n %% 3 = 0 THEN "
+                "jsonb_build_object('pad', repeat('x', n %% 300)) END, "
+                "timestamptz '2026-01-01 00:00:00Z' + n * interval '1 second' FROM generate_series(1, 3000) AS n"
+            )
+        by_database = _export(db, fmt, by_database=True)
+        assert by_database == _export(db, fmt, by_database=False)
+        assert len(by_database) > 4 * 65536 and by_database.count(b"1.1") >= 3000 // 97
+    finally:
+        db.dispose()
+
+
+def test_ctrl_c_ends_the_export_without_a_traceback(pg_url: str) -> None:
+    """Interrupted mid-COPY (the output pipe full, nobody reading): the COPY is cancelled, no traceback."""
+    db = prepare(pg_url)
+    try:
+        with db.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO usage_events (id, workspace_id, user_id, event_type, quantity, metadata, created_at) "
+                "SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid, 'ws_acme', NULL, 'query', 1, "
+                "jsonb_build_object('pad', repeat('x', 500)), timestamptz '2026-01-01 00:00:00Z' + n * interval '1 ms' "
+                "FROM generate_series(1, 20000) AS n"
+            )
+    finally:
+        db.dispose()
+    command = [sys.executable, "-m", "atlas_cli", "--database-url", pg_url, "usage", "export", "--format", "ndjson"]
+    export = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2]
+    )
+    assert export.stdout is not None and export.stderr is not None
+    first = export.stdout.read(65536)  # the export is under way; what follows fills the pipe and waits
+    assert json.loads(first.splitlines()[0])["quantity"] == 1
+    time.sleep(1.0)
+    export.send_signal(signal.SIGINT)
+    rest = export.stdout.read()
+    err = export.stderr.read().decode()
+    code = export.wait(60)
+    assert code == 130 and err == "", err
+    assert len(first) + len(rest) < 20000 * 500
