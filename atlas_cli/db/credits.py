@@ -117,31 +117,7 @@ def insert_grants(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 def update_grants(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Each row: workspace_id, id, remaining, closed_at, closed_as (one executemany)."""
-    if not rows:
-        return
-    g = credit_grants.c
-    stmt = (
-        sa.update(credit_grants)
-        .where(g.workspace_id == sa.bindparam("w_id"), g.id == sa.bindparam("g_id"))
-        .values(
-            remaining=sa.bindparam("remaining"),
-            closed_at=sa.bindparam("closed_at"),
-            closed_as=sa.bindparam("closed_as"),
-        )
-    )
-    conn.execute(
-        stmt,
-        [
-            {
-                "w_id": r["workspace_id"],
-                "g_id": r["id"],
-                "remaining": r["remaining"],
-                "closed_at": r["closed_at"],
-                "closed_as": r["closed_as"],
-            }
-            for r in rows
-        ],
-    )
+    _update_many(conn, credit_grants, ("workspace_id", "id"), ("remaining", "closed_at", "closed_as"), rows)
 
 
 def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -151,33 +127,24 @@ def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 def update_accounts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Each row: workspace_id, unit, balance, overage, last_entry, updated_at (one executemany)."""
+    _update_many(
+        conn, credit_accounts, ("workspace_id", "unit"), ("balance", "overage", "last_entry", "updated_at"), rows
+    )
+
+
+def _update_many(
+    conn: Connection, table: sa.Table, keys: Sequence[str], columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """One executemany UPDATE of `columns` on the rows matched by `keys` (bound as `k_<key>`, since
+    SQLAlchemy reserves a column's own name for its SET value)."""
     if not rows:
         return
-    a = credit_accounts.c
     stmt = (
-        sa.update(credit_accounts)
-        .where(a.workspace_id == sa.bindparam("w_id"), a.unit == sa.bindparam("u"))
-        .values(
-            balance=sa.bindparam("balance"),
-            overage=sa.bindparam("overage"),
-            last_entry=sa.bindparam("last_entry"),
-            updated_at=sa.bindparam("updated_at"),
-        )
+        sa.update(table)
+        .where(*(table.c[k] == sa.bindparam(f"k_{k}") for k in keys))
+        .values({c: sa.bindparam(c) for c in columns})
     )
-    conn.execute(
-        stmt,
-        [
-            {
-                "w_id": r["workspace_id"],
-                "u": r["unit"],
-                "balance": r["balance"],
-                "overage": r["overage"],
-                "last_entry": r["last_entry"],
-                "updated_at": r["updated_at"],
-            }
-            for r in rows
-        ],
-    )
+    conn.execute(stmt, [{**{f"k_{k}": r[k] for k in keys}, **{c: r[c] for c in columns}} for r in rows])
 
 
 def entries(
