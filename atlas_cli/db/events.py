@@ -111,6 +111,9 @@ def _sqlite_keys(conn: Connection) -> list[tuple[str, ...]]:
     return [columns for _pk, _width, columns in sorted(keys)]
 
 
+_COUNT = "SELECT count(*) FROM ins"
+
+
 @functools.cache
 def _copy_statement(stage: str, columns: tuple[str, ...]) -> str:
     return f"COPY {stage} ({', '.join(columns)}) FROM STDIN"
@@ -123,16 +126,15 @@ def _move_statement(
     """The statement moving the staged rows into usage_events, skipping those whose key is stored
     (or repeated): `INSERT ... SELECT ... ON CONFLICT (key) DO NOTHING` in a CTE `ins`, then the
     `ctes` (the stale marks of the rows it inserted, `stale.marks_cte`; accounts locked), ending
-    with `rows`: the SELECT of what the statement returns (`_COUNT`: how many rows were inserted)."""
+    with `rows`: the SELECT of what the statement returns (`_COUNT`: how many rows were inserted).
+    `ins` returns only the columns the rest reads."""
     listed = ", ".join(columns)
+    returned = "workspace_id, created_at" if rows == _COUNT else "id, workspace_id, event_type, quantity, created_at"
     insert = (
         f"INSERT INTO usage_events ({listed}) SELECT {listed} FROM {stage} ON CONFLICT ({', '.join(key)}) DO NOTHING "
-        "RETURNING id, workspace_id, event_type, quantity, created_at"
+        f"RETURNING {returned}"
     )
     return f"WITH {', '.join((f'ins AS ({insert})', *ctes))} {rows}"
-
-
-_COUNT = "SELECT count(*) FROM ins"
 
 
 _COST_COLUMNS = (*COLUMNS, COST_COLUMN)
