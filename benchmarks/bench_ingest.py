@@ -259,22 +259,31 @@ def raw_postgres(url: str, rows: list[Row], _flush_at: int) -> float:
     return elapsed
 
 
-def raw_postgres_dedup(url: str, rows: list[Row], flush_at: int) -> float:
+def _staged(url: str) -> Any:
+    """A connection to a fresh bench_raw with the staging table of the bare dedup path."""
+    conn = _pg(url)
+    conn.execute(
+        "CREATE TEMPORARY TABLE bench_stage (id uuid, workspace_id text, user_id text, event_type text, "
+        "quantity integer, metadata jsonb, created_at timestamptz) ON COMMIT DELETE ROWS"
+    )
+    conn.commit()
+    return conn
+
+
+def _bare_move() -> str:
     key = "id, created_at" if SHAPE["partitioned"] else "id"
-    with _pg(url) as conn:
-        conn.execute(
-            "CREATE TEMPORARY TABLE bench_stage (id uuid, workspace_id text, user_id text, event_type text, "
-            "quantity integer, metadata jsonb, created_at timestamptz) ON COMMIT DELETE ROWS"
-        )
-        conn.commit()
+    return f"INSERT INTO bench_raw ({COLUMNS}) SELECT {COLUMNS} FROM bench_stage ON CONFLICT ({key}) DO NOTHING"
+
+
+def raw_postgres_dedup(url: str, rows: list[Row], flush_at: int) -> float:
+    move = _bare_move()
+    with _staged(url) as conn:
         started = time.perf_counter()
         for i in range(0, len(rows), flush_at):
             with conn.cursor() as cur, cur.copy(f"COPY bench_stage ({COLUMNS}) FROM STDIN") as copy:
                 for row in rows[i : i + flush_at]:
                     copy.write_row(row)
-            conn.execute(
-                f"INSERT INTO bench_raw ({COLUMNS}) SELECT {COLUMNS} FROM bench_stage ON CONFLICT ({key}) DO NOTHING"
-            )
+            conn.execute(move)
             conn.commit()
         elapsed = time.perf_counter() - started
         conn.execute("DROP TABLE bench_raw")
@@ -326,14 +335,8 @@ def writer_batches(db: Any, batches: list[bytes]) -> tuple[float, float, float |
 
 def bare_batches(url: str, batches: list[bytes]) -> tuple[float, float, float | None]:
     """The bare dedup path on the same COPY text."""
-    key = "id, created_at" if SHAPE["partitioned"] else "id"
-    move = f"INSERT INTO bench_raw ({COLUMNS}) SELECT {COLUMNS} FROM bench_stage ON CONFLICT ({key}) DO NOTHING"
-    with _pg(url) as conn:
-        conn.execute(
-            "CREATE TEMPORARY TABLE bench_stage (id uuid, workspace_id text, user_id text, event_type text, "
-            "quantity integer, metadata jsonb, created_at timestamptz) ON COMMIT DELETE ROWS"
-        )
-        conn.commit()
+    move = _bare_move()
+    with _staged(url) as conn:
 
         def work() -> None:
             for data in batches:
