@@ -83,11 +83,11 @@ def mark_rows(conn: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
 
 
 def marks_cte(conn: Connection, source: str) -> str | None:
-    """PostgreSQL: a data-modifying CTE, `marks AS (...)`, marking the periods of the rows of
-    `source` (an earlier CTE of the same statement with workspace_id and created_at: the rows an
-    insert returned), so the events and their marks are written by one statement. The marks are
-    locked in key order (two writers never wait on each other in opposite orders). None without
-    the marks table."""
+    """PostgreSQL: the CTEs `marks_days AS (...), marks AS (...)`, the second data-modifying,
+    marking the periods of the rows of `source` (an earlier CTE of the same statement with
+    workspace_id and created_at: the rows an insert returned), so the events and their marks are
+    written by one statement. The marks are locked in key order (two writers never wait on each
+    other in opposite orders). None without the marks table."""
     if not available(conn):
         return None
     return _MARKS_CTE.format(source=source)
@@ -98,7 +98,7 @@ def marks_cte(conn: Connection, source: str) -> str | None:
 _MARKS_CTE = (
     "marks_days AS (SELECT DISTINCT workspace_id, date_trunc('day', timezone('UTC', created_at)) AS day "
     "FROM {source} WHERE workspace_id IS NOT NULL), "
-    "marks AS (INSERT INTO atlas_stale_periods (workspace_id, period, period_start) "
+    f"marks AS (INSERT INTO {stale_periods.name} (workspace_id, period, period_start) "
     "SELECT DISTINCT workspace_id, p.period, timezone('UTC', date_trunc(p.unit, day)) "
     "FROM marks_days CROSS JOIN (VALUES ('daily', 'day'), ('monthly', 'month')) AS p(period, unit) "
     "ORDER BY 1, 2, 3 "
