@@ -38,26 +38,27 @@ BLOCK_BYTES = 1 << 16  # lines joined into one write (bytes)
 
 _BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
 # CSV: a cell Python would escape (controls but tab and newline, DEL, C1, bidi) or quote (comma,
-# quote, newline; and a carriage return, which PostgreSQL's CSV quotes and Python's does not)...
-_CSV_TEXT = f'[\n,"\x01-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]'
-# ...or guard against formulas (= + - @ tab first) or write as nothing (empty): on the first characters
-_CSV_FIRST = "(left(workspace_id, 1) || left(event_type, 1) || left(COALESCE(user_id, 'x'), 1)) ~ '^[^-=+@\\t]{3}$'"
+# quote, newline; and a carriage return, which PostgreSQL's CSV quotes and Python's does not), or
+# guard against formulas (= + - @ tab first). One match over the three fields, each after a space
+# (` workspace event user`): a formula character after a space is the start of a field (or, inside
+# one, a row merely formatted in Python).
+_CSV_TEXT = f'[\n,"\x01-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]| [-=+@\t]'
+_CSV_FIELDS = "(' ' || workspace_id || ' ' || event_type || ' ' || COALESCE(user_id, ''))"
 _CSV_META = f"[0-9]\\.|[\x7f-\x9f{_BIDI}]|^(null$|[-=+@])"
 _ND_TEXT = '["\\\\\x01-\x1f]'  # what JSON escapes in a string: quote, backslash, controls
+_ND_FIELDS = "(workspace_id || event_type || COALESCE(user_id, ''))"
 _ND_META = "[0-9]\\.|: null"
 # jsonb's text is spaced (`{"a": [1, 2]}`); json_strip_nulls writes it compact, as Python does, but
 # drops object members whose value is null: those rows (`: null`) are formatted in Python
 _COMPACT = "json_strip_nulls(m::json)::text"
 _TIME = """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-_TEXT_AND_META = (
-    "(workspace_id || event_type || COALESCE(user_id, '')) !~ %(text)s AND COALESCE(metadata::text !~ %(meta)s, true)"
-)
-_SAFE = {"csv": f"{_TEXT_AND_META} AND {_CSV_FIRST}", "ndjson": _TEXT_AND_META}
+_META_OK = "COALESCE(metadata::text !~ %(meta)s, true)"
+_SAFE = {"csv": f"{_CSV_FIELDS} !~ %(text)s AND {_META_OK}", "ndjson": f"{_ND_FIELDS} !~ %(text)s AND {_META_OK}"}
 
 
 def _raw(costs: bool) -> str:
     cost = f", {COST_COLUMN}::text" if costs else ""
-    return f"json_build_array(id::text, workspace_id, user_id, event_type, quantity, metadata, {_TIME}{cost})::text"
+    return f"json_build_array(id::text, workspace_id, user_id, event_type, quantity, m::json, {_TIME}{cost})::text"
 
 
 def _csv_line(costs: bool) -> str:
@@ -89,7 +90,7 @@ def _statement(fmt: str, costs: bool, where: list[str]) -> str:
     # Sorted narrow (the columns, and `ok` once per row), then each line built as it leaves the sort.
     query = (
         f"SELECT CASE WHEN ok THEN {line} ELSE '!' || {_raw(costs)} END FROM (SELECT id, workspace_id, user_id, "
-        f"event_type, quantity, metadata, metadata::text AS m, {_SAFE[fmt]} AS ok, created_at{cost} "
+        f"event_type, quantity, metadata::text AS m, {_SAFE[fmt]} AS ok, created_at{cost} "
         f"FROM usage_events{filtered} ORDER BY created_at, id) AS e"
     )
     # One column in CSV form whose quote and delimiter never occur in a line (no line holds a
@@ -140,33 +141,45 @@ def copy_events(
             # message, so the lines already received are taken from libpq directly (`get_copy_data`
             # without waiting); only when none is buffered does `copy.read()` wait for more (on
             # psycopg's interruptible wait), and `copy` settles the connection if the reader stops
-            # early (a closed pipe, Ctrl-C): it cancels the COPY and drains it.
+            # early (a closed pipe, Ctrl-C): it cancels the COPY and drains it. Per line, only the
+            # append: lines are counted, and raw ones found, a block at a time (`_emit`).
             get = raw.pgconn.get_copy_data
             while True:
                 size, line = get(1)
-                if size == 0:  # nothing received yet: wait, for the next line or the end
-                    line = copy.read()
+                if size <= 0:
+                    if size < 0:  # the end, taken here: its result still to be read, as `copy` would
+                        _end(raw, fetch_many)
+                        break
+                    line = copy.read()  # nothing received yet: wait, for the next line or the end
                     if not line:
                         break
-                elif size < 0:  # the end, taken here: its result still to be read, as `copy` would
-                    _end(raw, fetch_many)
-                    break
-                count += 1
-                if line[0] == RAW:
-                    if block:
-                        write(bytes(block))
-                        block.clear()
-                    fallback(_parsed(bytes(line), costs))
-                    continue
                 block += line
                 if len(block) >= BLOCK_BYTES:
-                    write(bytes(block))
+                    count += _emit(bytes(block), write, fallback, costs)
                     block.clear()
     except psycopg.Error as exc:  # COPY runs on the driver's cursor: give SQLAlchemy's error, as execute would
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
     if block:
-        write(bytes(block))
+        count += _emit(bytes(block), write, fallback, costs)
     return count
+
+
+def _emit(
+    block: bytes, write: Callable[[bytes], None], fallback: Callable[[tuple[Any, ...]], None], costs: bool
+) -> int:
+    """Write a block of whole lines, each raw line (`!` first) parsed and given to `fallback` in
+    its place. Returns the number of lines (each ends with a newline, none holds another)."""
+    start, size = 0, len(block)
+    while start < size:
+        if block[start] == RAW:
+            end = block.index(b"\n", start) + 1
+            fallback(_parsed(block[start:end], costs))
+        else:
+            found = block.find(b"\n!", start)
+            end = size if found < 0 else found + 1
+            write(block[start:end])
+        start = end
+    return block.count(b"\n")
 
 
 def _end(raw: Any, fetch_many: Any) -> None:
