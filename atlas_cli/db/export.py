@@ -141,45 +141,33 @@ def copy_events(
             # message, so the lines already received are taken from libpq directly (`get_copy_data`
             # without waiting); only when none is buffered does `copy.read()` wait for more (on
             # psycopg's interruptible wait), and `copy` settles the connection if the reader stops
-            # early (a closed pipe, Ctrl-C): it cancels the COPY and drains it. Per line, only the
-            # append: lines are counted, and raw ones found, a block at a time (`_emit`).
+            # early (a closed pipe, Ctrl-C): it cancels the COPY and drains it.
             get = raw.pgconn.get_copy_data
             while True:
                 size, line = get(1)
-                if size <= 0:
-                    if size < 0:  # the end, taken here: its result still to be read, as `copy` would
-                        _end(raw, fetch_many)
-                        break
-                    line = copy.read()  # nothing received yet: wait, for the next line or the end
+                if size == 0:  # nothing received yet: wait, for the next line or the end
+                    line = copy.read()
                     if not line:
                         break
+                elif size < 0:  # the end, taken here: its result still to be read, as `copy` would
+                    _end(raw, fetch_many)
+                    break
+                count += 1
+                if line[0] == RAW:
+                    if block:
+                        write(bytes(block))
+                        block.clear()
+                    fallback(_parsed(bytes(line), costs))
+                    continue
                 block += line
                 if len(block) >= BLOCK_BYTES:
-                    count += _emit(bytes(block), write, fallback, costs)
+                    write(bytes(block))
                     block.clear()
     except psycopg.Error as exc:  # COPY runs on the driver's cursor: give SQLAlchemy's error, as execute would
         raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
     if block:
-        count += _emit(bytes(block), write, fallback, costs)
+        write(bytes(block))
     return count
-
-
-def _emit(
-    block: bytes, write: Callable[[bytes], None], fallback: Callable[[tuple[Any, ...]], None], costs: bool
-) -> int:
-    """Write a block of whole lines, each raw line (`!` first) parsed and given to `fallback` in
-    its place. Returns the number of lines (each ends with a newline, none holds another)."""
-    start, size = 0, len(block)
-    while start < size:
-        if block[start] == RAW:
-            end = block.index(b"\n", start) + 1
-            fallback(_parsed(block[start:end], costs))
-        else:
-            found = block.find(b"\n!", start)
-            end = size if found < 0 else found + 1
-            write(block[start:end])
-        start = end
-    return block.count(b"\n")
 
 
 def _end(raw: Any, fetch_many: Any) -> None:
