@@ -9,6 +9,7 @@ whatever the number of accounts, grants or entries.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -292,3 +293,136 @@ def save(
         "e_actor": column(e, "actor"), "e_reason": column(e, "reason"), "e_at": column(e, "created_at"),
     }  # fmt: skip
     conn.exec_driver_sql(_SAVE_POSTGRESQL, params)
+
+
+# --- charges reported by the insert's own statement (PostgreSQL) ------------------------------
+
+Sum = tuple[datetime, int, int, str | None]  # (first event's time, cost, events, the event's id when one)
+Charge = tuple[datetime, str, int]  # (event time, event id, cost)
+
+
+@dataclass
+class Charges:
+    """What the statement inserting a batch of events reports for deduction on PostgreSQL, in the
+    same round trip: each inserted event is costed by the database (`prices`: event type, unit,
+    credits, per), the accounts of every (workspace, unit) charged are locked in key order, and
+
+    - where an account's row is the same in the statement's snapshot as the locked (latest) one, no
+      change to its grants committed since the snapshot (every change to a grant writes a ledger
+      entry, so moves the account's `last_entry`): its open `grants` are current; and when no
+      grant's effective or expiry instant falls between its first and last event, the same grants
+      are usable for every event, so its costs come back summed (`sums`);
+    - elsewhere (a new account, one changed while the statement waited for its lock, a grant
+      starting or ending among the events) each event's cost comes back (`events`), for a Book that
+      reads the grants after the lock where they are not `grants`.
+    """
+
+    prices: Sequence[tuple[str, str, int, int]]
+    reported: bool = False
+    count: int = 0  # rows inserted
+    accounts: dict[Pair, dict[str, Any]] = field(default_factory=dict)
+    grants: dict[Pair, list[dict[str, Any]]] = field(default_factory=dict)
+    sums: dict[Pair, Sum] = field(default_factory=dict)
+    events: dict[Pair, list[Charge]] = field(default_factory=dict)
+
+    def run(self, conn: Connection, move: str) -> int:
+        """Execute `move` (an INSERT ... SELECT into usage_events) reporting the charges; rows inserted."""
+        params = {
+            "types": [p[0] for p in self.prices],
+            "units": [p[1] for p in self.prices],
+            "credits": [p[2] for p in self.prices],
+            "per": [p[3] for p in self.prices],
+        }
+        statement = _CHARGES.format(move=move)
+        for part, ws, unit, id_, b1, b2, b3, b4, t1, t2, t3 in conn.exec_driver_sql(statement, params):
+            pair = (ws, unit)
+            if part == 0:
+                self.count = int(b1)
+            elif part == 1:
+                self.accounts[pair] = {
+                    "workspace_id": ws,
+                    "unit": unit,
+                    "balance": int(b1),
+                    "overage": int(b2),
+                    "last_entry": int(b3),
+                    "updated_at": t1,
+                }
+                if b4:
+                    self.grants.setdefault(pair, [])
+            elif part == 2:
+                self.grants[pair].append(
+                    {
+                        "workspace_id": ws,
+                        "unit": unit,
+                        "id": id_,
+                        "amount": int(b1),
+                        "remaining": int(b2),
+                        "priority": int(b3),
+                        "effective_at": t1,
+                        "expires_at": t2,
+                        "created_at": t3,
+                        "closed_at": None,
+                        "closed_as": None,
+                    }
+                )
+            elif part == 3:
+                self.sums[pair] = (t1, int(b1), int(b2), id_)
+            else:
+                self.events.setdefault(pair, []).append((t1, id_, int(b1)))
+        self.reported = True
+        return self.count
+
+
+# part 0: rows inserted; 1: the accounts locked (b4: unchanged since the snapshot); 2: their open
+# grants; 3: a pair's summed charges; 4: one event's charge. Rows of parts 1-2 come before 3-4.
+_CHARGES = """
+WITH ins AS ({move} RETURNING id, workspace_id, event_type, quantity, created_at),
+price AS (
+    SELECT * FROM unnest(%(types)s::text[], %(units)s::text[], %(credits)s::numeric[], %(per)s::numeric[])
+        AS p(event_type, unit, credits, per)
+), charge AS (
+    SELECT i.workspace_id, p.unit, i.id::text AS id, i.created_at,
+           div(i.quantity * p.credits + p.per - 1, p.per)::bigint AS cost
+    FROM ins AS i JOIN price AS p ON p.event_type = i.event_type
+    WHERE i.quantity > 0 AND p.credits > 0
+), agg AS (
+    SELECT workspace_id, unit, min(created_at) AS first, max(created_at) AS last, sum(cost)::bigint AS cost,
+           count(*) AS events, min(id) AS id
+    FROM charge GROUP BY workspace_id, unit
+), lk AS (
+    SELECT a.workspace_id, a.unit, a.balance, a.overage, a.last_entry, a.updated_at
+    FROM atlas_credit_accounts AS a
+    WHERE (a.workspace_id, a.unit) IN (SELECT workspace_id, unit FROM agg)
+    ORDER BY a.workspace_id, a.unit FOR UPDATE
+), acc AS (
+    SELECT lk.*, (s.last_entry = lk.last_entry) AS same
+    FROM lk JOIN atlas_credit_accounts AS s ON s.workspace_id = lk.workspace_id AND s.unit = lk.unit
+), g AS (
+    SELECT g.workspace_id, g.unit, g.id, g.amount, g.remaining, g.priority, g.effective_at, g.expires_at,
+           g.created_at
+    FROM atlas_credit_grants AS g JOIN acc ON g.workspace_id = acc.workspace_id AND g.unit = acc.unit
+    WHERE acc.same AND g.remaining > 0 AND g.closed_at IS NULL
+), each AS (
+    SELECT agg.workspace_id, agg.unit FROM agg
+    WHERE NOT EXISTS (
+        SELECT FROM acc WHERE acc.workspace_id = agg.workspace_id AND acc.unit = agg.unit AND acc.same
+    ) OR EXISTS (
+        SELECT FROM g WHERE g.workspace_id = agg.workspace_id AND g.unit = agg.unit
+            AND (g.effective_at > agg.first AND g.effective_at <= agg.last
+                 OR g.expires_at > agg.first AND g.expires_at <= agg.last)
+    )
+)
+SELECT 0 AS part, NULL::text AS workspace_id, NULL::text AS unit, NULL::text AS id, count(*)::bigint AS b1,
+       NULL::bigint AS b2, NULL::bigint AS b3, NULL::bool AS b4, NULL::timestamptz AS t1,
+       NULL::timestamptz AS t2, NULL::timestamptz AS t3
+FROM ins
+UNION ALL SELECT 1, workspace_id, unit, NULL, balance, overage, last_entry, same, updated_at, NULL, NULL FROM acc
+UNION ALL
+SELECT 2, workspace_id, unit, id, amount, remaining, priority, NULL, effective_at, expires_at, created_at FROM g
+UNION ALL
+SELECT 3, workspace_id, unit, CASE WHEN events = 1 THEN id END, cost, events, NULL, NULL, first, NULL, NULL FROM agg
+WHERE NOT EXISTS (SELECT FROM each WHERE each.workspace_id = agg.workspace_id AND each.unit = agg.unit)
+UNION ALL
+SELECT 4, workspace_id, unit, id, cost, NULL, NULL, NULL, created_at, NULL, NULL FROM charge
+WHERE EXISTS (SELECT FROM each WHERE each.workspace_id = charge.workspace_id AND each.unit = charge.unit)
+"""
