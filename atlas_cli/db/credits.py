@@ -8,6 +8,7 @@ whatever the number of accounts, grants or entries.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -243,25 +244,33 @@ _SAVE_POSTGRESQL = """
 WITH g AS (
     UPDATE atlas_credit_grants AS t
     SET remaining = v.remaining, closed_at = v.closed_at, closed_as = v.closed_as
-    FROM unnest(%(g_ws)s::text[], %(g_id)s::text[], %(g_remaining)s::bigint[], %(g_closed_at)s::timestamptz[],
-                %(g_closed_as)s::text[]) AS v(workspace_id, id, remaining, closed_at, closed_as)
+    FROM jsonb_to_recordset(%(grants)s::jsonb)
+         AS v(workspace_id text, id text, remaining bigint, closed_at timestamptz, closed_as text)
     WHERE t.workspace_id = v.workspace_id AND t.id = v.id
     RETURNING 1
 ), a AS (
     UPDATE atlas_credit_accounts AS t
     SET balance = v.balance, overage = v.overage, last_entry = v.last_entry, updated_at = v.updated_at
-    FROM unnest(%(a_ws)s::text[], %(a_unit)s::text[], %(a_balance)s::bigint[], %(a_overage)s::bigint[],
-                %(a_last)s::bigint[], %(a_updated)s::timestamptz[])
-         AS v(workspace_id, unit, balance, overage, last_entry, updated_at)
+    FROM jsonb_to_recordset(%(accounts)s::jsonb)
+         AS v(workspace_id text, unit text, balance bigint, overage bigint, last_entry bigint, updated_at timestamptz)
     WHERE t.workspace_id = v.workspace_id AND t.unit = v.unit
     RETURNING 1
 )
 INSERT INTO atlas_credit_ledger
     (workspace_id, unit, id, kind, amount, balance_after, grant_id, event_id, key, actor, reason, created_at)
-SELECT * FROM unnest(%(e_ws)s::text[], %(e_unit)s::text[], %(e_id)s::bigint[], %(e_kind)s::text[],
-                     %(e_amount)s::bigint[], %(e_after)s::bigint[], %(e_grant)s::text[], %(e_event)s::text[],
-                     %(e_key)s::text[], %(e_actor)s::text[], %(e_reason)s::text[], %(e_at)s::timestamptz[])
+SELECT workspace_id, unit, id, kind, amount, balance_after, grant_id, event_id, key, actor, reason, created_at
+FROM jsonb_to_recordset(%(entries)s::jsonb)
+     AS v(workspace_id text, unit text, id bigint, kind text, amount bigint, balance_after bigint, grant_id text,
+          event_id text, key text, actor text, reason text, created_at timestamptz)
 """
+_SAVED = {
+    "grants": ("workspace_id", "id", "remaining", "closed_at", "closed_as"),
+    "accounts": ("workspace_id", "unit", "balance", "overage", "last_entry", "updated_at"),
+    "entries": (
+        "workspace_id", "unit", "id", "kind", "amount", "balance_after", "grant_id", "event_id", "key", "actor",
+        "reason", "created_at",
+    ),
+}  # fmt: skip
 
 
 def save(
@@ -271,28 +280,24 @@ def save(
     accounts_changed: Sequence[dict[str, Any]],
 ) -> None:
     """Writes changed grants, new ledger entries and changed accounts: on PostgreSQL in ONE
-    statement (data-modifying CTEs over arrays), elsewhere one executemany per table."""
+    statement (data-modifying CTEs over JSON documents, which the driver passes as one string
+    each), elsewhere one executemany per table."""
     if conn.dialect.name != "postgresql":
         update_grants(conn, grants_changed)
         insert_entries(conn, entries_new)
         update_accounts(conn, accounts_changed)
         return
-
-    def column(rows: Sequence[dict[str, Any]], name: str) -> list[Any]:
-        return [r[name] for r in rows]
-
-    g, e, a = grants_changed, entries_new, accounts_changed
+    given = {"grants": grants_changed, "accounts": accounts_changed, "entries": entries_new}
     params = {
-        "g_ws": column(g, "workspace_id"), "g_id": column(g, "id"), "g_remaining": column(g, "remaining"),
-        "g_closed_at": column(g, "closed_at"), "g_closed_as": column(g, "closed_as"),
-        "a_ws": column(a, "workspace_id"), "a_unit": column(a, "unit"), "a_balance": column(a, "balance"),
-        "a_overage": column(a, "overage"), "a_last": column(a, "last_entry"), "a_updated": column(a, "updated_at"),
-        "e_ws": column(e, "workspace_id"), "e_unit": column(e, "unit"), "e_id": column(e, "id"),
-        "e_kind": column(e, "kind"), "e_amount": column(e, "amount"), "e_after": column(e, "balance_after"),
-        "e_grant": column(e, "grant_id"), "e_event": column(e, "event_id"), "e_key": column(e, "key"),
-        "e_actor": column(e, "actor"), "e_reason": column(e, "reason"), "e_at": column(e, "created_at"),
-    }  # fmt: skip
+        name: json.dumps([{c: r[c] for c in _SAVED[name]} for r in rows], default=_iso) for name, rows in given.items()
+    }
     conn.exec_driver_sql(_SAVE_POSTGRESQL, params)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 # --- charges reported by the insert's own statement (PostgreSQL) ------------------------------
