@@ -288,10 +288,16 @@ def save(
         update_accounts(conn, accounts_changed)
         return
     given = {"grants": grants_changed, "accounts": accounts_changed, "entries": entries_new}
-    params = {
-        name: json.dumps([{c: r[c] for c in _SAVED[name]} for r in rows], default=_iso) for name, rows in given.items()
-    }
+    params = {name: json.dumps(_only(rows, _SAVED[name]), default=_iso) for name, rows in given.items()}
     conn.exec_driver_sql(_SAVE_POSTGRESQL, params)
+
+
+def _only(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Sequence[dict[str, Any]]:
+    """`rows` with only `columns` (as they are when they hold nothing else, as ledger entries do)."""
+    wanted = set(columns)
+    if all(r.keys() == wanted for r in rows):
+        return rows
+    return [{c: r[c] for c in columns} for r in rows]
 
 
 def _iso(value: Any) -> str:
@@ -382,12 +388,16 @@ class Charges:
 # grants; 3: a pair's summed charges; 4: one event's charge. Rows of parts 1-2 come before 3-4.
 _CHARGES = """
 WITH ins AS ({move} RETURNING id, workspace_id, event_type, quantity, created_at),
-price AS (
-    SELECT * FROM unnest(%(types)s::text[], %(units)s::text[], %(credits)s::numeric[], %(per)s::numeric[])
+price AS (  -- small: integer arithmetic cannot overflow (a quantity is a 32-bit integer)
+    SELECT p.*, p.credits <= 2147483647 AND p.per <= 2147483647 AS small,
+           CASE WHEN p.credits <= 2147483647 AND p.per <= 2147483647 THEN p.credits::bigint END AS c,
+           CASE WHEN p.credits <= 2147483647 AND p.per <= 2147483647 THEN p.per::bigint END AS d
+    FROM unnest(%(types)s::text[], %(units)s::text[], %(credits)s::numeric[], %(per)s::numeric[])
         AS p(event_type, unit, credits, per)
-), charge AS (
+), charge AS (  -- ceil(quantity x credits / per)
     SELECT i.workspace_id, p.unit, i.id::text AS id, i.created_at,
-           div(i.quantity * p.credits + p.per - 1, p.per)::bigint AS cost
+           CASE WHEN p.small THEN (i.quantity * p.c + p.d - 1) / p.d
+                ELSE div(i.quantity * p.credits + p.per - 1, p.per)::bigint END AS cost
     FROM ins AS i JOIN price AS p ON p.event_type = i.event_type
     WHERE i.quantity > 0 AND p.credits > 0
 ), agg AS (

@@ -264,3 +264,19 @@ def test_a_grant_committed_while_the_insert_waits_for_the_account_is_drawn_on(en
     assert remaining[new] == 70  # priority 1 first
     assert sorted(remaining.values()) == [70, 100]
     assert_ledger_holds(env)
+
+
+def test_costs_are_exact_integers_beyond_32_bits(env):
+    # ceil(quantity x credits / per) with credits past what 32-bit arithmetic holds
+    big = CATALOG.format(paid=env.paid).replace("credits = 1, per = 1000", "credits = 3000000000, per = 7")
+    env.push(big)
+    grant(env, 10**15, "g")
+    events = [
+        Event(new_id(1), "acme", None, "token", 5, None, NOW + timedelta(seconds=1)),
+        Event(new_id(2), "acme", None, "token", 2_000_000_000, None, NOW + timedelta(seconds=2)),
+        Event(new_id(3), "acme", None, "query", 3, None, NOW + timedelta(seconds=3)),
+    ]
+    assert DatabaseSink(env.db).write(events).inserted == 3
+    # ceil(15e9 / 7) = 2,142,857,143; ceil(6e18 / 7) = 857,142,857,142,857,143; 3 queries: 3
+    assert account(env)["balance"] == 10**15 - 2_142_857_143 - 857_142_857_142_857_143 - 3
+    assert_ledger_holds(env)
