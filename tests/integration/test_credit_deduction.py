@@ -16,7 +16,7 @@ from atlas_cli.domain.events import Event
 from atlas_cli.services.ingestion.batching import DatabaseSink
 from tests import entitlement_envs
 from tests.events_fixtures import new_id
-from tests.factories import NOW
+from tests.factories import NOW, wait_for_a_lock_waiter
 
 CATALOG = """
 [features.ai-credits]
@@ -233,8 +233,6 @@ def test_a_batch_inside_one_interval_draws_its_sum_in_burn_order(env):
 def test_a_grant_committed_while_the_insert_waits_for_the_account_is_drawn_on(env):
     """The insert's statement reads the grants as of its start: one that commits while it waits for
     the account's lock is missing there, so the deduction reads the grants again after the lock."""
-    import time
-
     grant(env, 100, "old", "--priority", "5")
     errors: list[BaseException] = []
 
@@ -249,15 +247,7 @@ def test_a_grant_committed_while_the_insert_waits_for_the_account_is_drawn_on(en
         new = _add_grant(conn, 100, 1)  # holds the account's lock until committed
         worker = threading.Thread(target=write)
         worker.start()
-        for _ in range(400):  # until the insert waits for the account
-            with env.db.connect() as probe:
-                waiting = probe.execute(
-                    sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                ).scalar_one()
-            if waiting:
-                break
-            time.sleep(0.05)
-        assert waiting, "the insert never waited for the account's lock"
+        assert wait_for_a_lock_waiter(env.db), "the insert never waited for the account's lock"
     worker.join(timeout=30)
     assert not errors
     remaining = _remaining(env)
