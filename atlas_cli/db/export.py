@@ -10,14 +10,16 @@ is not formatted in SQL but sent raw (as a JSON array, prefixed with `!`) and fo
   such a row is merely formatted in Python;
 - ndjson only: metadata with an object member whose value is null (`: null`), which the compact
   writer in SQL (json_strip_nulls) would drop;
-- CSV only: ids or event types with a control character other than tab and newline (Python shows
-  them escaped, `\\x1b`), metadata with DEL, C1 controls or bidi overrides (written as `\\u009b`
-  escapes there), or a carriage return (the csv module does not quote it, PostgreSQL does).
+- CSV only: workspace ids, event types or user ids with a control character other than tab and
+  newline (Python shows them escaped, `\\x1b`), a comma, quote or newline (quoted there), a
+  carriage return (the csv module does not quote it, PostgreSQL does) or a formula start (= + - @
+  or tab first, which Python guards with a `'`; the same character after a space inside a field
+  also sends the row here); metadata with DEL, C1 controls or bidi overrides (written as `\\u009b`
+  escapes there), starting with a formula character, or the JSON `null`.
 
 Every other difference is absorbed in SQL: jsonb's `", "` and `": "` made compact for ndjson,
-empty text as an empty CSV cell (not `""`), a JSON `null` metadata as an empty CSV cell, the CSV
-formula guard (`'` before = + - @ and tab), timestamps as UTC with microseconds and a Z, costs
-without trailing zeros.
+empty text as an empty CSV cell (not `""`), CSV quoting of metadata, timestamps as UTC with
+microseconds and a Z, costs without trailing zeros.
 """
 
 from __future__ import annotations
