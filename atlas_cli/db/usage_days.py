@@ -166,15 +166,7 @@ def meter_sums(
     if not meters:
         return {ws_id: {} for ws_id in windows}
     meter_columns(layout.usage_events.c, meters)  # a cost meter on a database without costs: BadInput
-    horizon = bucket_start(PeriodKind.DAILY, now - SUMMARY_GRACE)  # days ending by then are servable
-    served: dict[str, tuple[datetime, datetime]] = {}
-    if not recompute and available(conn):
-        candidates = {}
-        for ws_id, window in windows.items():
-            first, limit = _ceil_day(window.start), min(bucket_start(PeriodKind.DAILY, window.end), horizon)
-            if first < limit:
-                candidates[ws_id] = (first, limit)
-        served = _servable(conn, candidates)
+    served = {} if recompute else served_days(conn, windows, now)
     totals: dict[str, dict[str, int]] = {ws_id: dict.fromkeys(meters, 0) for ws_id in windows}
     raw: list[tuple[str, datetime, datetime]] = []
     for ws_id, window in windows.items():
@@ -188,6 +180,22 @@ def meter_sums(
             for key, value in sums.items():
                 totals[ws_id][key] += value
     return {ws_id: as_totals(sums, meters) for ws_id, sums in totals.items()}
+
+
+def served_days(
+    conn: Connection, windows: Mapping[str, Window], now: datetime
+) -> dict[str, tuple[datetime, datetime]]:
+    """The days [first, split) of each workspace's window that are read from the rollup (see the
+    module docstring); a workspace with none is absent, and so is every one without the rollup."""
+    if not available(conn):
+        return {}
+    horizon = bucket_start(PeriodKind.DAILY, now - SUMMARY_GRACE)  # days ending by then can be served
+    candidates = {}
+    for ws_id, window in windows.items():
+        first, limit = _ceil_day(window.start), min(bucket_start(PeriodKind.DAILY, window.end), horizon)
+        if first < limit:
+            candidates[ws_id] = (first, limit)
+    return _servable(conn, candidates)
 
 
 def _fresh(spans: Any) -> tuple[Any, Any]:
