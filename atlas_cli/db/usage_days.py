@@ -111,20 +111,30 @@ def refresh(conn: Connection, days: Sequence[Window], workspace_id: str | None, 
         .group_by(e.c.workspace_id, day, e.c.event_type)
     )
     columns = ["workspace_id", "day", "event_type", "quantity", "cost_micros", "events"]
-    conn.execute(dialect.insert_for(conn, usage_days).from_select(columns, sums))
+    conn.execute(_upsert(conn, usage_days, columns, sums))
 
     starts = dialect.moments(conn, [s.start for s in settled], "rollup_day")
     workspaces = sa.select(organization.c.id).where(sa.true())
     if workspace_id is not None:
         workspaces = workspaces.where(organization.c.id == workspace_id)
     ws = workspaces.subquery("workspaces")
-    computed = sa.select(ws.c.id, starts.c.rollup_day, sa.literal(now, UTCDateTime())).select_from(
-        ws.join(starts, sa.true())
+    computed = (
+        sa.select(ws.c.id, starts.c.rollup_day, sa.literal(now, UTCDateTime()))
+        .select_from(ws.join(starts, sa.true()))
+        .where(sa.true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as a join's ON
     )
-    conn.execute(
-        dialect.insert_for(conn, usage_days_computed).from_select(["workspace_id", "day", "computed_at"], computed)
-    )
+    conn.execute(_upsert(conn, usage_days_computed, ["workspace_id", "day", "computed_at"], computed))
     return len(settled)
+
+
+def _upsert(conn: Connection, table: sa.Table, columns: list[str], rows: Any) -> Any:
+    """INSERT `rows` into `table`; a row already there (another `aggregate` running at the same
+    time committed it first) takes the new values."""
+    stmt = dialect.insert_for(conn, table).from_select(columns, rows)
+    keys = [col.name for col in table.primary_key.columns]
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={name: stmt.excluded[name] for name in columns if name not in keys}
+    )
 
 
 def _events(conn: Connection) -> Any:
@@ -182,9 +192,7 @@ def meter_sums(
     return {ws_id: as_totals(sums, meters) for ws_id, sums in totals.items()}
 
 
-def served_days(
-    conn: Connection, windows: Mapping[str, Window], now: datetime
-) -> dict[str, tuple[datetime, datetime]]:
+def served_days(conn: Connection, windows: Mapping[str, Window], now: datetime) -> dict[str, tuple[datetime, datetime]]:
     """The days [first, split) of each workspace's window that are read from the rollup (see the
     module docstring); a workspace with none is absent, and so is every one without the rollup."""
     if not available(conn):
