@@ -186,3 +186,33 @@ def test_the_cli_check_equals_its_recomputation(db: Database) -> None:
 def ps_model(db: Database) -> bool:
     with db.connect() as conn:
         return db.billing(conn).model == "per-seat"
+
+
+def test_a_late_event_committed_while_aggregate_runs_is_never_lost(pg_url: str) -> None:
+    """PostgreSQL: a writer holding the mark of a closed day (its transaction open) makes an
+    aggregate that recomputes the day wait, so the rollup it writes has the event, or the mark
+    stays; either way the check's totals are the raw ones."""
+    import threading
+    import uuid
+
+    from atlas_cli.db import events as sql
+    from atlas_cli.services import Services
+
+    db = factories.migrated(pg_url)
+    with db.begin() as conn:
+        factories.workspace(conn, "acme")
+        factories.events(conn, "acme", [("query", 1, day(5), "u1")])
+    aggregate(db)
+    cli = bf.Cli(db.url)
+    late = day(10, 12)
+    assert cli("usage", "record", "-w", "acme", "-t", "query", "-q", "2", "--at", late.isoformat()).exit_code == 0
+    with db.begin() as conn:  # a second late event, not committed yet: it holds the day's mark
+        assert sql.insert_events(conn, [(str(uuid.UUID(int=9)), "acme", None, "query", 3, None, late, None)]) == 1
+        nightly = threading.Thread(target=lambda: Services(db, factories.clock).events.aggregate(None, every=True))
+        nightly.start()
+        nightly.join(0.5)  # it waits for this transaction; the outcome does not depend on how long
+    nightly.join()
+    assert served(db)["acme"] == (4, 22)  # the marks were cleared, the day recomputed with the event
+    usage = measured(db)
+    assert usage["acme"]["queries"] == 6
+    db.dispose()
