@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from atlas_cli.db import dialect, stale
-from atlas_cli.db.layout import Layout, _batches, as_totals, cost_micros, meter_columns, raw_meter_sums
+from atlas_cli.db.layout import Layout, as_totals, cost_micros, meter_columns, raw_meter_sums
 from atlas_cli.db.schema import organization, stale_periods, usage_days, usage_days_computed
 from atlas_cli.db.types import UTCDateTime
 from atlas_cli.domain.periods import SUMMARY_GRACE, PeriodKind, Window, bucket_start
@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 d = usage_days.c
 c = usage_days_computed.c
 DAY = timedelta(days=1)
+# Workspaces per statement when reading the rollup: the spans are bound as one parameter whatever
+# their number (`dialect.windows`), so a batch is limited only to bound the rows of one result;
+# each statement reads the rollup's days of the batch in one pass, so fewer batches read less.
+SPANS = 5_000
 _PRESENT = "atlas_usage_days_present"
 
 
@@ -221,7 +225,7 @@ def _servable(
     """For each workspace, the days [first, split) served from the rollup: from its candidate span's
     first day, as many consecutive fresh days as there are (workspaces with none are absent)."""
     served: dict[str, tuple[datetime, datetime]] = {}
-    for batch in _batches(list(candidates.items())):
+    for batch in _chunks(list(candidates.items())):
         spans = dialect.windows(conn, [(ws_id, first, limit) for ws_id, (first, limit) in batch], "rollup_spans")
         joined, fresh = _fresh(spans)
         rows = conn.execute(
@@ -257,13 +261,17 @@ def _servable(
     return served
 
 
+def _chunks(items: list[Any]) -> list[list[Any]]:
+    return [items[i : i + SPANS] for i in range(0, len(items), SPANS)]
+
+
 def _rollup_sums(
     conn: Connection, served: Mapping[str, tuple[datetime, datetime]], meters: Mapping[str, Meter]
 ) -> dict[str, dict[str, int]]:
     """Each meter's integer sum (micro-dollars for costs) over the rollup's days [first, split) of
     each workspace in `served`, in one statement per batch."""
     found: dict[str, dict[str, int]] = {}
-    for batch in _batches(list(served.items())):
+    for batch in _chunks(list(served.items())):
         spans = dialect.windows(conn, [(ws_id, first, split) for ws_id, (first, split) in batch], "served")
         inside = sa.and_(
             d.workspace_id == spans.c.workspace_id, d.day >= spans.c.period_start, d.day < spans.c.period_end
