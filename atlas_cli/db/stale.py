@@ -145,4 +145,4 @@ def clear_starts(conn: Connection, workspace_id: str, period: str, starts: Seque
     if period == "daily":
         from atlas_cli.db import usage_days
 
-        usage_days.invalidate(conn, workspace_id, min(starts), max(starts))
+        usage_days.invalidate(conn, workspace_id, min(starts), max(starts), starts)

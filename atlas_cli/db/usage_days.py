@@ -63,14 +63,20 @@ def available(conn: Connection) -> bool:
     return present
 
 
-def invalidate(conn: Connection, workspace_id: str | None, first: datetime, last: datetime) -> None:
-    """Forget that the days starting in [first, last] were computed (of one workspace or all):
-    they are read from the raw events until `usage aggregate` computes them again."""
+def invalidate(
+    conn: Connection, workspace_id: str | None, first: datetime, last: datetime, days: Sequence[datetime] | None = None
+) -> None:
+    """Forget that the days starting in [first, last] (only those of `days`, when given) were
+    computed, of one workspace or all: they are read from the raw events until `usage aggregate`
+    computes them again."""
     if not available(conn):
         return
     where = [c.day >= first, c.day <= last]
     if workspace_id is not None:
         where.append(c.workspace_id == workspace_id)
+    if days is not None:
+        listed = dialect.moments(conn, list(days), "forgotten_day")
+        where.append(c.day.in_(sa.select(listed.c.forgotten_day)))
     conn.execute(sa.delete(usage_days_computed).where(*where))
 
 
