@@ -198,6 +198,36 @@ stale_periods = sa.Table(
     sa.Column("period_start", UTCDateTime, primary_key=True),
 )
 
+
+def usage_day_tables(metadata: sa.MetaData) -> tuple[sa.Table, ...]:
+    """The daily rollup of usage_events (DESIGN 8, billing check): per workspace, UTC day and event
+    type, the quantity, the cost in whole micro-dollars (each event's cost rounded as the meters
+    round it) and the number of events; and, per workspace and day, when the day was computed (a
+    day without events has no sums but is computed all the same). Written by `usage aggregate`
+    for closed days only; a daily stale mark, or a missing computed row, sends the day back to
+    the raw events."""
+    days = sa.Table(
+        "atlas_usage_days",
+        metadata,
+        sa.Column("workspace_id", sa.Text, primary_key=True),
+        sa.Column("day", UTCDateTime, primary_key=True),
+        sa.Column("event_type", sa.Text, primary_key=True),
+        sa.Column("quantity", sa.BigInteger, nullable=False),
+        sa.Column("cost_micros", sa.BigInteger, nullable=False),
+        sa.Column("events", sa.BigInteger, nullable=False),
+    )
+    computed = sa.Table(
+        "atlas_usage_days_computed",
+        metadata,
+        sa.Column("workspace_id", sa.Text, primary_key=True),
+        sa.Column("day", UTCDateTime, primary_key=True),
+        sa.Column("computed_at", UTCDateTime, nullable=False),
+    )
+    return days, computed
+
+
+usage_days, usage_days_computed = usage_day_tables(metadata)
+
 # Usage sent to Stripe's meters (billing in arrears, DESIGN 4c): one row per meter event sent, its
 # value the delta and `cumulative` the period's total sent once it was. The identifier is derived from
 # (workspace, feature, meter, period start, cumulative), so a resend carries the same one.
@@ -301,4 +331,6 @@ OWN_TABLES = (
     credit_requests,
     stale_periods,
     meter_reports,
+    usage_days,
+    usage_days_computed,
 )

@@ -14,6 +14,11 @@ its mark. SQLite serialises writers.
 
 A database without the table (atlas's migrations not run yet) keeps no marks: history then
 recomputes every period, as a database it knows nothing about deserves.
+
+The same daily marks guard the daily rollup (`db.usage_days`): a marked day is read from the raw
+events, and deleting a daily mark deletes the day's computed row in the same statement pass, so a
+day whose mark is cleared (history recomputing its summary) is not served from the rollup until
+`usage aggregate` has computed it again.
 """
 
 from __future__ import annotations
@@ -121,6 +126,10 @@ def clear(conn: Connection, period: str, first: datetime, last: datetime, worksp
     if workspace_id is not None:
         where.append(m.workspace_id == workspace_id)
     conn.execute(sa.delete(stale_periods).where(*where))
+    if period == "daily":
+        from atlas_cli.db import usage_days
+
+        usage_days.invalidate(conn, workspace_id, first, last)
 
 
 def clear_starts(conn: Connection, workspace_id: str, period: str, starts: Sequence[datetime]) -> None:
@@ -133,3 +142,7 @@ def clear_starts(conn: Connection, workspace_id: str, period: str, starts: Seque
             m.workspace_id == workspace_id, m.period == period, m.period_start.in_(sa.select(bucket.c.mark_start))
         )
     )
+    if period == "daily":
+        from atlas_cli.db import usage_days
+
+        usage_days.invalidate(conn, workspace_id, min(starts), max(starts), starts)
