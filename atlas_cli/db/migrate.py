@@ -21,6 +21,8 @@ VERSION_TABLE = "atlas_alembic_version"
 
 @dataclass(frozen=True)
 class TableState:
+    """One table of the schema: present, missing or incompatible, and whose it is."""
+
     name: str
     state: str  # present | missing | incompatible
     detail: str = ""
@@ -29,6 +31,8 @@ class TableState:
 
 @dataclass(frozen=True)
 class SchemaState:
+    """The schema as `db status` reports it: tables, indexes, migrations and tiers."""
+
     tables: tuple[TableState, ...]
     missing_indexes: tuple[str, ...]
     revision: str | None
