@@ -164,6 +164,15 @@ class AtlasGroup(TyperGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        """Typer's own --install-completion and --show-completion still work but are not listed:
+        `atlas completion install` is the documented way (it also completes workspace slugs)."""
+        params: list[Any] = super().get_params(ctx)
+        for param in params:
+            if param.name in ("install_completion", "show_completion"):
+                param.hidden = True
+        return params
+
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         with _one_line_usage_errors():
             return super().make_context(info_name, args, parent=parent, **extra)

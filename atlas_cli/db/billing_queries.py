@@ -183,8 +183,20 @@ def organization_for_stripe(
 
 
 def lock_organization(conn: Connection, table: Any, workspace_id: str) -> RowMapping:
-    """The workspace's row of the organization `table`, locked until the transaction ends."""
-    return conn.execute(sa.select(table).where(table.c.id == workspace_id).with_for_update()).mappings().one()
+    """The workspace's row of the organization `table`, locked until the transaction ends.
+
+    Raises: NotFound: the row was deleted since the workspace was looked up."""
+    from atlas_cli.errors import NotFound
+
+    found = lock_organization_if_present(conn, table, workspace_id)
+    if found is None:
+        raise NotFound(f"workspace {workspace_id} was deleted meanwhile; nothing was changed")
+    return found
+
+
+def lock_organization_if_present(conn: Connection, table: Any, workspace_id: str) -> RowMapping | None:
+    """As `lock_organization`; None when the row is gone (deleted meanwhile)."""
+    return conn.execute(sa.select(table).where(table.c.id == workspace_id).with_for_update()).mappings().one_or_none()
 
 
 def update_organization(conn: Connection, table: Any, workspace_id: str, values: dict[str, Any]) -> None:

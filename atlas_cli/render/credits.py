@@ -112,7 +112,7 @@ class CreditViews(Output):
             cells = [[x["workspaceId"], x["unit"], (x["periodStart"] or "")[:10], f"{x['allocation']:,}", x["outcome"],
                       f"{x['paidOverage']:,}", f"{x['expired']:,}", f"{x['balance']:,}"] for x in rows]  # fmt: skip
             columns = ["Workspace", "Unit", "Period", "Allocation#", "Outcome", "Paid overage#", "Expired#", "Balance#"]
-            self._print_table(f"Credit allocation at {iso(r.at)}", columns, cells)
+            self._print_table(f"Credit allocation at {self.when(r.at)}", columns, cells)
             if not rows:
                 self.out.print("Nothing to allocate: no credit feature in the operator catalog.")
 

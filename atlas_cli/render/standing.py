@@ -7,10 +7,11 @@ per-seat database adds the server's per-seat keys.
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, Output, iso, number
+from atlas_cli.render.base import NOT_ENFORCED, STATUS_STYLE, Output, iso, number, zone_name
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -186,13 +187,16 @@ def _amount(value: Any, feature: Feature) -> str:
 _ROLE_WORDS = {"warning": "warning", "limit": "the limit", "hard_limit": "the hard limit"}
 
 
-def forecast_lines(dimensions: Sequence[DimensionForecast]) -> list[str]:
-    """One line per dimension that reaches a band before the period ends, at the rate so far."""
+def forecast_lines(dimensions: Sequence[DimensionForecast], zone: tzinfo = UTC) -> list[str]:
+    """One line per dimension that reaches a band before the period ends, at the rate so far; the
+    times in `zone` (a table's --tz), named."""
     lines = []
     for d in dimensions:
-        ahead = [f"{_ROLE_WORDS[c.role]} {c.at:%Y-%m-%d %H:%M}" for c in d.crossings if c.at is not None]
+        ahead = [
+            f"{_ROLE_WORDS[c.role]} {c.at.astimezone(zone):%Y-%m-%d %H:%M}" for c in d.crossings if c.at is not None
+        ]
         if ahead:
-            lines.append(f"Forecast ({d.metric}, at the rate so far): " + ", ".join(ahead) + " UTC")
+            lines.append(f"Forecast ({d.metric}, at the rate so far): " + ", ".join(ahead) + f" {zone_name(zone)}")
     return lines
 
 
@@ -234,7 +238,7 @@ class StandingViews(Output):
             state = "expired" if s.trial.expired else f"{s.trial.days_left} day(s) left"
             self.out.print(f"Trial ends {self.when(s.trial.ends_at)} ({state})")
         if usage:
-            for note in forecast_lines(s.forecast):
+            for note in forecast_lines(s.forecast, self.zone):
                 self.out.print(note)
         if not usage:
             sub = s.subscription

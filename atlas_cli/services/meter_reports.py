@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from atlas_cli.stripe_gateway import StripeGateway
 
 NO_CUSTOMER = "no Stripe customer"
-SENT, WOULD_SEND, FAILED, NOT_SENT = "sent", "would_send", "failed", "not_sent"
+SENT, WOULD_SEND, FAILED, NOT_SENT, DELETED = "sent", "would_send", "failed", "not_sent", "deleted"
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class MeterRow:
     customer: str
     usage: int
     previously_sent: int
-    status: str  # sent, would_send, unchanged, over_reported, too_old, failed, not_sent
+    status: str  # sent, would_send, unchanged, over_reported, too_old, failed, not_sent, deleted
     identifier: str | None = None
     timestamp: datetime | None = None
 
@@ -157,11 +157,13 @@ class MeterReportService:
 
     def _send_one(self, billing: Billing, row: MeterRow, now: datetime) -> MeterRow:
         """Lock the workspace, read what was sent again (another run may have sent meanwhile),
-        record the event and send it; a Stripe error rolls the record back."""
+        record the event and send it; a Stripe error rolls the record back. A workspace whose row
+        was deleted since it was measured is not billed (status `deleted`)."""
         from atlas_cli.db import billing_queries as bq
 
         with self._db.begin() as conn:
-            bq.lock_organization(conn, billing.layout.organization, row.workspace_id)
+            if bq.lock_organization_if_present(conn, billing.layout.organization, row.workspace_id) is None:
+                return replace(row, status=DELETED, identifier=None)
             sent = ledger.sent_total(conn, row.workspace_id, row.feature, row.period.start)
             status = rules.outcome(row.usage, sent, row.timestamp or now, now)
             if status != rules.SEND:

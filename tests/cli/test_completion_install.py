@@ -103,6 +103,12 @@ def test_completion_script_prints_the_shipped_script():
     assert result.exit_code == 0 and result.stdout == (ROOT / "completions" / "atlas.fish").read_text()
 
 
+def test_the_root_help_lists_only_the_documented_completion_command():
+    shown = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "80"}).stdout
+    assert "completion    Shell completion" in shown
+    assert "--install-completion" not in shown and "--show-completion" not in shown
+
+
 def test_tiers_complete_from_the_databases_billing_model(atlas_db):
     with atlas_db.begin() as conn:
         factories.workspace(conn, "ws_acme", slug="acme")

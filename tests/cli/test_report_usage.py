@@ -336,3 +336,73 @@ def test_unknown_workspace_exits_3(env):
 def test_a_catalog_without_a_stripe_meter_has_nothing_to_bill(env):
     env.push(catalog(env).replace(f'stripe_meter = "{METER}"\n', ""))
     assert "no metered feature with a stripe_meter" in env.cli().fails(5, "billing", "report-usage", "-w", "acme")
+
+
+# --- runs at once, and a workspace deleted under a run ----------------------------------------
+
+
+def _service(env):
+    from atlas_cli.config import load_settings
+    from atlas_cli.db.database import Database
+    from atlas_cli.services.meter_reports import MeterReportService
+    from atlas_cli.stripe_gateway import StripeGateway
+    from tests.factories import clock
+
+    return MeterReportService(Database(env.db.url), clock, StripeGateway(load_settings()))
+
+
+def test_two_runs_at_once_send_the_usage_once(env):
+    import threading
+
+    usage(env, "acme", 7, MONTH_START + timedelta(days=2))
+    usage(env, "globex", 4, OCTOBER + timedelta(days=3))
+    usage(env, "globex", 9, NOW - timedelta(hours=2))
+    services = [_service(env) for _ in range(2)]
+    start = threading.Barrier(len(services))
+    results: list[object] = []
+
+    def run(service) -> None:
+        start.wait()
+        try:
+            results.append(service.report(None, all_workspaces=True))
+        except Exception as exc:  # the test fails below, naming it
+            results.append(exc)
+
+    threads = [threading.Thread(target=run, args=(service,)) for service in services]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(isinstance(result, Exception) for result in results), results
+    statuses = sorted(row.status for result in results for row in result.rows if row.usage)
+    assert statuses == ["sent", "sent", "sent", "unchanged", "unchanged", "unchanged"]  # each delta once
+    assert (total(env, "acme"), total(env, "globex")) == (7, 13)
+    assert [(r["workspace_id"], r["value"]) for r in ledger(env)] == [("acme", 7), ("globex", 4), ("globex", 9)]
+    assert sends(env) == 3
+    for service in services:
+        service._db.dispose()
+
+
+def test_a_workspace_deleted_between_measuring_and_sending_is_not_billed(env):
+    if env.db.url.startswith("sqlite"):
+        pytest.skip("the deletion runs from a second connection while the first send holds SQLite's write lock")
+    from atlas_cli.stripe_gateway import StripeGateway
+
+    usage(env, "acme", 2, NOW - timedelta(hours=1))
+    usage(env, "globex", 3, NOW - timedelta(hours=1))
+    service = _service(env)
+    gateway: StripeGateway = service._stripe
+    send = gateway.send_meter_event
+
+    def send_then_delete_globex(*args, **kwargs):
+        with env.db.begin() as conn:  # another connection: acme's row is locked, globex's is not
+            conn.execute(sa.text("DELETE FROM organization WHERE id = 'globex'"))
+        return send(*args, **kwargs)
+
+    gateway.send_meter_event = send_then_delete_globex
+    out = service.report(None, all_workspaces=True)
+    rows = {(row.workspace_id, row.status) for row in out.rows if row.usage}
+    assert rows == {("acme", "sent"), ("globex", "deleted")} and out.failure is None
+    assert total(env, "acme") == 2 and env.customers["globex"] not in {c for _, c in env.stripe.meter_totals(METER)}
+    assert [r["workspace_id"] for r in ledger(env)] == ["acme"]
+    service._db.dispose()

@@ -31,6 +31,11 @@ def test_classic_forecast_in_usage_show(atlas, atlas_db):
     assert tokens["reached"] == ["warning"] and tokens["limitAt"] == "2026-11-27T22:07:42.000Z"
     table = atlas("usage", "show", "-w", "acme")
     assert "Forecast (queries, at the rate so far): warning 2026-11-29 16:20 UTC" in table.stdout
+    zoned = atlas("usage", "show", "-w", "acme", "--tz", "America/New_York").stdout  # EST, UTC-5
+    assert "Forecast (queries, at the rate so far): warning 2026-11-29 11:20 America/New_York" in zoned
+    assert atlas.json("usage", "show", "-w", "acme", "--tz", "Asia/Kolkata")["forecast"][0]["warningAt"] == (
+        "2026-11-29T16:20:15.000Z"  # JSON keeps the API's UTC
+    )
     assert atlas("usage", "show", "-w", "acme", "--format", "csv").stdout.splitlines()[0].count("forecast") == 0
 
 

@@ -1,7 +1,7 @@
 """The ledger of usage sent to Stripe's meters (billing in arrears).
 
 Revision ID: 0004i
-Revises: 0003b
+Revises: 0004e
 Create Date: 2026-12-02
 
 atlas's own table only, on either billing model; created only when missing (see 0001). One row
