@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
@@ -138,11 +138,15 @@ class Inserted:
 
     event_types: frozenset[str]
     rows: list[InsertedRow] = field(default_factory=list)
-    # PostgreSQL: also lock, in the insert's own statement (one round trip less), the credit accounts
-    # of these units of every workspace with an inserted row of `event_types`, in key order; their
-    # rows (the latest versions: a locking read waits and rereads) land in `accounts`
-    lock_units: tuple[str, ...] = ()
-    accounts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # PostgreSQL: instead of `rows`, the insert's own statement reports what deduction needs
+    # (`db.credits.Charges`: costs summed in the database, the accounts locked)
+    report: Report | None = None
+
+
+class Report(Protocol):
+    def run(self, conn: Connection, move: str) -> int:
+        """Execute `move` (INSERT ... SELECT into usage_events), reporting on its rows; rows inserted."""
+        ...
 
 
 InsertedRow = tuple[str, str, str, int, datetime]  # (id, workspace_id, event_type, quantity, created_at)
@@ -278,46 +282,26 @@ def insert_copy_text(conn: Connection, data: bytes, *, costs: bool = False, inse
 
 
 def _move_returning(conn: Connection, move: str, inserted: Inserted) -> int:
-    """The move, returning its count (first row) and the inserted rows of the wanted types; with
-    `lock_units`, also the accounts it locks."""
-    locking = bool(inserted.lock_units)
-    statement = _RETURNING_LOCKING.format(move=move) if locking else _RETURNING.format(move=move)
-    params: dict[str, Any] = {"types": sorted(inserted.event_types)}
-    if locking:
-        params["units"] = list(inserted.lock_units)
+    """The move, returning its count (first row) and the inserted rows of the wanted types (or
+    what `inserted.report` reports instead)."""
+    if inserted.report is not None:
+        return inserted.report.run(conn, move)
+    statement = _RETURNING.format(move=move)
     count = 0
-    for part, id_, ws, kind, qty, at, overage, last in conn.exec_driver_sql(statement, params):
+    for part, id_, ws, kind, qty, at in conn.exec_driver_sql(statement, {"types": sorted(inserted.event_types)}):
         if part == 0:
             count = int(qty)
-        elif part == 1:
-            inserted.rows.append((id_, ws, kind, int(qty), at))
         else:
-            inserted.accounts[(ws, kind)] = {
-                "workspace_id": ws,
-                "unit": kind,
-                "balance": int(qty),
-                "overage": int(overage),
-                "last_entry": int(last),
-                "updated_at": at,
-            }
+            inserted.rows.append((id_, ws, kind, int(qty), at))
     return count
 
 
 _RETURNING = (
     "WITH ins AS ({move} RETURNING id, workspace_id, event_type, quantity, created_at) "
     "SELECT 0 AS part, NULL AS id, NULL AS workspace_id, NULL AS event_type, count(*) AS quantity, "
-    "NULL::timestamptz AS created_at, NULL::bigint AS overage, NULL::bigint AS last_entry FROM ins UNION ALL "
-    "SELECT 1, id::text, workspace_id, event_type, quantity, created_at, NULL, NULL "
+    "NULL::timestamptz AS created_at FROM ins UNION ALL "
+    "SELECT 1, id::text, workspace_id, event_type, quantity, created_at "
     "FROM ins WHERE event_type = ANY(%(types)s)"
-)
-_RETURNING_LOCKING = (
-    _RETURNING + " UNION ALL SELECT 2, NULL, workspace_id, unit, balance, updated_at, overage, last_entry FROM lk"
-).replace(
-    ") SELECT 0 AS part",
-    "), lk AS (SELECT workspace_id, unit, balance, overage, last_entry, updated_at FROM atlas_credit_accounts "
-    "WHERE workspace_id IN (SELECT workspace_id FROM ins WHERE event_type = ANY(%(types)s)) "
-    "AND unit = ANY(%(units)s) ORDER BY workspace_id, unit FOR UPDATE) SELECT 0 AS part",
-    1,
 )
 
 
