@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Standing:
+    """Where a workspace stands in its billing period: its plan, facts and metrics."""
+
     workspace: Workspace
     catalog: Catalog
     plan: Plan | None
