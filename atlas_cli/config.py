@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import (
@@ -38,7 +38,8 @@ class _DotEnvWithoutRedirects(DotEnvSettingsSource):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # defer_build: the validator is built only when the full reader runs (`load_settings`)
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", defer_build=True)
 
     database_url: SecretStr | None = None
     stripe_secret_key: SecretStr | None = None
@@ -119,7 +120,11 @@ def load_settings(context: str | None = None) -> Settings:
     """
     from atlas_cli.contexts import applied
 
-    settings_class = _settings_class(applied(context))
+    found = applied(context)
+    plain = _plain_settings(found)
+    if plain is not None:
+        return plain
+    settings_class = _settings_class(found)
     try:
         return settings_class()
     except ValidationError as exc:
@@ -127,6 +132,35 @@ def load_settings(context: str | None = None) -> Settings:
             f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}" for error in exc.errors()
         )
         raise BadInput(f"invalid configuration: {problems}") from None
+
+
+def _plain_settings(context: Applied | None, dotenv: Path = DOTENV) -> Settings | None:
+    """The settings as the full reader makes them, read without building its validator, in the
+    common case: no `.env` file, and every value of the environment and the context valid. None
+    otherwise: the full reader then reads `.env` and words any error.
+
+    The same precedence (environment over the context), the same case-insensitive names, the same
+    values: text as given (empty included), a secret as SecretStr, a path as Path, a choice only
+    when it is one of the choices."""
+    if dotenv.is_file():
+        return None
+    environment = {name.lower(): value for name, value in os.environ.items()}
+    context_values = context.values if context is not None else {}
+    values: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        value = environment.get(name, context_values.get(name))
+        if value is None:
+            continue
+        kinds = [kind for kind in get_args(field.annotation) if kind is not type(None)]
+        if kinds == [str]:
+            values[name] = value
+        elif kinds in ([SecretStr], [Path]):
+            values[name] = kinds[0](value)
+        elif len(kinds) == 1 and get_origin(kinds[0]) is Literal and value in get_args(kinds[0]):
+            values[name] = value
+        else:
+            return None  # not a valid choice, or a kind of field this reader does not know
+    return Settings.model_construct(**values)
 
 
 def named_value(settings: Settings, name: str) -> str | None:

@@ -14,7 +14,10 @@ ATLAS=${ATLAS:-atlas}
 ALERT_COMMAND=${ALERT_COMMAND:-}
 alerts=""
 
-# Since the start of yesterday: late events of the last day are counted in daily and monthly rows.
+# Since the start of yesterday: late events of the last day are counted in daily and monthly rows,
+# and yesterday enters the daily rollup that `billing check` reads closed days from (which keeps
+# `billing check --all` fast). Once, after installing or upgrading atlas, run
+# `atlas usage aggregate --all` to fill it from the start of the previous month.
 since=$(date -u -d yesterday +%F 2>/dev/null || date -u +%F)
 if ! $ATLAS usage aggregate --all --since "$since" --period both > /dev/null; then
     echo "nightly-usage: aggregation failed" >&2

@@ -17,6 +17,23 @@ def clock() -> datetime:
     return NOW
 
 
+def wait_for_a_lock_waiter(db: Database) -> bool:
+    """PostgreSQL: wait (up to 20 s) until some session waits for a lock; whether one did."""
+    import time
+
+    import sqlalchemy as sa
+
+    for _ in range(400):
+        with db.connect() as probe:  # a new transaction each time: pg_stat_activity is snapshotted per one
+            waiting = probe.execute(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            ).scalar_one()
+        if waiting:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def migrated(url: str) -> Database:
     db = Database(url, create=True)
     with db.begin() as conn:

@@ -54,6 +54,9 @@ def check(
     all_workspaces: Annotated[
         bool, typer.Option("--all", help="Every workspace that is not deleted; exit with the worst one's code.")
     ] = False,
+    recompute: Annotated[
+        bool, typer.Option("--recompute", help="Sum the usage from raw events only, not the daily rollup.")
+    ] = False,
     fmt: FormatOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -62,6 +65,10 @@ def check(
     Exit codes: 0 allowed, 10 warning and 11 soft limit (only with --fail-on), 12 hard limit,
     13 trial expired, 14 billing check failed, 15 subscription required. With --all, the worst
     workspace's: 12, then 15, 13, 14, 11, 10.
+
+    Usage of closed days is read from the daily rollup that `usage aggregate` keeps (where no
+    late write marked it stale); the rest of the period from raw events. --recompute reads
+    everything from raw events.
 
     Examples:
 
@@ -77,12 +84,12 @@ def check(
 
             rt.fail(BadInput("give either --workspace or --all, not both"))
         with rt.services() as svc:
-            fleet = svc.fleet.check_all(fail_on=fail_on, resource=resource)
+            fleet = svc.fleet.check_all(fail_on=fail_on, resource=resource, recompute=recompute)
         rt.render.fleet_check(fleet, rt.output_format(fmt, as_json))
         rt.exit(fleet.exit_code)
         return
     with rt.services() as svc:
-        report = svc.billing.check(rt.workspace(workspace), fail_on=fail_on, resource=resource)
+        report = svc.billing.check(rt.workspace(workspace), fail_on=fail_on, resource=resource, recompute=recompute)
     rt.render.check_report(report, rt.output_format(fmt, as_json))
     rt.exit(report.exit_code)
 

@@ -8,7 +8,9 @@ whatever the number of accounts, grants or entries.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -242,25 +244,33 @@ _SAVE_POSTGRESQL = """
 WITH g AS (
     UPDATE atlas_credit_grants AS t
     SET remaining = v.remaining, closed_at = v.closed_at, closed_as = v.closed_as
-    FROM unnest(%(g_ws)s::text[], %(g_id)s::text[], %(g_remaining)s::bigint[], %(g_closed_at)s::timestamptz[],
-                %(g_closed_as)s::text[]) AS v(workspace_id, id, remaining, closed_at, closed_as)
+    FROM jsonb_to_recordset(%(grants)s::jsonb)
+         AS v(workspace_id text, id text, remaining bigint, closed_at timestamptz, closed_as text)
     WHERE t.workspace_id = v.workspace_id AND t.id = v.id
     RETURNING 1
 ), a AS (
     UPDATE atlas_credit_accounts AS t
     SET balance = v.balance, overage = v.overage, last_entry = v.last_entry, updated_at = v.updated_at
-    FROM unnest(%(a_ws)s::text[], %(a_unit)s::text[], %(a_balance)s::bigint[], %(a_overage)s::bigint[],
-                %(a_last)s::bigint[], %(a_updated)s::timestamptz[])
-         AS v(workspace_id, unit, balance, overage, last_entry, updated_at)
+    FROM jsonb_to_recordset(%(accounts)s::jsonb)
+         AS v(workspace_id text, unit text, balance bigint, overage bigint, last_entry bigint, updated_at timestamptz)
     WHERE t.workspace_id = v.workspace_id AND t.unit = v.unit
     RETURNING 1
 )
 INSERT INTO atlas_credit_ledger
     (workspace_id, unit, id, kind, amount, balance_after, grant_id, event_id, key, actor, reason, created_at)
-SELECT * FROM unnest(%(e_ws)s::text[], %(e_unit)s::text[], %(e_id)s::bigint[], %(e_kind)s::text[],
-                     %(e_amount)s::bigint[], %(e_after)s::bigint[], %(e_grant)s::text[], %(e_event)s::text[],
-                     %(e_key)s::text[], %(e_actor)s::text[], %(e_reason)s::text[], %(e_at)s::timestamptz[])
+SELECT workspace_id, unit, id, kind, amount, balance_after, grant_id, event_id, key, actor, reason, created_at
+FROM jsonb_to_recordset(%(entries)s::jsonb)
+     AS v(workspace_id text, unit text, id bigint, kind text, amount bigint, balance_after bigint, grant_id text,
+          event_id text, key text, actor text, reason text, created_at timestamptz)
 """
+_SAVED = {
+    "grants": ("workspace_id", "id", "remaining", "closed_at", "closed_as"),
+    "accounts": ("workspace_id", "unit", "balance", "overage", "last_entry", "updated_at"),
+    "entries": (
+        "workspace_id", "unit", "id", "kind", "amount", "balance_after", "grant_id", "event_id", "key", "actor",
+        "reason", "created_at",
+    ),
+}  # fmt: skip
 
 
 def save(
@@ -270,25 +280,164 @@ def save(
     accounts_changed: Sequence[dict[str, Any]],
 ) -> None:
     """Writes changed grants, new ledger entries and changed accounts: on PostgreSQL in ONE
-    statement (data-modifying CTEs over arrays), elsewhere one executemany per table."""
+    statement (data-modifying CTEs over JSON documents, which the driver passes as one string
+    each), elsewhere one executemany per table."""
     if conn.dialect.name != "postgresql":
         update_grants(conn, grants_changed)
         insert_entries(conn, entries_new)
         update_accounts(conn, accounts_changed)
         return
-
-    def column(rows: Sequence[dict[str, Any]], name: str) -> list[Any]:
-        return [r[name] for r in rows]
-
-    g, e, a = grants_changed, entries_new, accounts_changed
-    params = {
-        "g_ws": column(g, "workspace_id"), "g_id": column(g, "id"), "g_remaining": column(g, "remaining"),
-        "g_closed_at": column(g, "closed_at"), "g_closed_as": column(g, "closed_as"),
-        "a_ws": column(a, "workspace_id"), "a_unit": column(a, "unit"), "a_balance": column(a, "balance"),
-        "a_overage": column(a, "overage"), "a_last": column(a, "last_entry"), "a_updated": column(a, "updated_at"),
-        "e_ws": column(e, "workspace_id"), "e_unit": column(e, "unit"), "e_id": column(e, "id"),
-        "e_kind": column(e, "kind"), "e_amount": column(e, "amount"), "e_after": column(e, "balance_after"),
-        "e_grant": column(e, "grant_id"), "e_event": column(e, "event_id"), "e_key": column(e, "key"),
-        "e_actor": column(e, "actor"), "e_reason": column(e, "reason"), "e_at": column(e, "created_at"),
-    }  # fmt: skip
+    given = {"grants": grants_changed, "accounts": accounts_changed, "entries": entries_new}
+    params = {name: json.dumps(_only(rows, _SAVED[name]), default=_iso) for name, rows in given.items()}
     conn.exec_driver_sql(_SAVE_POSTGRESQL, params)
+
+
+def _only(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Sequence[dict[str, Any]]:
+    """`rows` with only `columns` (as they are when they hold nothing else, as ledger entries do)."""
+    wanted = set(columns)
+    if all(r.keys() == wanted for r in rows):
+        return rows
+    return [{c: r[c] for c in columns} for r in rows]
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# --- charges reported by the insert's own statement (PostgreSQL) ------------------------------
+
+Sum = tuple[datetime, int, int, str | None]  # (first event's time, cost, events, the event's id when one)
+Charge = tuple[datetime, str, int]  # (event time, event id, cost)
+
+
+@dataclass
+class Charges:
+    """What the statement inserting a batch of events reports for deduction on PostgreSQL, in the
+    same round trip: each inserted event is costed by the database (`prices`: event type, unit,
+    credits, per), the accounts of every (workspace, unit) charged are locked in key order, and
+
+    - where an account's row is the same in the statement's snapshot as the locked (latest) one, no
+      change to its grants committed since the snapshot (every change to a grant writes a ledger
+      entry, so moves the account's `last_entry`): its open `grants` are current; and when no
+      grant's effective or expiry instant falls between its first and last event, the same grants
+      are usable for every event, so its costs come back summed (`sums`);
+    - elsewhere (a new account, one changed while the statement waited for its lock, a grant
+      starting or ending among the events) each event's cost comes back (`events`), for a Book that
+      reads the grants after the lock where they are not `grants`.
+    """
+
+    prices: Sequence[tuple[str, str, int, int]]
+    reported: bool = False
+    count: int = 0  # rows inserted
+    accounts: dict[Pair, dict[str, Any]] = field(default_factory=dict)
+    grants: dict[Pair, list[dict[str, Any]]] = field(default_factory=dict)
+    sums: dict[Pair, Sum] = field(default_factory=dict)
+    events: dict[Pair, list[Charge]] = field(default_factory=dict)
+
+    def run(self, conn: Connection, move: str) -> int:
+        """Execute `move` (an INSERT ... SELECT into usage_events) reporting the charges; rows inserted."""
+        params = {
+            "types": [p[0] for p in self.prices],
+            "units": [p[1] for p in self.prices],
+            "credits": [p[2] for p in self.prices],
+            "per": [p[3] for p in self.prices],
+        }
+        statement = _CHARGES.format(move=move)
+        for part, ws, unit, id_, b1, b2, b3, b4, t1, t2, t3 in conn.exec_driver_sql(statement, params):
+            pair = (ws, unit)
+            if part == 0:
+                self.count = int(b1)
+            elif part == 1:
+                self.accounts[pair] = {
+                    "workspace_id": ws,
+                    "unit": unit,
+                    "balance": int(b1),
+                    "overage": int(b2),
+                    "last_entry": int(b3),
+                    "updated_at": t1,
+                }
+                if b4:
+                    self.grants.setdefault(pair, [])
+            elif part == 2:
+                self.grants[pair].append(
+                    {
+                        "workspace_id": ws,
+                        "unit": unit,
+                        "id": id_,
+                        "amount": int(b1),
+                        "remaining": int(b2),
+                        "priority": int(b3),
+                        "effective_at": t1,
+                        "expires_at": t2,
+                        "created_at": t3,
+                        "closed_at": None,
+                        "closed_as": None,
+                    }
+                )
+            elif part == 3:
+                self.sums[pair] = (t1, int(b1), int(b2), id_)
+            else:
+                self.events.setdefault(pair, []).append((t1, id_, int(b1)))
+        self.reported = True
+        return self.count
+
+
+# part 0: rows inserted; 1: the accounts locked (b4: unchanged since the snapshot); 2: their open
+# grants; 3: a pair's summed charges; 4: one event's charge. Rows of parts 1-2 come before 3-4.
+_CHARGES = """
+WITH ins AS ({move} RETURNING id, workspace_id, event_type, quantity, created_at),
+price AS (  -- small: integer arithmetic cannot overflow (a quantity is a 32-bit integer)
+    SELECT p.*, p.credits <= 2147483647 AND p.per <= 2147483647 AS small,
+           CASE WHEN p.credits <= 2147483647 AND p.per <= 2147483647 THEN p.credits::bigint END AS c,
+           CASE WHEN p.credits <= 2147483647 AND p.per <= 2147483647 THEN p.per::bigint END AS d
+    FROM unnest(%(types)s::text[], %(units)s::text[], %(credits)s::numeric[], %(per)s::numeric[])
+        AS p(event_type, unit, credits, per)
+), charge AS (  -- ceil(quantity x credits / per)
+    SELECT i.workspace_id, p.unit, i.id::text AS id, i.created_at,
+           CASE WHEN p.small THEN (i.quantity * p.c + p.d - 1) / p.d
+                ELSE div(i.quantity * p.credits + p.per - 1, p.per)::bigint END AS cost
+    FROM ins AS i JOIN price AS p ON p.event_type = i.event_type
+    WHERE i.quantity > 0 AND p.credits > 0
+), agg AS (
+    SELECT workspace_id, unit, min(created_at) AS first, max(created_at) AS last, sum(cost)::bigint AS cost,
+           count(*) AS events, min(id) AS id
+    FROM charge GROUP BY workspace_id, unit
+), lk AS (
+    SELECT a.workspace_id, a.unit, a.balance, a.overage, a.last_entry, a.updated_at
+    FROM atlas_credit_accounts AS a
+    WHERE (a.workspace_id, a.unit) IN (SELECT workspace_id, unit FROM agg)
+    ORDER BY a.workspace_id, a.unit FOR UPDATE
+), acc AS (
+    SELECT lk.*, (s.last_entry = lk.last_entry) AS same
+    FROM lk JOIN atlas_credit_accounts AS s ON s.workspace_id = lk.workspace_id AND s.unit = lk.unit
+), g AS (
+    SELECT g.workspace_id, g.unit, g.id, g.amount, g.remaining, g.priority, g.effective_at, g.expires_at,
+           g.created_at
+    FROM atlas_credit_grants AS g JOIN acc ON g.workspace_id = acc.workspace_id AND g.unit = acc.unit
+    WHERE acc.same AND g.remaining > 0 AND g.closed_at IS NULL
+), each AS (
+    SELECT agg.workspace_id, agg.unit FROM agg
+    WHERE NOT EXISTS (
+        SELECT FROM acc WHERE acc.workspace_id = agg.workspace_id AND acc.unit = agg.unit AND acc.same
+    ) OR EXISTS (
+        SELECT FROM g WHERE g.workspace_id = agg.workspace_id AND g.unit = agg.unit
+            AND (g.effective_at > agg.first AND g.effective_at <= agg.last
+                 OR g.expires_at > agg.first AND g.expires_at <= agg.last)
+    )
+)
+SELECT 0 AS part, NULL::text AS workspace_id, NULL::text AS unit, NULL::text AS id, count(*)::bigint AS b1,
+       NULL::bigint AS b2, NULL::bigint AS b3, NULL::bool AS b4, NULL::timestamptz AS t1,
+       NULL::timestamptz AS t2, NULL::timestamptz AS t3
+FROM ins
+UNION ALL SELECT 1, workspace_id, unit, NULL, balance, overage, last_entry, same, updated_at, NULL, NULL FROM acc
+UNION ALL
+SELECT 2, workspace_id, unit, id, amount, remaining, priority, NULL, effective_at, expires_at, created_at FROM g
+UNION ALL
+SELECT 3, workspace_id, unit, CASE WHEN events = 1 THEN id END, cost, events, NULL, NULL, first, NULL, NULL FROM agg
+WHERE NOT EXISTS (SELECT FROM each WHERE each.workspace_id = agg.workspace_id AND each.unit = agg.unit)
+UNION ALL
+SELECT 4, workspace_id, unit, id, cost, NULL, NULL, NULL, created_at, NULL, NULL FROM charge
+WHERE EXISTS (SELECT FROM each WHERE each.workspace_id = charge.workspace_id AND each.unit = charge.unit)
+"""

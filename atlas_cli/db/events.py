@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
@@ -120,21 +120,22 @@ def _copy_statement(stage: str, columns: tuple[str, ...]) -> str:
 
 
 @functools.cache
+def _move(stage: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
+    """INSERT ... SELECT ... ON CONFLICT (key) DO NOTHING of the staged rows into usage_events."""
+    listed = ", ".join(columns)
+    return f"INSERT INTO usage_events ({listed}) SELECT {listed} FROM {stage} ON CONFLICT ({', '.join(key)}) DO NOTHING"
+
+
+@functools.cache
 def _move_statement(
     stage: str, columns: tuple[str, ...], key: tuple[str, ...], ctes: tuple[str, ...], rows: str
 ) -> str:
     """The statement moving the staged rows into usage_events, skipping those whose key is stored
-    (or repeated): `INSERT ... SELECT ... ON CONFLICT (key) DO NOTHING` in a CTE `ins`, then the
-    `ctes` (the stale marks of the rows it inserted, `stale.marks_cte`; accounts locked), ending
-    with `rows`: the SELECT of what the statement returns (`_COUNT`: how many rows were inserted).
-    `ins` returns only the columns the rest reads."""
-    listed = ", ".join(columns)
+    (or repeated): the `_move` in a CTE `ins`, then the `ctes` (the stale marks of the rows it
+    inserted, `stale.marks_cte`), ending with `rows`: the SELECT of what the statement returns
+    (`_COUNT`: how many rows were inserted). `ins` returns only the columns the rest reads."""
     returned = "workspace_id, created_at" if rows == _COUNT else "id, workspace_id, event_type, quantity, created_at"
-    insert = (
-        f"INSERT INTO usage_events ({listed}) SELECT {listed} FROM {stage} ON CONFLICT ({', '.join(key)}) DO NOTHING "
-        f"RETURNING {returned}"
-    )
-    return f"WITH {', '.join((f'ins AS ({insert})', *ctes))} {rows}"
+    return f"WITH {', '.join((f'ins AS ({_move(stage, columns, key)} RETURNING {returned})', *ctes))} {rows}"
 
 
 _COST_COLUMNS = (*COLUMNS, COST_COLUMN)
@@ -169,11 +170,15 @@ class Inserted:
 
     event_types: frozenset[str]
     rows: list[InsertedRow] = field(default_factory=list)
-    # PostgreSQL: also lock, in the insert's own statement (one round trip less), the credit accounts
-    # of these units of every workspace with an inserted row of `event_types`, in key order; their
-    # rows (the latest versions: a locking read waits and rereads) land in `accounts`
-    lock_units: tuple[str, ...] = ()
-    accounts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # PostgreSQL: instead of `rows`, the insert's own statement reports what deduction needs
+    # (`db.credits.Charges`: costs summed in the database, the accounts locked)
+    report: Report | None = None
+
+
+class Report(Protocol):
+    def run(self, conn: Connection, move: str) -> int:
+        """Execute `move` (INSERT ... SELECT into usage_events), reporting on its rows; rows inserted."""
+        ...
 
 
 InsertedRow = tuple[str, str, str, int, datetime]  # (id, workspace_id, event_type, quantity, created_at)
@@ -286,7 +291,8 @@ def insert_copy_text(conn: Connection, data: bytes, *, costs: bool = False, inse
     skipping ids already stored or repeated: COPY into a temporary staging table, then one
     statement: INSERT ... SELECT ... ON CONFLICT DO NOTHING on the table's own key (`event_key`),
     the stale marks of the rows it inserted, and what it returns. Returns rows inserted.
-    `inserted`: filled with the rows inserted of its event types, from the same statement.
+    `inserted`: filled with the rows inserted of its event types, from the same statement (with a
+    `report`, the report's statement moves the rows and the staged rows' marks follow it).
 
     The staging table is created in this transaction unless the connection made it when it
     opened (`create_staging_tables`)."""
@@ -304,65 +310,34 @@ def insert_copy_text(conn: Connection, data: bytes, *, costs: bool = False, inse
             copy.write(data)
     except psycopg.Error as exc:  # COPY runs on the driver's cursor: give SQLAlchemy's error, as execute would
         raise sa.exc.DBAPIError.instance(copy_sql, None, exc, psycopg.Error) from exc
+    if inserted is not None and inserted.report is not None:
+        # the report's own statement (db.credits) moves the rows; the marks follow it, from the stage
+        count = inserted.report.run(conn, _move(stage, columns, key))
+        staged_marks = stale.marks_cte(conn, stage)
+        if count and staged_marks is not None:
+            conn.exec_driver_sql(f"WITH {staged_marks} SELECT 1")
+        return count
     marks = stale.marks_cte(conn, "ins")
     ctes = () if marks is None else (marks,)
     if inserted is None:
         return int(conn.exec_driver_sql(_move_statement(stage, columns, key, ctes, _COUNT)).scalar_one())
-    return _move_returning(conn, stage, columns, key, ctes, inserted)
-
-
-def _move_returning(
-    conn: Connection,
-    stage: str,
-    columns: tuple[str, ...],
-    key: tuple[str, ...],
-    ctes: tuple[str, ...],
-    inserted: Inserted,
-) -> int:
-    """The move, returning its count (first row) and the inserted rows of the wanted types; with
-    `lock_units`, also the accounts it locks."""
-    locking = bool(inserted.lock_units)
-    if locking:
-        statement = _move_statement(stage, columns, key, (*ctes, _LOCK_ACCOUNTS), _RETURNING_LOCKING)
-    else:
-        statement = _move_statement(stage, columns, key, ctes, _RETURNING)
-    params: dict[str, Any] = {"types": sorted(inserted.event_types)}
-    if locking:
-        params["units"] = list(inserted.lock_units)
+    statement = _move_statement(stage, columns, key, ctes, _RETURNING)
     count = 0
-    for part, id_, ws, kind, qty, at, overage, last in conn.exec_driver_sql(statement, params):
+    for part, id_, ws, kind, qty, at in conn.exec_driver_sql(statement, {"types": sorted(inserted.event_types)}):
         if part == 0:
             count = int(qty)
-        elif part == 1:
-            inserted.rows.append((id_, ws, kind, int(qty), at))
         else:
-            inserted.accounts[(ws, kind)] = {
-                "workspace_id": ws,
-                "unit": kind,
-                "balance": int(qty),
-                "overage": int(overage),
-                "last_entry": int(last),
-                "updated_at": at,
-            }
+            inserted.rows.append((id_, ws, kind, int(qty), at))
     return count
 
 
-# What the move returns for credit deduction (after its CTEs: `ins`, the inserted rows, and `marks`).
+# What the move returns for credit deduction without a report: its count (first row) and the inserted
+# rows of the wanted types (after its CTEs: `ins`, the inserted rows, and the marks).
 _RETURNING = (
     "SELECT 0 AS part, NULL AS id, NULL AS workspace_id, NULL AS event_type, count(*) AS quantity, "
-    "NULL::timestamptz AS created_at, NULL::bigint AS overage, NULL::bigint AS last_entry FROM ins UNION ALL "
-    "SELECT 1, id::text, workspace_id, event_type, quantity, created_at, NULL, NULL "
+    "NULL::timestamptz AS created_at FROM ins UNION ALL "
+    "SELECT 1, id::text, workspace_id, event_type, quantity, created_at "
     "FROM ins WHERE event_type = ANY(%(types)s)"
-)
-# Locking the credit accounts of the priced units of every workspace with an inserted priced row, in
-# key order; the rows read are the latest versions (a locking read waits and rereads).
-_LOCK_ACCOUNTS = (
-    "lk AS (SELECT workspace_id, unit, balance, overage, last_entry, updated_at FROM atlas_credit_accounts "
-    "WHERE workspace_id IN (SELECT workspace_id FROM ins WHERE event_type = ANY(%(types)s)) "
-    "AND unit = ANY(%(units)s) ORDER BY workspace_id, unit FOR UPDATE)"
-)
-_RETURNING_LOCKING = (
-    _RETURNING + " UNION ALL SELECT 2, NULL, workspace_id, unit, balance, updated_at, overage, last_entry FROM lk"
 )
 
 

@@ -10,14 +10,16 @@ is not formatted in SQL but sent raw (as a JSON array, prefixed with `!`) and fo
   such a row is merely formatted in Python;
 - ndjson only: metadata with an object member whose value is null (`: null`), which the compact
   writer in SQL (json_strip_nulls) would drop;
-- CSV only: ids or event types with a control character other than tab and newline (Python shows
-  them escaped, `\\x1b`), metadata with DEL, C1 controls or bidi overrides (written as `\\u009b`
-  escapes there), or a carriage return (the csv module does not quote it, PostgreSQL does).
+- CSV only: workspace ids, event types or user ids with a control character other than tab and
+  newline (Python shows them escaped, `\\x1b`), a comma, quote or newline (quoted there), a
+  carriage return (the csv module does not quote it, PostgreSQL does) or a formula start (= + - @
+  or tab first, which Python guards with a `'`; the same character after a space inside a field
+  also sends the row here); metadata with DEL, C1 controls or bidi overrides (written as `\\u009b`
+  escapes there), starting with a formula character, or the JSON `null`.
 
 Every other difference is absorbed in SQL: jsonb's `", "` and `": "` made compact for ndjson,
-empty text as an empty CSV cell (not `""`), a JSON `null` metadata as an empty CSV cell, the CSV
-formula guard (`'` before = + - @ and tab), timestamps as UTC with microseconds and a Z, costs
-without trailing zeros.
+empty text as an empty CSV cell (not `""`), CSV quoting of metadata, timestamps as UTC with
+microseconds and a Z, costs without trailing zeros.
 """
 
 from __future__ import annotations
@@ -38,26 +40,27 @@ BLOCK_BYTES = 1 << 16  # lines joined into one write (bytes)
 
 _BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
 # CSV: a cell Python would escape (controls but tab and newline, DEL, C1, bidi) or quote (comma,
-# quote, newline; and a carriage return, which PostgreSQL's CSV quotes and Python's does not)...
-_CSV_TEXT = f'[\n,"\x01-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]'
-# ...or guard against formulas (= + - @ tab first) or write as nothing (empty): on the first characters
-_CSV_FIRST = "(left(workspace_id, 1) || left(event_type, 1) || left(COALESCE(user_id, 'x'), 1)) ~ '^[^-=+@\\t]{3}$'"
+# quote, newline; and a carriage return, which PostgreSQL's CSV quotes and Python's does not), or
+# guard against formulas (= + - @ tab first). One match over the three fields, each after a space
+# (` workspace event user`): a formula character after a space is the start of a field (or, inside
+# one, a row merely formatted in Python).
+_CSV_TEXT = f'[\n,"\x01-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]| [-=+@\t]'
+_CSV_FIELDS = "(' ' || workspace_id || ' ' || event_type || ' ' || COALESCE(user_id, ''))"
 _CSV_META = f"[0-9]\\.|[\x7f-\x9f{_BIDI}]|^(null$|[-=+@])"
 _ND_TEXT = '["\\\\\x01-\x1f]'  # what JSON escapes in a string: quote, backslash, controls
+_ND_FIELDS = "(workspace_id || event_type || COALESCE(user_id, ''))"
 _ND_META = "[0-9]\\.|: null"
 # jsonb's text is spaced (`{"a": [1, 2]}`); json_strip_nulls writes it compact, as Python does, but
 # drops object members whose value is null: those rows (`: null`) are formatted in Python
 _COMPACT = "json_strip_nulls(m::json)::text"
 _TIME = """to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-_TEXT_AND_META = (
-    "(workspace_id || event_type || COALESCE(user_id, '')) !~ %(text)s AND COALESCE(metadata::text !~ %(meta)s, true)"
-)
-_SAFE = {"csv": f"{_TEXT_AND_META} AND {_CSV_FIRST}", "ndjson": _TEXT_AND_META}
+_META_OK = "COALESCE(metadata::text !~ %(meta)s, true)"
+_SAFE = {"csv": f"{_CSV_FIELDS} !~ %(text)s AND {_META_OK}", "ndjson": f"{_ND_FIELDS} !~ %(text)s AND {_META_OK}"}
 
 
 def _raw(costs: bool) -> str:
     cost = f", {COST_COLUMN}::text" if costs else ""
-    return f"json_build_array(id::text, workspace_id, user_id, event_type, quantity, metadata, {_TIME}{cost})::text"
+    return f"json_build_array(id::text, workspace_id, user_id, event_type, quantity, m::json, {_TIME}{cost})::text"
 
 
 def _csv_line(costs: bool) -> str:
@@ -89,7 +92,7 @@ def _statement(fmt: str, costs: bool, where: list[str]) -> str:
     # Sorted narrow (the columns, and `ok` once per row), then each line built as it leaves the sort.
     query = (
         f"SELECT CASE WHEN ok THEN {line} ELSE '!' || {_raw(costs)} END FROM (SELECT id, workspace_id, user_id, "
-        f"event_type, quantity, metadata, metadata::text AS m, {_SAFE[fmt]} AS ok, created_at{cost} "
+        f"event_type, quantity, metadata::text AS m, {_SAFE[fmt]} AS ok, created_at{cost} "
         f"FROM usage_events{filtered} ORDER BY created_at, id) AS e"
     )
     # One column in CSV form whose quote and delimiter never occur in a line (no line holds a

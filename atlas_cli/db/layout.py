@@ -456,7 +456,7 @@ def meter_totals(
 
     e = layout.usage_events.c
     columns = [sa.func.count(sa.distinct(sa.case((e.event_type == "login", e.user_id)))).label("active_users")]
-    columns += [_meter_sum(e, key, meter).label(key) for key, meter in meters.items()]
+    columns += meter_columns(e, meters)
     row = (
         conn.execute(
             sa.select(*columns).where(
@@ -467,23 +467,42 @@ def meter_totals(
         .one()
     )
     totals: dict[str, Any] = {"active_users": int(row["active_users"])}
-    for key, meter in meters.items():
-        value = int(row[key])
-        totals[key] = Decimal(value) / MICROS if meter.sum == "cost" else value
+    totals.update(as_totals({key: int(row[key]) for key in meters}, meters))
     return totals
 
 
-def _meter_sum(e: Any, key: str, meter: Meter) -> Any:
-    """The SQL total of one meter over the selected events (costs in whole micro-dollars)."""
+def cost_micros(e: Any) -> Any:
+    """An event's gateway cost in whole micro-dollars (0 without one), as every meter sums it."""
     import sqlalchemy as sa
 
-    if meter.sum == "cost":
-        if "gateway_cost_usd" not in e:
-            raise BadInput(f"the {key!r} meter sums event costs, which this database does not record")
-        amount: Any = sa.cast(sa.func.round(sa.func.coalesce(e.gateway_cost_usd, 0) * MICROS), sa.BigInteger)
-    else:
-        amount = e.quantity
-    return sa.func.coalesce(sa.func.sum(sa.case((e.event_type.in_(meter.event_types), amount), else_=0)), 0)
+    return sa.cast(sa.func.round(sa.func.coalesce(e.gateway_cost_usd, 0) * MICROS), sa.BigInteger)
+
+
+def meter_columns(e: Any, meters: Mapping[str, Meter]) -> list[Any]:
+    """The SQL total of each meter over the selected events, labelled by its key (costs in whole
+    micro-dollars).
+
+    Raises:
+        BadInput: a meter sums costs and the events record none.
+    """
+    import sqlalchemy as sa
+
+    columns = []
+    for key, meter in meters.items():
+        if meter.sum == "cost":
+            if "gateway_cost_usd" not in e:
+                raise BadInput(f"the {key!r} meter sums event costs, which this database does not record")
+            amount: Any = cost_micros(e)
+        else:
+            amount = e.quantity
+        total = sa.func.coalesce(sa.func.sum(sa.case((e.event_type.in_(meter.event_types), amount), else_=0)), 0)
+        columns.append(total.label(key))
+    return columns
+
+
+def as_totals(sums: Mapping[str, int], meters: Mapping[str, Meter]) -> dict[str, Any]:
+    """Integer meter sums as totals: costs (summed in micro-dollars) as exact Decimal dollars."""
+    return {key: Decimal(value) / MICROS if meters[key].sum == "cost" else value for key, value in sums.items()}
 
 
 def meter_totals_by_workspace(
@@ -497,37 +516,46 @@ def meter_totals_by_workspace(
 def meters_by_workspace(
     conn: Connection, layout: Layout, windows: Mapping[str, Any], meters: Mapping[str, Meter]
 ) -> dict[str, dict[str, Any]]:
-    """Every meter's total for each workspace over its own window (`windows[workspace_id]`), in
-    one statement per batch of workspaces, whatever the number of meters: the windows are a
-    derived table joined to the events, grouped by workspace. Every workspace gets each total (0
-    without events); costs are exact Decimal dollars, as `meter_totals` gives them."""
+    """Every meter's total for each workspace over its own window (`windows[workspace_id]`) from
+    the raw events, in one statement per batch of workspaces, whatever the number of meters (see
+    `raw_meter_sums`). Every workspace gets each total (0 without events); costs are exact Decimal
+    dollars, as `meter_totals` gives them."""
+    if not meters:
+        return {ws_id: {} for ws_id in windows}
+    spans = [(ws_id, window.start, window.end) for ws_id, window in windows.items()]
+    return {ws_id: as_totals(sums, meters) for ws_id, sums in raw_meter_sums(conn, layout, spans, meters).items()}
+
+
+def raw_meter_sums(
+    conn: Connection, layout: Layout, spans: Sequence[tuple[str, datetime, datetime]], meters: Mapping[str, Meter]
+) -> dict[str, dict[str, int]]:
+    """Each meter's integer sum (micro-dollars for costs) over the raw events of each workspace's
+    spans (workspace id, start, end; a workspace may have several, disjoint), in one statement
+    per batch of spans: the spans are a derived table joined to the events, grouped by workspace.
+    Every workspace named gets each sum (0 without events)."""
     import sqlalchemy as sa
 
     from atlas_cli.db import dialect
 
     e = layout.usage_events.c
-    totals: dict[str, dict[str, Any]] = {}
-    if not meters:
-        return {ws_id: {} for ws_id in windows}
-    for batch in _batches(list(windows.items())):
-        spans = dialect.windows(conn, [(ws_id, window.start, window.end) for ws_id, window in batch])
+    sums: dict[str, dict[str, int]] = {}
+    for batch in _batches(list(spans)):
+        table = dialect.windows(conn, batch)
         in_window = sa.and_(
-            e.workspace_id == spans.c.workspace_id,
-            e.created_at >= spans.c.period_start,
-            e.created_at < spans.c.period_end,
+            e.workspace_id == table.c.workspace_id,
+            e.created_at >= table.c.period_start,
+            e.created_at < table.c.period_end,
         )
-        columns = [_meter_sum(e, key, meter).label(key) for key, meter in meters.items()]
         rows = conn.execute(
-            sa.select(spans.c.workspace_id.label("_workspace"), *columns)
-            .select_from(spans.outerjoin(layout.usage_events, in_window))
-            .group_by(spans.c.workspace_id)
+            sa.select(table.c.workspace_id.label("_workspace"), *meter_columns(e, meters))
+            .select_from(table.outerjoin(layout.usage_events, in_window))
+            .group_by(table.c.workspace_id)
         ).mappings()
         for row in rows:
-            totals[row["_workspace"]] = {
-                key: Decimal(int(row[key])) / MICROS if meter.sum == "cost" else int(row[key])
-                for key, meter in meters.items()
-            }
-    return totals
+            found = sums.setdefault(row["_workspace"], dict.fromkeys(meters, 0))
+            for key in meters:
+                found[key] += int(row[key])
+    return sums
 
 
 BATCH = 500  # workspaces per statement: SQLite takes at most 32,766 bound parameters

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from atlas_cli.db.schema import OWN_TABLES
+from atlas_cli.db import schema
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -21,6 +21,8 @@ VERSION_TABLE = "atlas_alembic_version"
 
 @dataclass(frozen=True)
 class TableState:
+    """One table of the schema: present, missing or incompatible, and whose it is."""
+
     name: str
     state: str  # present | missing | incompatible
     detail: str = ""
@@ -29,6 +31,8 @@ class TableState:
 
 @dataclass(frozen=True)
 class SchemaState:
+    """The schema as `db status` reports it: tables, indexes, migrations and tiers."""
+
     tables: tuple[TableState, ...]
     missing_indexes: tuple[str, ...]
     revision: str | None
@@ -183,7 +187,7 @@ def inspect_schema(conn: Connection, billing: Billing | None = None) -> SchemaSt
         for index in table.indexes:
             if tuple(c.name for c in index.columns) not in indexed:
                 missing_indexes.append(f"{table.name}({', '.join(c.name for c in index.columns)})")
-    for table in OWN_TABLES:
+    for table in schema.OWN_TABLES:
         state = "present" if table.name in existing else "missing"
         tables.append(TableState(table.name, state, owner="atlas"))
     revision = current_revision(conn) if VERSION_TABLE in existing else None

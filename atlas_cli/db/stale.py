@@ -14,6 +14,11 @@ its mark. SQLite serialises writers.
 
 A database without the table (atlas's migrations not run yet) keeps no marks: history then
 recomputes every period, as a database it knows nothing about deserves.
+
+The same daily marks guard the daily rollup (`db.usage_days`): a marked day is read from the raw
+events, and deleting a daily mark deletes the day's computed row in the same statement pass, so a
+day whose mark is cleared (history recomputing its summary) is not served from the rollup until
+`usage aggregate` has computed it again.
 """
 
 from __future__ import annotations
@@ -84,9 +89,9 @@ def mark_rows(conn: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
 
 def marks_cte(conn: Connection, source: str) -> str | None:
     """PostgreSQL: the CTEs `marks_days AS (...), marks AS (...)`, the second data-modifying,
-    marking the periods of the rows of `source` (an earlier CTE of the same statement with
-    workspace_id and created_at: the rows an insert returned), so the events and their marks are
-    written by one statement. The marks are locked in key order (two writers never wait on each
+    marking the periods of the rows of `source` (with workspace_id and created_at: an earlier CTE
+    of the same statement, the rows an insert returned, so the events and their marks are written
+    by one statement; or a table). The marks are locked in key order (two writers never wait on each
     other in opposite orders). None without the marks table."""
     if not available(conn):
         return None
@@ -124,6 +129,10 @@ def clear(conn: Connection, period: str, first: datetime, last: datetime, worksp
     if workspace_id is not None:
         where.append(m.workspace_id == workspace_id)
     conn.execute(sa.delete(stale_periods).where(*where))
+    if period == "daily":
+        from atlas_cli.db import usage_days
+
+        usage_days.invalidate(conn, workspace_id, first, last)
 
 
 def clear_starts(conn: Connection, workspace_id: str, period: str, starts: Sequence[datetime]) -> None:
@@ -136,3 +145,7 @@ def clear_starts(conn: Connection, workspace_id: str, period: str, starts: Seque
             m.workspace_id == workspace_id, m.period == period, m.period_start.in_(sa.select(bucket.c.mark_start))
         )
     )
+    if period == "daily":
+        from atlas_cli.db import usage_days
+
+        usage_days.invalidate(conn, workspace_id, min(starts), max(starts), starts)

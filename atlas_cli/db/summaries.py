@@ -3,7 +3,8 @@
 Both build the same grid: every (workspace, period) pair of the requested buckets that does not
 precede the workspace's usage (its creation, or its first event if earlier), joined to
 the raw events of that period, grouped. `aggregate` upserts the grid into usage_summaries in one
-statement per period kind; `mismatches` compares it with what is stored, reading only.
+statement per period kind (and, for days, refreshes the daily rollup of `db.usage_days` in a few
+more); `mismatches` compares it with what is stored, reading only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from atlas_cli.db import dialect, stale
+from atlas_cli.db import dialect, stale, usage_days
 from atlas_cli.db.queries import distinct_logins, sum_of, upsert_summaries, usage_floor
 from atlas_cli.db.schema import organization, usage_events, usage_summaries
 from atlas_cli.db.types import UTCDateTime
@@ -73,7 +74,9 @@ def aggregate(conn: Connection, period: str, buckets: Sequence[Window], workspac
     """Recompute and upsert the summaries of every workspace (or one) for `buckets`, in one
     statement. Every pair gets a row, zeros included. Returns the rows upserted.
 
-    The stale marks of those periods are deleted first, in the same transaction (`db.stale`)."""
+    The stale marks of those periods are deleted first, in the same transaction (`db.stale`).
+    Daily: the rollup of the days among `buckets` that have settled is recomputed too, after the
+    marks were deleted (`db.usage_days.refresh`)."""
     if not buckets:
         return 0
     stale.clear(conn, period, min(b.start for b in buckets), max(b.start for b in buckets), workspace_id)
@@ -90,7 +93,10 @@ def aggregate(conn: Connection, period: str, buckets: Sequence[Window], workspac
         sa.literal(now, UTCDateTime()),
     ).where(sa.true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as a join's ON
     stmt = upsert_summaries(conn, rows)
-    return int(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount)
+    upserted = int(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount)
+    if period == "daily":
+        usage_days.refresh(conn, buckets, workspace_id, now)
+    return upserted
 
 
 def mismatches(

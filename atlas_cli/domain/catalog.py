@@ -62,6 +62,8 @@ class Meter:
 
 @dataclass(frozen=True)
 class Feature:
+    """A feature of the catalog: boolean, a limit on a counter, or metered over usage_events."""
+
     key: str
     kind: str
     metric: str = ""  # its name in `billing check` metrics
@@ -82,6 +84,8 @@ class Feature:
 
 @dataclass(frozen=True)
 class Plan:
+    """A tier of the catalog: its name and each feature's value."""
+
     tier: str
     display_name: str
     values: Mapping[str, Value]
@@ -104,6 +108,8 @@ class Plan:
 
 @dataclass(frozen=True)
 class CeilingPolicy:
+    """How the settings of a spend policy and an abuse ceiling set the `ceiling` band."""
+
     policy_setting: str
     ceiling_setting: str
     default_policy: str
@@ -127,6 +133,8 @@ class StripePolicy:
 
 @dataclass(frozen=True)
 class Policy:
+    """The policies of the enforcement decision: the order of its steps, periods, trials, roles."""
+
     order: tuple[str, ...]
     resource_order: tuple[str, ...]
     period_statuses: tuple[str, ...]
@@ -161,6 +169,8 @@ class Policy:
 
 @dataclass(frozen=True)
 class Catalog:
+    """A billing model's plans, features, policies and messages."""
+
     model: str
     plans: Mapping[str, Plan]
     features: Mapping[str, Feature]

@@ -65,6 +65,8 @@ class Facts:
 
 @dataclass(frozen=True)
 class MetricCheck:
+    """One feature's usage against its limit, and the status that puts it in."""
+
     metric: str
     current_usage: Amount
     limit: Amount | None
@@ -78,6 +80,8 @@ class MetricCheck:
 
 @dataclass(frozen=True)
 class Decision:
+    """The enforcement decision for a workspace: allowed or not, why, and each metric."""
+
     allowed: bool
     status: str
     message: str

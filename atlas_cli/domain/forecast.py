@@ -27,6 +27,8 @@ ROLE_ORDER = ("warning", "limit", "hard_limit")
 
 @dataclass(frozen=True)
 class Crossing:
+    """When a metered feature's usage reaches one of its bands at the current rate."""
+
     role: str  # warning, limit or hard_limit
     percent: int  # the band's threshold
     at: datetime | None  # when it is reached at the current rate (None: see the module)
@@ -35,6 +37,8 @@ class Crossing:
 
 @dataclass(frozen=True)
 class DimensionForecast:
+    """A metered feature's usage, rate and band crossings this period."""
+
     metric: str
     current_usage: int | Decimal
     limit: int | Decimal

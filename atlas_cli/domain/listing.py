@@ -87,6 +87,8 @@ class Listed(Protocol):
 
 @dataclass(frozen=True)
 class Filters:
+    """The filters and the sort of `workspace list`."""
+
     tiers: tuple[str, ...] = ()
     status: str | None = None
     byot: bool | None = None

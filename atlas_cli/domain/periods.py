@@ -22,6 +22,8 @@ LATEST_DATE = date(9998, 12, 31)
 
 @dataclass(frozen=True)
 class Window:
+    """A half-open span of time [start, end)."""
+
     start: datetime
     end: datetime
 
@@ -35,6 +37,8 @@ class Window:
 
 @dataclass(frozen=True)
 class SubscriptionPeriod:
+    """A subscription's status and current period, as stored (any of them may be missing)."""
+
     status: str | None
     start: datetime | None
     end: datetime | None

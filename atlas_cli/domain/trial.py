@@ -13,6 +13,8 @@ _DAY = timedelta(days=1)
 
 @dataclass(frozen=True)
 class TrialState:
+    """When a workspace's trial ends, whether it has, and the days left."""
+
     ends_at: datetime | None
     expired: bool
     days_left: int | None

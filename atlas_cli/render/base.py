@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import decimal
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,8 @@ from atlas_cli.domain.periods import iso_millis
 
 if TYPE_CHECKING:
     from decimal import Decimal
+
+    from rich.table import Table
 
     from atlas_cli.render.console import SafeConsole
 
@@ -127,6 +130,53 @@ def number(value: int | Decimal | None, unlimited: str = "Unlimited") -> str:
     return unlimited if value is None else f"{value:,}"
 
 
+def stdout_shows_styles() -> bool:
+    """Whether Rich may style what it writes to stdout: a terminal, or one forced by TTY_COMPATIBLE=1
+    or FORCE_COLOR (Rich's own rules, leaning to yes when in doubt)."""
+    if os.environ.get("TTY_COMPATIBLE", "") == "1" or os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return True
+
+
+_TRAILING_SPACE = re.compile(r"\s$")
+
+
+class PlainLines:
+    """stdout where no style shows (a pipe, a file): lines of text are written as Rich writes them
+    there, without importing Rich; anything else (a table, a styled text) goes to the Rich console."""
+
+    def __init__(self, console: Callable[[], SafeConsole]) -> None:
+        self._make_console = console
+
+    @cached_property
+    def _console(self) -> SafeConsole:
+        return self._make_console()
+
+    def write_line(self, text: str) -> bool:
+        """Writes `text` and a newline, as Rich would; False (nothing written) when Rich would change
+        it: a control character (Rich drops some, expands tabs) or a trailing space (Rich trims it
+        past the width)."""
+        if _UNSAFE.search(text) or _TRAILING_SPACE.search(text):
+            return False
+        sys.stdout.write(f"{text}\n")
+        return True
+
+    def print(self, *objects: Any) -> None:
+        # the console escapes control characters (`clean`) in the strings it prints
+        if not (len(objects) == 1 and isinstance(objects[0], str) and self.write_line(clean(objects[0]))):
+            self._console.print(*objects)
+
+    def print_table(self, table: Table, need: int) -> None:
+        self._console.print_table(table, need)
+
+    @property
+    def width(self) -> int:
+        return self._console.width
+
+
 class Output:
     """Writes data in the chosen format; the report renderers build on it."""
 
@@ -163,12 +213,23 @@ class Output:
         return zone_name(self.zone)
 
     @cached_property
-    def out(self) -> SafeConsole:
+    def out(self) -> SafeConsole | PlainLines:
+        if not stdout_shows_styles():
+            return PlainLines(self._out_console)
+        return self._out_console()
+
+    def _out_console(self) -> SafeConsole:
         from atlas_cli.render.console import SafeConsole
 
         # soft_wrap: a line longer than the terminal is left for the terminal to wrap, so a pipe
         # gets it whole, never broken in the middle of a number
         return SafeConsole(no_color=self._no_color or None, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+    def plain_line(self, text: str) -> bool:
+        """Writes `text` (atlas's own words, whose styles would not show) without Rich when stdout
+        shows no styles and Rich would write it unchanged; False, writing nothing, otherwise."""
+        out = self.out
+        return isinstance(out, PlainLines) and out.write_line(text)
 
     @cached_property
     def err(self) -> SafeConsole:

@@ -396,11 +396,13 @@ class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews, Contex
                 [[m.metric, m.current_usage, m.limit, m.usage_percent, m.status.value, m.enforced] for m in d.metrics],
             )
             return
-        from rich.text import Text
+        verdict = "allowed" if d.allowed else "blocked"
+        if not self.plain_line(f"{verdict} · {d.status} · {d.message}"):
+            from rich.text import Text
 
-        line = Text("allowed" if d.allowed else "blocked", style="green" if d.allowed else "red")
-        line.append(f" · {d.status} · {d.message}", style=STATUS_STYLE.get(str(d.status), ""))
-        self.out.print(line)
+            line = Text(verdict, style="green" if d.allowed else "red")
+            line.append(f" · {d.status} · {d.message}", style=STATUS_STYLE.get(str(d.status), ""))
+            self.out.print(line)
         for m in d.metrics:
             pct = "" if m.usage_percent is None else f" ({m.usage_percent}%)"
             status = m.status.value if m.enforced else f"{NOT_ENFORCED} ({EXEMPTIONS.get(m.exemption or '', 'BYOT')})"

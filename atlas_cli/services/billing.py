@@ -40,9 +40,12 @@ class BillingService:
             billing = self._db.billing(conn)
             return standing(conn, billing, resolve(conn, workspace, billing.layout), now)
 
-    def check(self, workspace: str | None, *, fail_on: str | None = None, resource: str | None = None) -> CheckReport:
+    def check(
+        self, workspace: str | None, *, fail_on: str | None = None, resource: str | None = None, recompute: bool = False
+    ) -> CheckReport:
         """The enforcement decision of the database's billing model, in its server's order, and
-        the exit code it maps to.
+        the exit code it maps to. The usage's closed days come from the daily rollup where it is
+        fresh (`db.usage_days`); `recompute`: all from the raw events.
 
         Raises:
             BadInput: unknown --fail-on or --resource value (for this billing model).
@@ -57,7 +60,8 @@ class BillingService:
             if resource is not None:
                 decision = self._resource(conn, billing, ws, plan, resource, now)
             else:
-                decision = engine.decide(billing.catalog, plan, measure_facts(conn, billing, ws, plan, now))
+                facts = measure_facts(conn, billing, ws, plan, now, recompute=recompute)
+                decision = engine.decide(billing.catalog, plan, facts)
         code = engine.exit_code(decision, threshold.value if threshold else None)
         return CheckReport(ws, decision, code, resource)
 

@@ -55,12 +55,19 @@ class Book:
         pairs: Iterable[Pair],
         now: datetime,
         locked: Mapping[Pair, dict[str, Any]] | None = None,
+        current: Mapping[Pair, Sequence[dict[str, Any]]] | None = None,
     ) -> None:
+        """`locked`: accounts this transaction already holds; `current`: the open grants of pairs
+        read after their account's lock was taken (or known unchanged since), not read again."""
         wanted = sorted(set(pairs))
         self.conn, self.now = conn, now
         self.accounts = q.locked_accounts(conn, wanted, now, locked)
-        self.grants: dict[Pair, list[dict[str, Any]]] = {pair: [] for pair in wanted}
-        for row in q.grants(conn, wanted):
+        known = current or {}
+        self.grants: dict[Pair, list[dict[str, Any]]] = {
+            pair: [dict(r) for r in known.get(pair, ())] for pair in wanted
+        }
+        unread = [pair for pair in wanted if pair not in known]
+        for row in q.grants(conn, unread) if unread else ():
             self.grants[(row["workspace_id"], row["unit"])].append(dict(row))
         self._entries: list[dict[str, Any]] = []
         self._new: list[dict[str, Any]] = []
@@ -95,13 +102,20 @@ class Book:
 
     def debit_events(self, pair: Pair, charges: Sequence[tuple[datetime, str, int]]) -> None:
         """Deduct a batch of events' costs, (event time, event id, cost) in event-time order: each
-        from the grants usable at its own time, in burn order; then one `debit` entry per grant
-        drawn on and one for the overage (the event's id on it when the batch is one event)."""
-        order = dc.burn_order(to_grant(r) for r in self.grants[pair] if r["remaining"] > 0)
+        from the grants usable at its own time, in burn order (see `debit_runs`)."""
+        event_id = charges[0][1] if len(charges) == 1 else None
+        self.debit_runs(pair, _by_interval(self._burn_order(pair), charges), len(charges), event_id)
+
+    def debit_runs(self, pair: Pair, runs: Sequence[tuple[datetime, int]], events: int, event_id: str | None) -> None:
+        """Deduct `events` events' costs given as runs, (first event's time, summed cost) in time
+        order, each run within one interval between the grants' effective and expiry instants;
+        then one `debit` entry per grant drawn on and one for the overage (`event_id` on them when
+        the batch is one event)."""
+        order = self._burn_order(pair)
         rows = {row["id"]: row for row in self.grants[pair]}
         left = [int(rows[g.id]["remaining"]) for g in order]
         drawn: dict[str | None, int] = {}
-        for at, cost in _by_interval(order, charges):
+        for at, cost in runs:
             for index, grant in enumerate(order):
                 if cost <= 0:
                     break
@@ -112,8 +126,7 @@ class Book:
                     drawn[grant.id] = drawn.get(grant.id, 0) + take
             if cost > 0:
                 drawn[None] = drawn.get(None, 0) + cost
-        event_id = charges[0][1] if len(charges) == 1 else None
-        stamp = Stamp(reason=None if event_id else f"{len(charges)} events")
+        stamp = Stamp(reason=None if event_id else f"{events} events")
         for grant_id, amount in drawn.items():
             if grant_id is None:
                 self.accounts[pair]["overage"] += amount
@@ -122,6 +135,9 @@ class Book:
                 self._touch(rows[grant_id])
         for grant_id, amount in sorted(drawn.items(), key=lambda d: d[0] is None):
             self._entry(pair, "debit", -amount, grant_id, event_id, stamp)
+
+    def _burn_order(self, pair: Pair) -> list[dc.Grant]:
+        return dc.burn_order(to_grant(r) for r in self.grants[pair] if r["remaining"] > 0)
 
     def add(
         self,

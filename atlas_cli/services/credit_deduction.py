@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection
 
@@ -22,7 +22,7 @@ from atlas_cli.domain.catalog import CatalogError
 from atlas_cli.domain.credits import Cost
 
 if TYPE_CHECKING:
-    from atlas_cli.db.events import Inserted, InsertedRow
+    from atlas_cli.db.events import Inserted, InsertedRow, Report
     from atlas_cli.db.layout import Billing
 
 
@@ -40,10 +40,13 @@ class Pricing:
         """What an insert must report back; None: no event type costs credits (nothing to do)."""
         if not self.by_type:
             return None
+        from atlas_cli.db.credits import Charges
         from atlas_cli.db.events import Inserted
 
-        units = sorted({unit for priced in self.by_type.values() for unit, _cost in priced})
-        return Inserted(frozenset(self.by_type), lock_units=tuple(units))
+        prices = [
+            (kind, unit, cost.credits, cost.per) for kind, priced in self.by_type.items() for unit, cost in priced
+        ]
+        return Inserted(frozenset(self.by_type), report=Charges(prices))
 
 
 NO_PRICING = Pricing()
@@ -69,39 +72,48 @@ def pricing(conn: Connection, billing: Billing) -> Pricing:
 
 
 def deduct(
-    conn: Connection,
-    prices: Pricing,
-    rows: Sequence[InsertedRow],
-    now: datetime,
-    locked: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+    conn: Connection, prices: Pricing, rows: Sequence[InsertedRow], now: datetime, report: Report | None = None
 ) -> int:
-    """Deduct the cost of the inserted `rows` (in event-time order); the ledger entries written.
-    `locked`: accounts the insert's statement already locked (`Inserted.accounts`)."""
-    if not rows or prices.catalog is None:
+    """Deduct the cost of the inserted `rows` (in event-time order), or of what the insert's
+    statement reported instead (`report`: `Inserted.report`, on PostgreSQL); the ledger entries
+    written."""
+    if prices.catalog is None:
         return 0
+    from atlas_cli.db.credits import Charges
     from atlas_cli.services.credit_book import Book
 
-    workspaces = sorted({row[1] for row in rows})
+    charges = report if isinstance(report, Charges) and report.reported else None
+    if charges is not None:
+        events, sums = charges.events, charges.sums
+    else:
+        events, sums = _charges(prices, rows), {}
+    if not events and not sums:
+        return 0
+    workspaces = sorted({ws for ws, _unit in (*events, *sums)})
     unknown = [ws for ws in workspaces if ws not in prices.entitled]
     if unknown:
         prices.entitled.update(_entitled(conn, prices, unknown, now))
-    entitled = {(ws, unit) for ws in workspaces for unit in prices.entitled[ws]}
-    charges: list[tuple[datetime, str, tuple[str, str], int]] = []
+    events = {pair: items for pair, items in events.items() if pair[1] in prices.entitled[pair[0]]}
+    sums = {pair: found for pair, found in sums.items() if pair[1] in prices.entitled[pair[0]]}
+    if not events and not sums:
+        return 0
+    book = Book(conn, [*events, *sums], now, charges.accounts if charges else None, charges.grants if charges else None)
+    for pair, items in events.items():
+        book.debit_events(pair, sorted(items))
+    for pair, (at, cost, count, event_id) in sums.items():
+        book.debit_runs(pair, [(at, cost)], count, event_id if count == 1 else None)
+    return book.save()
+
+
+def _charges(prices: Pricing, rows: Sequence[InsertedRow]) -> dict[tuple[str, str], list[tuple[datetime, str, int]]]:
+    """Each inserted row's cost per (workspace, unit) it is priced in: (event time, event id, cost)."""
+    found: dict[tuple[str, str], list[tuple[datetime, str, int]]] = {}
     for id_, ws, kind, qty, at in rows:
         for unit, cost in prices.by_type.get(kind, ()):
             amount = cost.of(qty)
-            if amount > 0 and (ws, unit) in entitled:
-                charges.append((at, id_, (ws, unit), amount))
-    if not charges:
-        return 0
-    charges.sort(key=lambda c: (c[0], c[1], c[2]))
-    by_pair: dict[tuple[str, str], list[tuple[datetime, str, int]]] = {}
-    for at, id_, pair, amount in charges:
-        by_pair.setdefault(pair, []).append((at, id_, amount))
-    book = Book(conn, by_pair, now, locked)
-    for pair, items in by_pair.items():
-        book.debit_events(pair, items)
-    return book.save()
+            if amount > 0:
+                found.setdefault((ws, unit), []).append((at, id_, amount))
+    return found
 
 
 def _entitled(conn: Connection, prices: Pricing, workspaces: Sequence[str], now: datetime) -> dict[str, frozenset[str]]:

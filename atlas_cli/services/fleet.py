@@ -2,8 +2,10 @@
 
 Each workspace is decided exactly as the single check decides it (the same engine, the same
 facts); only the measuring is set-based: workspaces, subscriptions, resource counts, settings and
-the usage of every meter are each read in one statement per batch of workspaces, never one per
-workspace.
+the usage of every meter are each read in a fixed number of statements per batch of workspaces,
+never one per workspace. The meters' closed days come from the daily rollup where it is fresh
+(`db.usage_days`), the rest of each window from the raw events, with the same numbers as the
+single check, which reads them the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from atlas_cli.db import workspace_sets
 from atlas_cli.db.database import Database
-from atlas_cli.db.layout import meters_by_workspace
+from atlas_cli.db.usage_days import meter_sums
 from atlas_cli.domain import engine
 from atlas_cli.domain.enforcement import FailOn
 from atlas_cli.domain.forecast import DimensionForecast, forecast
@@ -88,8 +90,11 @@ class FleetService:
         self._db = db
         self._clock = clock
 
-    def check_all(self, *, fail_on: str | None = None, resource: str | None = None) -> FleetReport:
+    def check_all(
+        self, *, fail_on: str | None = None, resource: str | None = None, recompute: bool = False
+    ) -> FleetReport:
         """The single check of every workspace that is not deleted, by id, and the worst exit code.
+        `recompute`: every meter from the raw events, none of the rollup.
 
         Raises:
             BadInput: unknown --fail-on or --resource value (for this billing model).
@@ -103,7 +108,7 @@ class FleetService:
             feature_key = resource_feature(billing, resource).key if resource is not None else None
             live = workspace_sets.live_workspaces(conn, billing.layout.organization)
             targets = [Workspace.from_row(row, billing.layout) for row in live]
-            measured = measure(conn, billing, targets, now, counts_required=resource is not None)
+            measured = measure(conn, billing, targets, now, counts_required=resource is not None, recompute=recompute)
             decisions = decide_each(billing, targets, measured, now, resource_key=feature_key, resource=resource)
         rows = [
             FleetRow(
@@ -154,10 +159,17 @@ def decide_each(
 
 
 def measure(
-    conn: Connection, billing: Billing, targets: list[Workspace], now: datetime, *, counts_required: bool = False
+    conn: Connection,
+    billing: Billing,
+    targets: list[Workspace],
+    now: datetime,
+    *,
+    counts_required: bool = False,
+    recompute: bool = False,
 ) -> Measured:
-    """Periods, resource counts, spend settings and usage of every target, each in one statement
-    per batch. As in the single check, counts (unless `counts_required`) or usage that cannot be
+    """Periods, resource counts, spend settings and usage of every target, each in a fixed number
+    of statements per batch (usage: closed days from the rollup, the rest raw; `recompute`: all
+    raw). As in the single check, counts (unless `counts_required`) or usage that cannot be
     read are None, for all, and the catalog's order decides; a period without readable
     subscriptions is the UTC month."""
     from sqlalchemy.exc import DBAPIError
@@ -177,7 +189,7 @@ def measure(
             subs = workspace_sets.subscriptions_by_workspace(conn, ids)
             periods = {ws_id: period_of(billing, [Subscription.from_row(r) for r in subs[ws_id]], now) for ws_id in ids}
             windows = {ws_id: window for ws_id, (window, _source) in periods.items()}
-            usage = meters_by_workspace(conn, billing.layout, windows, meters_of(billing.catalog))
+            usage = meter_sums(conn, billing.layout, windows, meters_of(billing.catalog), now, recompute=recompute)
     except DBAPIError:
         periods = {ws_id: period_of(billing, [], now) for ws_id in ids}
         usage = None

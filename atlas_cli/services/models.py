@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Workspace:
+    """An organization row as atlas reads it: a workspace, its tier and its billing model."""
+
     id: str
     name: str
     slug: str | None
@@ -119,6 +121,8 @@ class WorkspaceRow:
 
 @dataclass(frozen=True)
 class Subscription:
+    """A workspace's Stripe subscription row."""
+
     id: str
     plan: str
     stripe_customer_id: str | None
@@ -150,6 +154,8 @@ class Subscription:
 
 @dataclass(frozen=True)
 class WorkspaceDetail:
+    """A workspace with its counts, its trial and its subscription (`workspace show`)."""
+
     workspace: Workspace
     counts: Mapping[str, int]  # members, pending_invitations, seats and each built-in counter
     trial: TrialState | None
@@ -158,6 +164,8 @@ class WorkspaceDetail:
 
 @dataclass(frozen=True)
 class SummaryRow:
+    """One period of `usage history`: stored in usage_summaries, or computed from the events."""
+
     period_start: datetime
     query_count: int
     token_count: int
@@ -169,6 +177,8 @@ class SummaryRow:
 
 @dataclass(frozen=True)
 class HistoryReport:
+    """A workspace's usage per period (`usage history`)."""
+
     workspace: Workspace
     kind: PeriodKind
     rows: tuple[SummaryRow, ...]
@@ -178,6 +188,8 @@ class HistoryReport:
 
 @dataclass(frozen=True)
 class UserUsage:
+    """One user's usage in a window (`usage breakdown`)."""
+
     user_id: str | None
     email: str | None
     name: str | None
@@ -197,6 +209,8 @@ class EventTotals:
 
 @dataclass(frozen=True)
 class BreakdownReport:
+    """A workspace's usage per user in a window (`usage breakdown`)."""
+
     workspace: Workspace
     window: Window
     sort: str
@@ -207,6 +221,8 @@ class BreakdownReport:
 
 @dataclass(frozen=True)
 class CheckReport:
+    """A workspace's enforcement decision and the exit code it makes (`billing check`)."""
+
     workspace: Workspace
     decision: Decision
     exit_code: int
@@ -215,6 +231,8 @@ class CheckReport:
 
 @dataclass(frozen=True)
 class TrialReport:
+    """Where a workspace's trial stands (`trial status`)."""
+
     workspace: Workspace
     on_trial: bool
     state: TrialState

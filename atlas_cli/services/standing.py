@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Connection
 
 from atlas_cli.db.layout import meter_totals
+from atlas_cli.db.usage_days import meter_sums
 from atlas_cli.domain import engine
 from atlas_cli.domain.forecast import DimensionForecast, forecast
 from atlas_cli.domain.periods import Window
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Standing:
+    """Where a workspace stands in its billing period: its plan, facts and metrics."""
+
     workspace: Workspace
     catalog: Catalog
     plan: Plan | None
@@ -111,14 +114,25 @@ def meters_of(catalog: Catalog) -> dict[str, Any]:
     return {f.key: f.meter for f in catalog.of_kind("metered") if f.meter is not None}
 
 
-def measure_facts(conn: Connection, billing: Billing, ws: Workspace, plan: Plan | None, now: datetime) -> engine.Facts:
+def measure_facts(
+    conn: Connection, billing: Billing, ws: Workspace, plan: Plan | None, now: datetime, *, recompute: bool = False
+) -> engine.Facts:
     """What the engine needs to decide for `ws`: trial, seats, usage in the billing period and the
-    spend settings. Seats or usage that cannot be read are None (the catalog's order decides)."""
-    return measure_facts_in_period(conn, billing, ws, plan, now)[0]
+    spend settings. Seats or usage that cannot be read are None (the catalog's order decides).
+    The usage's closed days come from the daily rollup where it is fresh, as `billing check --all`
+    reads them (`db.usage_days`); `recompute`: all from the raw events."""
+    return measure_facts_in_period(conn, billing, ws, plan, now, recompute=recompute)[0]
 
 
 def measure_facts_in_period(
-    conn: Connection, billing: Billing, ws: Workspace, plan: Plan | None, now: datetime, *, usage: bool = True
+    conn: Connection,
+    billing: Billing,
+    ws: Workspace,
+    plan: Plan | None,
+    now: datetime,
+    *,
+    usage: bool = True,
+    recompute: bool = False,
 ) -> tuple[engine.Facts, Window | None]:
     """`measure_facts`, and the billing period (None: it could not be read), so a caller that needs
     the period does not read the subscriptions again. `usage=False` leaves the usage unmeasured
@@ -138,7 +152,8 @@ def measure_facts_in_period(
         with conn.begin_nested():
             window, _source = period_of(billing, subscriptions(conn, ws), now)
             if usage:
-                used = meter_totals(conn, billing.layout, ws.id, window, meters_of(billing.catalog))
+                meters = meters_of(billing.catalog)
+                used = meter_sums(conn, billing.layout, {ws.id: window}, meters, now, recompute=recompute)[ws.id]
     except DBAPIError:
         used = None
     spend_policy, abuse_ceiling = _ceiling_settings(conn, billing, ws)

@@ -13,10 +13,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from atlas_cli.db.usage_days import served_days
+from atlas_cli.db.workspace_sets import live_workspaces
 from atlas_cli.render.base import json_text
 from atlas_cli.render.reports import check_json
 from atlas_cli.render.standing import usage_json
 from atlas_cli.services import Services
+from atlas_cli.services.fleet import measure
+from atlas_cli.services.models import Workspace
 from tests import factories
 from tests import per_seat_factories as ps
 from tests.cli.conftest import Atlas
@@ -154,6 +158,31 @@ def test_per_seat_fleet_equals_the_single_checks(per_seat):
         _compare(per_seat, per_seat.url, resource=resource)
 
 
+def test_classic_fleet_served_from_the_daily_rollup(classic):
+    _compare_served(classic)
+
+
+def test_per_seat_fleet_served_from_the_daily_rollup(per_seat):
+    _compare_served(per_seat)
+
+
+def _compare_served(db: Any) -> None:
+    """After the nightly `usage aggregate`, closed days come from the rollup: --all still equals
+    each single check, and both equal --recompute (all raw)."""
+    atlas = Atlas(db.url)
+    assert atlas("db", "upgrade").exit_code == 0
+    assert atlas("usage", "aggregate", "--all").exit_code == 0
+    with db.connect() as conn:
+        billing = db.billing(conn)
+        targets = [Workspace.from_row(r, billing.layout) for r in live_workspaces(conn, billing.layout.organization)]
+        periods = measure(conn, billing, targets, NOW).periods
+        served = served_days(conn, {ws_id: window for ws_id, (window, _source) in periods.items()}, NOW)
+    assert len(served) > len(targets) // 2  # most windows have closed days, served
+    rows = _compare(db, db.url)
+    code = max((r["exitCode"] for r in rows), key=lambda c: -WORST[c])
+    assert Atlas(db.url).json("billing", "check", "--all", "--recompute", code=code) == rows
+
+
 def test_unreadable_seats_fail_each_check_as_the_single_one_does(db_url):
     db = ps.database(db_url)
     try:
@@ -235,9 +264,12 @@ def test_all_and_a_workspace_together_are_refused(atlas, atlas_db):
     assert bad.exit_code == 2 and bad.stderr.startswith("Error: --resource: 'chat' is not one of")
 
 
+@pytest.mark.parametrize("aggregated", [False, True])
 @pytest.mark.parametrize("model", ["classic", "per-seat"])
-def test_a_fixed_number_of_statements_whatever_the_fleet(db_url, model):
+def test_a_fixed_number_of_statements_whatever_the_fleet(db_url, model, aggregated):
     db = factories.migrated(db_url) if model == "classic" else ps.database(db_url)
+    if model == "per-seat" and aggregated:
+        assert Atlas(db.url)("db", "upgrade").exit_code == 0
 
     def statements(count: int) -> int:
         with db.begin() as conn:
@@ -245,14 +277,17 @@ def test_a_fixed_number_of_statements_whatever_the_fleet(db_url, model):
                 ws = f"ws{count}_{n}"
                 if model == "classic":
                     factories.workspace(conn, ws)
-                    factories.events(conn, ws, [("query", 100 * n, NOW, None)])
+                    factories.events(conn, ws, [("query", 100 * n, NOW, None), ("query", 1, NOW - timedelta(3), None)])
                     factories.subscription(
-                        conn, ws, status="active", start=NOW - timedelta(days=1), end=NOW + timedelta(1)
+                        conn, ws, status="active", start=NOW - timedelta(days=7), end=NOW + timedelta(1)
                     )
                 else:
                     ps.workspace(conn, ws, tier="pro", seats=2)
                     ps.cost(conn, ws, str(n))
+                    ps.cost(conn, ws, "1", at=NOW - timedelta(days=3))
                     ps.setting(conn, "ATLAS_SPEND_POLICY", "cutoff", org_id=ws)
+        if aggregated:  # closed days served from the rollup: still a fixed number of statements
+            Services(db, factories.clock).events.aggregate(None, every=True)
         seen: list[str] = []
         listener = lambda *args: seen.append(args[2])  # noqa: E731
         sa.event.listen(db.engine, "before_cursor_execute", listener)

@@ -283,7 +283,6 @@ def test_concurrent_trial_starts_of_one_owner_grant_one_trial(server: Database) 
     if server.dialect != "postgresql":
         pytest.skip("SQLite serialises writing transactions: no interleaving to test")
     import threading
-    import time
 
     with server.begin() as conn:
         ps.workspace(conn, "beta", tier="free", seats=0)
@@ -293,14 +292,7 @@ def test_concurrent_trial_starts_of_one_owner_grant_one_trial(server: Database) 
         rival.execute(sa.insert(user_trial_grants).values(user_id="acme_u0", org_id="acme", granted_at=NOW))
         worker = threading.Thread(target=lambda: results.append(start(server.url, "beta")))
         worker.start()
-        for _ in range(400):  # wait until the start blocks on the rival's grant row
-            with server.connect() as probe:  # a new transaction each time: pg_stat_activity is snapshotted per one
-                waiting = probe.execute(
-                    sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                ).scalar_one()
-            if waiting:
-                break
-            time.sleep(0.05)
+        waiting = factories.wait_for_a_lock_waiter(server)  # until the start blocks on the rival's grant row
         assert waiting, ("the trial start never waited for the rival grant", results)
     worker.join(timeout=30)
     (result,) = results

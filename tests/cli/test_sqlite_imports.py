@@ -8,6 +8,7 @@ database, in another process)."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,55 @@ def test_a_command_imports_only_its_own_group_and_no_toml_writer(tmp_path: Path)
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["['workspace']", "False"]
+
+
+START_SCRIPT = """
+import sys
+sys.argv = ["atlas", "--database-url", sys.argv[1], "billing", "check", "-w", "acme"]
+from atlas_cli.entry import run
+try:
+    run()
+except SystemExit as exc:
+    assert exc.code in (0, None), exc.code
+from atlas_cli.config import Settings
+from atlas_cli.db import schema
+print("---")
+print(sorted(name for name in ("rich", "tomllib") if name in sys.modules))
+print(Settings.__pydantic_complete__, len(schema._TABLES) < len(schema._BUILDERS))
+"""
+
+
+def test_a_piped_command_skips_rich_toml_the_settings_validator_and_unused_tables(tmp_path: Path) -> None:
+    """`billing check` on a pipe, with no `.env`: its lines are written without Rich, the built-in
+    catalogs are read without parsing TOML, the settings without building pydantic's validator, and
+    only the tables it names are built."""
+    url = f"sqlite:///{tmp_path / 'atlas.db'}"
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "ATLAS_CONTEXT")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    made = subprocess.run(
+        [sys.executable, "-m", "atlas_cli", "--database-url", url, "db", "init"],
+        capture_output=True,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(root)},
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    with sqlite3.connect(tmp_path / "atlas.db") as conn:
+        conn.execute(
+            'INSERT INTO organization (id, name, slug, "createdAt", plan_tier) '
+            "VALUES ('acme', 'Acme', 'acme', '2026-01-01 00:00:00.000000', 'team')"
+        )
+    done = subprocess.run(
+        [sys.executable, "-c", START_SCRIPT, url],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(root)},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines, facts = done.stdout.split("---\n")
+    assert lines.startswith("allowed · ok · ")
+    assert facts.split("\n")[:2] == ["[]", "False True"]

@@ -16,7 +16,7 @@ from atlas_cli.domain.events import Event
 from atlas_cli.services.ingestion.batching import DatabaseSink
 from tests import entitlement_envs
 from tests.events_fixtures import new_id
-from tests.factories import NOW
+from tests.factories import NOW, wait_for_a_lock_waiter
 
 CATALOG = """
 [features.ai-credits]
@@ -171,4 +171,102 @@ def test_concurrent_writers_never_overdraw_or_double_spend(env):
     total = 3 * 10 * 20 * 5
     assert (found["balance"], found["overage"]) == (600 - total, total - 600)
     assert [g["remaining"] for g in found["grants"]] == [0, 0]
+    assert_ledger_holds(env)
+
+
+def _add_grant(conn, amount, priority, *, effective=NOW, expires=None):
+    """A grant made directly (the CLI's grants are effective from the moment they are made)."""
+    from atlas_cli.services.credit_book import Book, Stamp
+
+    book = Book(conn, [("acme", "ai-credits")], NOW)
+    grant_id = book.add(
+        ("acme", "ai-credits"),
+        amount,
+        source="grant",
+        kind="grant",
+        stamp=Stamp(None, "root", None),
+        priority=priority,
+        effective_at=effective,
+        expires_at=expires,
+    )
+    book.save()
+    return grant_id
+
+
+def _remaining(env):
+    with env.db.connect() as conn:
+        rows = conn.execute(sa.select(credit_grants.c.id, credit_grants.c.remaining)).all()
+    return dict(rows)
+
+
+def test_a_batch_meeting_grant_boundaries_draws_each_event_from_the_grants_usable_then(env):
+    # one batch of events at NOW+1s .. NOW+20s, 10 credits each, while grant a ends at +10s
+    # (exclusive) and grant c starts at +15s (inclusive): the batch's sum cannot be drawn at once
+    with env.db.begin() as conn:
+        a = _add_grant(conn, 100, 1, expires=NOW + timedelta(seconds=10))
+        b = _add_grant(conn, 1000, 2)
+        c = _add_grant(conn, 20, 0, effective=NOW + timedelta(seconds=15))
+    events = [Event(new_id(n), "acme", None, "query", 10, None, NOW + timedelta(seconds=n)) for n in range(1, 21)]
+    assert DatabaseSink(env.db).write(events).inserted == 20
+    # +1..+9: a (90); +10..+14: a has expired, b (50); +15..+20: c first (20), then b (40)
+    assert _remaining(env) == {a: 10, b: 910, c: 0}
+    found = account(env)
+    assert (found["balance"], found["overage"]) == (1120 - 200, 0)
+    assert_ledger_holds(env)
+
+
+def test_a_batch_inside_one_interval_draws_its_sum_in_burn_order(env):
+    with env.db.begin() as conn:
+        a = _add_grant(conn, 50, 1, expires=NOW + timedelta(seconds=30))
+        b = _add_grant(conn, 100, 1)  # same priority, no expiry: after a
+        late = _add_grant(conn, 500, 0, effective=NOW + timedelta(seconds=40))  # not usable by this batch
+    events = [Event(new_id(n), "acme", None, "token", 2500, None, NOW + timedelta(seconds=n)) for n in range(1, 21)]
+    assert DatabaseSink(env.db).write(events).inserted == 20
+    # each token event of 2,500 costs ceil(2.5) = 3: 60 in all
+    assert _remaining(env) == {a: 0, b: 90, late: 500}
+    assert account(env)["overage"] == 0
+    assert env.count("atlas_credit_ledger") == 3 + 2  # the grants, then one debit per grant drawn on
+    assert_ledger_holds(env)
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_grant_committed_while_the_insert_waits_for_the_account_is_drawn_on(env):
+    """The insert's statement reads the grants as of its start: one that commits while it waits for
+    the account's lock is missing there, so the deduction reads the grants again after the lock."""
+    grant(env, 100, "old", "--priority", "5")
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            events = [Event(new_id(n), "acme", None, "query", 10, None, NOW) for n in range(1, 4)]
+            DatabaseSink(env.db).write(events)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    with env.db.begin() as conn:
+        new = _add_grant(conn, 100, 1)  # holds the account's lock until committed
+        worker = threading.Thread(target=write)
+        worker.start()
+        assert wait_for_a_lock_waiter(env.db), "the insert never waited for the account's lock"
+    worker.join(timeout=30)
+    assert not errors
+    remaining = _remaining(env)
+    assert remaining[new] == 70  # priority 1 first
+    assert sorted(remaining.values()) == [70, 100]
+    assert_ledger_holds(env)
+
+
+def test_costs_are_exact_integers_beyond_32_bits(env):
+    # ceil(quantity x credits / per) with credits past what 32-bit arithmetic holds
+    big = CATALOG.format(paid=env.paid).replace("credits = 1, per = 1000", "credits = 3000000000, per = 7")
+    env.push(big)
+    grant(env, 10**15, "g")
+    events = [
+        Event(new_id(1), "acme", None, "token", 5, None, NOW + timedelta(seconds=1)),
+        Event(new_id(2), "acme", None, "token", 2_000_000_000, None, NOW + timedelta(seconds=2)),
+        Event(new_id(3), "acme", None, "query", 3, None, NOW + timedelta(seconds=3)),
+    ]
+    assert DatabaseSink(env.db).write(events).inserted == 3
+    # ceil(15e9 / 7) = 2,142,857,143; ceil(6e18 / 7) = 857,142,857,142,857,143; 3 queries: 3
+    assert account(env)["balance"] == 10**15 - 2_142_857_143 - 857_142_857_142_857_143 - 3
     assert_ledger_holds(env)

@@ -39,6 +39,9 @@ TEXTS = [
     "'already",
     "",
     " spaced ",
+    "a =b -c",
+    " +after a space",
+    "x@y+z",
 ]
 METADATA = [
     None,
@@ -151,6 +154,27 @@ def test_only_rows_sql_cannot_match_are_formatted_in_python(tricky: Database) ->
     assert len(formatted_in_python) == expected
     assert 0 < expected < count
     assert all(json.loads(line) for line in b"".join(written).splitlines())
+
+
+def test_csv_rows_of_plain_text_are_formatted_by_the_database(tricky: Database) -> None:
+    """CSV: text without escapes, quotes or a formula start (empty included) and plain metadata are
+    never formatted in Python; every row with a formula start (first character of a field) is."""
+    plain = {"ws_acme", "", " spaced ", "'already", "é ☃ 😀 \u2028 ü", "query"}
+    with tricky.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT id::text, workspace_id, event_type, COALESCE(user_id, ''), metadata::text FROM usage_events"
+        ).all()
+    in_python: set[str] = set()
+    service = EventService(tricky, lambda: NOW)
+    count = service.export(
+        None, start=None, end=None, emit=lambda row: in_python.add(row[0]), lines=("csv", lambda block: None)
+    )
+    assert count == len(rows)
+    by_sql = [r[0] for r in rows if {r[1], r[2], r[3]} <= plain and r[4] in (None, "{}", "[]")]
+    formula = [r[0] for r in rows if any(text[:1] and text[0] in "=+-@\t" for text in r[1:4])]
+    assert by_sql and formula
+    assert not in_python.intersection(by_sql)
+    assert in_python.issuperset(formula)
 
 
 def test_an_empty_export_writes_nothing(pg_url: str) -> None:

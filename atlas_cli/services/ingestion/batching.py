@@ -174,7 +174,7 @@ class DatabaseSink:
             if collector is not None:
                 from atlas_cli.services.credit_deduction import deduct
 
-                deduct(conn, prices, collector.rows, (self._clock or _utc_now)(), collector.accounts)
+                deduct(conn, prices, collector.rows, (self._clock or _utc_now)(), collector.report)
         return WriteResult(inserted, len(rows) - inserted, tuple(unknown), tuple(costless))
 
     def prepare(self, events: Sequence[Event]) -> Launch:

@@ -197,7 +197,7 @@ class EventService:
             collector = prices.collector()
             inserted = sql.insert_events(conn, [(*row, event.cost_usd)], costs=costs, inserted=collector)
             if collector is not None:
-                deduct_credits(conn, prices, collector.rows, self._clock(), collector.accounts)
+                deduct_credits(conn, prices, collector.rows, self._clock(), collector.report)
         return RecordResult(
             event.id,
             ws.id,

@@ -176,7 +176,7 @@ def _serve(
                 if collector is not None and pricing is not None:
                     from atlas_cli.services.credit_deduction import deduct
 
-                    deduct(conn, pricing, collector.rows, clock() if clock else datetime.now(UTC), collector.accounts)
+                    deduct(conn, pricing, collector.rows, clock() if clock else datetime.now(UTC), collector.report)
         except AtlasError as exc:
             answer = exc
         except Exception as exc:  # a defect: the parent raises it as it would have in-process
