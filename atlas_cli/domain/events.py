@@ -391,11 +391,19 @@ def event_from_fields(
     cost = get(COST_FIELD)
     if cost is not None:
         cost = parse_cost(cost)
-    return _new_event(Event, (event_id, workspace, user_id, event_type, quantity, metadata, created_at, generated, cost))
+    values = (event_id, workspace, user_id, event_type, quantity, metadata, created_at, generated, cost)
+    return _new_event(Event, values)
 
 
 def json_fields(line: str) -> Mapping[str, Any]:
     """The fields of one JSON line."""
+    if line.count("{") + line.count("[") <= MAX_DEPTH + 1:  # the usual line, read in one call (as _loads)
+        try:
+            value, end = _scan_json(line, 0)
+        except (StopIteration, ValueError):  # an error (a key given twice too): _loads says which
+            end = -1
+        if end == len(line) and type(value) is dict:
+            return value
     try:
         data = _loads(line)
     except _Refused as exc:
