@@ -27,6 +27,12 @@ and the raw sides write into a table of the same shape, deduplicating `ON CONFLI
 tune --covering-index` on usage_events (built by atlas_cli.db.tuning) and the same index on the raw
 sides' table, and prints what it costs each.
 
+`--writer-path` (PostgreSQL) also times atlas's batch transaction alone, as its writer process runs
+it (the COPY text built beforehand, the staging tables made when the connection opens), beside the
+bare dedup batch on the same COPY text: wall time per batch, and the CPU of the client and of the
+server's backend (read from /proc: the throwaway cluster only). CPU figures hold on a loaded
+machine, where the wall times of the whole ingest (three processes) do not.
+
 `--credits` also times atlas's ingest with an operator catalog holding a credit feature (query and
 token events priced, every workspace entitled and holding a grant, so each batch deducts in its
 transaction) beside the same ingest without one; the target is a ratio of at least 0.8.
@@ -37,6 +43,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -252,27 +259,123 @@ def raw_postgres(url: str, rows: list[Row], _flush_at: int) -> float:
     return elapsed
 
 
-def raw_postgres_dedup(url: str, rows: list[Row], flush_at: int) -> float:
+def _staged(url: str) -> Any:
+    """A connection to a fresh bench_raw with the staging table of the bare dedup path."""
+    conn = _pg(url)
+    conn.execute(
+        "CREATE TEMPORARY TABLE bench_stage (id uuid, workspace_id text, user_id text, event_type text, "
+        "quantity integer, metadata jsonb, created_at timestamptz) ON COMMIT DELETE ROWS"
+    )
+    conn.commit()
+    return conn
+
+
+def _bare_move() -> str:
     key = "id, created_at" if SHAPE["partitioned"] else "id"
-    with _pg(url) as conn:
-        conn.execute(
-            "CREATE TEMPORARY TABLE bench_stage (id uuid, workspace_id text, user_id text, event_type text, "
-            "quantity integer, metadata jsonb, created_at timestamptz) ON COMMIT DELETE ROWS"
-        )
-        conn.commit()
+    return f"INSERT INTO bench_raw ({COLUMNS}) SELECT {COLUMNS} FROM bench_stage ON CONFLICT ({key}) DO NOTHING"
+
+
+def raw_postgres_dedup(url: str, rows: list[Row], flush_at: int) -> float:
+    move = _bare_move()
+    with _staged(url) as conn:
         started = time.perf_counter()
         for i in range(0, len(rows), flush_at):
             with conn.cursor() as cur, cur.copy(f"COPY bench_stage ({COLUMNS}) FROM STDIN") as copy:
                 for row in rows[i : i + flush_at]:
                     copy.write_row(row)
-            conn.execute(
-                f"INSERT INTO bench_raw ({COLUMNS}) SELECT {COLUMNS} FROM bench_stage ON CONFLICT ({key}) DO NOTHING"
-            )
+            conn.execute(move)
             conn.commit()
         elapsed = time.perf_counter() - started
         conn.execute("DROP TABLE bench_raw")
         conn.commit()
     return elapsed
+
+
+def _backend_seconds(pid: int) -> float | None:
+    """CPU seconds of a server process on this machine (None when it is not here)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _timed(pid: int, work: Callable[[], None]) -> tuple[float, float, float | None]:
+    """(wall, client CPU, backend CPU) seconds of `work`."""
+    backend, cpu, wall = _backend_seconds(pid), time.process_time(), time.perf_counter()
+    work()
+    after = _backend_seconds(pid)
+    spent = None if backend is None or after is None else after - backend
+    return time.perf_counter() - wall, time.process_time() - cpu, spent
+
+
+def writer_batches(db: Any, batches: list[bytes]) -> tuple[float, float, float | None]:
+    """atlas's batch transactions as its writer process runs them (services/ingestion/writer.py)."""
+    import sqlalchemy as sa
+
+    from atlas_cli.db import events as sql
+    from atlas_cli.db.database import Database
+
+    writer_db = Database(db.url)
+    sa.event.listen(writer_db.engine, "connect", sql.create_staging_tables)
+    with writer_db.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE usage_events")
+        conn.exec_driver_sql("TRUNCATE atlas_stale_periods")
+        pid = conn.connection.driver_connection.info.backend_pid
+
+    def work() -> None:
+        for data in batches:
+            with writer_db.begin() as conn:
+                sql.insert_copy_text(conn, data)
+
+    try:
+        return _timed(pid, work)
+    finally:
+        writer_db.dispose()
+
+
+def bare_batches(url: str, batches: list[bytes]) -> tuple[float, float, float | None]:
+    """The bare dedup path on the same COPY text."""
+    move = _bare_move()
+    with _staged(url) as conn:
+
+        def work() -> None:
+            for data in batches:
+                with conn.cursor() as cur, cur.copy(f"COPY bench_stage ({COLUMNS}) FROM STDIN") as copy:
+                    copy.write(data)
+                conn.execute(move)
+                conn.commit()
+
+        spent = _timed(conn.info.backend_pid, work)
+        conn.execute("DROP TABLE bench_raw")
+        conn.commit()
+    return spent
+
+
+def measure_writer_path(db: Any, url: str, records: list[dict[str, Any]], flush_at: int, runs: int) -> None:
+    from atlas_cli.db import events as sql
+
+    rows = [(*row[:5], record["metadata"], row[6], None) for row, record in zip(parsed(records), records, strict=True)]
+    batches = [sql.copy_text(rows[i : i + flush_at]) for i in range(0, len(rows), flush_at)]
+    times: dict[str, list[tuple[float, float, float | None]]] = {"atlas": [], "bare": []}
+    for _ in range(runs):  # alternate, so other load on the machine falls on both alike
+        times["atlas"].append(writer_batches(db, batches))
+        times["bare"].append(bare_batches(url, batches))
+    per = 1000 / len(batches)
+
+    def shown(name: str) -> str:
+        walls = sorted(t[0] for t in times[name])
+        backend = [t[2] for t in times[name] if t[2] is not None]
+        server = f"{min(backend) * per:.2f}" if backend else "n/a"
+        return (
+            f"{name} wall {walls[0] * per:.2f} (median {walls[len(walls) // 2] * per:.2f}), "
+            f"client CPU {min(t[1] for t in times[name]) * per:.2f}, server CPU {server}"
+        )
+
+    print(
+        f"postgresql writer path, batches of {flush_at:,}, ms per batch (best of {runs}; load average "
+        f"{os.getloadavg()[0]:.1f}): {shown('atlas')} | {shown('bare')}",
+        flush=True,
+    )
 
 
 def _sqlite(path: str) -> Any:
@@ -367,12 +470,16 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
     parser.add_argument("--sqlite", action="store_true", help="also measure SQLite (a temporary file)")
     parser.add_argument("--credits", action="store_true", help="also: ingest with a credit feature vs without")
+    parser.add_argument(
+        "--writer-path", action="store_true", help="also: atlas's batch transaction alone vs the bare one (PostgreSQL)"
+    )
     parser.add_argument("--partitioned", action="store_true", help="usage_events month-partitioned (PostgreSQL)")
     parser.add_argument("--covering-index", action="store_true", help="also: each size with the covering index")
     args = parser.parse_args()
     SHAPE["partitioned"] = args.partitioned
     records = synthetic(args.events, time_ordered=args.time_ordered_ids)
     rows = parsed(records)
+    kept = records if args.writer_path else []
     sizes = [int(size) for size in args.flush_at.split(",")]
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         jsonl = Path(tmp) / "events.jsonl"
@@ -403,6 +510,8 @@ def main() -> None:
                     )
                 if args.credits and db is not None:
                     measure_credits(engine, db, len(rows), jsonl, flush_at, args.runs)
+            if args.writer_path and pg_db is not None:
+                measure_writer_path(pg_db, args.pg_url, kept, flush_at, args.runs)
 
 
 def measure_engine(

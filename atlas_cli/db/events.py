@@ -25,16 +25,30 @@ COST_COLUMN = "gateway_cost_usd"  # per-seat servers' numeric(12, 6): the at-cos
 EventRow = tuple[str, str, str | None, str, int, dict[str, Any] | None, datetime, Decimal | None]
 
 _STAGE = "atlas_ingest_stage"
-_CREATE_STAGE = (
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (id uuid, workspace_id text, user_id text, "
-    "event_type text, quantity integer, metadata jsonb, created_at timestamptz) ON COMMIT DELETE ROWS"
-)
 _COST_STAGE = "atlas_ingest_cost_stage"
+_STAGE_COLUMNS = (
+    "id uuid, workspace_id text, user_id text, event_type text, quantity integer, metadata jsonb, "
+    "created_at timestamptz"
+)
+_CREATE_STAGE = f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} ({_STAGE_COLUMNS}) ON COMMIT DELETE ROWS"
 _CREATE_COST_STAGE = (
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_COST_STAGE} (id uuid, workspace_id text, user_id text, event_type "
-    f"text, quantity integer, metadata jsonb, created_at timestamptz, {COST_COLUMN} numeric(12, 6)) "
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_COST_STAGE} ({_STAGE_COLUMNS}, {COST_COLUMN} numeric(12, 6)) "
     "ON COMMIT DELETE ROWS"
 )
+STAGED_INFO = "atlas_ingest_staged"  # connection record info: both staging tables exist, committed
+
+
+def create_staging_tables(dbapi_connection: Any, record: Any) -> None:
+    """A PostgreSQL engine's `connect` listener, for a connection that writes batch after batch
+    (the ingest writer process): create the staging tables once, in their own committed
+    transaction, and note it in the connection's info, so `insert_copy_text` does not ask for them
+    in every batch's transaction. A temporary table lives as long as the connection that created
+    it; a new connection (a reconnect after a failure too) passes here again."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(_CREATE_STAGE)
+        cursor.execute(_CREATE_COST_STAGE)
+    dbapi_connection.commit()
+    record.info[STAGED_INFO] = True
 
 
 KEY_INFO = "atlas_usage_events_key"  # conn.info: the deduplication key found on this connection
@@ -97,13 +111,31 @@ def _sqlite_keys(conn: Connection) -> list[tuple[str, ...]]:
     return [columns for _pk, _width, columns in sorted(keys)]
 
 
+_COUNT = "SELECT count(*) FROM ins"
+
+
 @functools.cache
-def _statements(stage: str, columns: tuple[str, ...], key: tuple[str, ...]) -> tuple[str, str]:
+def _copy_statement(stage: str, columns: tuple[str, ...]) -> str:
+    return f"COPY {stage} ({', '.join(columns)}) FROM STDIN"
+
+
+@functools.cache
+def _move(stage: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
+    """INSERT ... SELECT ... ON CONFLICT (key) DO NOTHING of the staged rows into usage_events."""
     listed = ", ".join(columns)
-    return (
-        f"COPY {stage} ({listed}) FROM STDIN",
-        f"INSERT INTO usage_events ({listed}) SELECT {listed} FROM {stage} ON CONFLICT ({', '.join(key)}) DO NOTHING",
-    )
+    return f"INSERT INTO usage_events ({listed}) SELECT {listed} FROM {stage} ON CONFLICT ({', '.join(key)}) DO NOTHING"
+
+
+@functools.cache
+def _move_statement(
+    stage: str, columns: tuple[str, ...], key: tuple[str, ...], ctes: tuple[str, ...], rows: str
+) -> str:
+    """The statement moving the staged rows into usage_events, skipping those whose key is stored
+    (or repeated): the `_move` in a CTE `ins`, then the `ctes` (the stale marks of the rows it
+    inserted, `stale.marks_cte`), ending with `rows`: the SELECT of what the statement returns
+    (`_COUNT`: how many rows were inserted). `ins` returns only the columns the rest reads."""
+    returned = "workspace_id, created_at" if rows == _COUNT else "id, workspace_id, event_type, quantity, created_at"
+    return f"WITH {', '.join((f'ins AS ({_move(stage, columns, key)} RETURNING {returned})', *ctes))} {rows}"
 
 
 _COST_COLUMNS = (*COLUMNS, COST_COLUMN)
@@ -257,15 +289,18 @@ def copy_text(rows: Iterable[EventRow], *, costs: bool = False) -> bytes:
 def insert_copy_text(conn: Connection, data: bytes, *, costs: bool = False, inserted: Inserted | None = None) -> int:
     """PostgreSQL: insert rows given in COPY's text format (`copy_text`, with the same `costs`),
     skipping ids already stored or repeated: COPY into a temporary staging table, then one
-    INSERT ... SELECT ... ON CONFLICT DO NOTHING on the table's own key (`event_key`). Returns
-    rows inserted. `inserted`: filled with the rows inserted of its event types, from the same
-    statement's RETURNING."""
+    statement: INSERT ... SELECT ... ON CONFLICT DO NOTHING on the table's own key (`event_key`),
+    the stale marks of the rows it inserted, and what it returns. Returns rows inserted.
+    `inserted`: filled with the rows inserted of its event types, from the same statement (with a
+    `report`, the report's statement moves the rows and the staged rows' marks follow it).
+
+    The staging table is created in this transaction unless the connection made it when it
+    opened (`create_staging_tables`)."""
     key = event_key(conn)
-    if costs:
-        create, (copy_sql, move) = _CREATE_COST_STAGE, _statements(_COST_STAGE, _COST_COLUMNS, key)
-    else:
-        create, (copy_sql, move) = _CREATE_STAGE, _statements(_STAGE, COLUMNS, key)
-    conn.exec_driver_sql(create)
+    stage, columns = (_COST_STAGE, _COST_COLUMNS) if costs else (_STAGE, COLUMNS)
+    if not conn.connection.info.get(STAGED_INFO):
+        conn.exec_driver_sql(_CREATE_COST_STAGE if costs else _CREATE_STAGE)
+    copy_sql = _copy_statement(stage, columns)
     raw = conn.connection.driver_connection
     assert raw is not None
     import psycopg
@@ -275,18 +310,18 @@ def insert_copy_text(conn: Connection, data: bytes, *, costs: bool = False, inse
             copy.write(data)
     except psycopg.Error as exc:  # COPY runs on the driver's cursor: give SQLAlchemy's error, as execute would
         raise sa.exc.DBAPIError.instance(copy_sql, None, exc, psycopg.Error) from exc
-    count = int(conn.exec_driver_sql(move).rowcount) if inserted is None else _move_returning(conn, move, inserted)
-    if count:
-        stale.mark_staged(conn, _COST_STAGE if costs else _STAGE)
-    return count
-
-
-def _move_returning(conn: Connection, move: str, inserted: Inserted) -> int:
-    """The move, returning its count (first row) and the inserted rows of the wanted types (or
-    what `inserted.report` reports instead)."""
-    if inserted.report is not None:
-        return inserted.report.run(conn, move)
-    statement = _RETURNING.format(move=move)
+    if inserted is not None and inserted.report is not None:
+        # the report's own statement (db.credits) moves the rows; the marks follow it, from the stage
+        count = inserted.report.run(conn, _move(stage, columns, key))
+        staged_marks = stale.marks_cte(conn, stage)
+        if count and staged_marks is not None:
+            conn.exec_driver_sql(f"WITH {staged_marks} SELECT 1")
+        return count
+    marks = stale.marks_cte(conn, "ins")
+    ctes = () if marks is None else (marks,)
+    if inserted is None:
+        return int(conn.exec_driver_sql(_move_statement(stage, columns, key, ctes, _COUNT)).scalar_one())
+    statement = _move_statement(stage, columns, key, ctes, _RETURNING)
     count = 0
     for part, id_, ws, kind, qty, at in conn.exec_driver_sql(statement, {"types": sorted(inserted.event_types)}):
         if part == 0:
@@ -296,8 +331,9 @@ def _move_returning(conn: Connection, move: str, inserted: Inserted) -> int:
     return count
 
 
+# What the move returns for credit deduction without a report: its count (first row) and the inserted
+# rows of the wanted types (after its CTEs: `ins`, the inserted rows, and the marks).
 _RETURNING = (
-    "WITH ins AS ({move} RETURNING id, workspace_id, event_type, quantity, created_at) "
     "SELECT 0 AS part, NULL AS id, NULL AS workspace_id, NULL AS event_type, count(*) AS quantity, "
     "NULL::timestamptz AS created_at FROM ins UNION ALL "
     "SELECT 1, id::text, workspace_id, event_type, quantity, created_at "

@@ -32,7 +32,6 @@ from sqlalchemy.engine import Connection
 
 from atlas_cli.db import dialect
 from atlas_cli.db.schema import stale_periods
-from atlas_cli.db.types import UTCDateTime
 
 m = stale_periods.c
 PERIODS = ("daily", "monthly")
@@ -88,24 +87,28 @@ def mark_rows(conn: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
     )
 
 
-def mark_staged(conn: Connection, stage: str) -> None:
-    """PostgreSQL: mark the periods of the events in the staging table `stage`, in one statement."""
+def marks_cte(conn: Connection, source: str) -> str | None:
+    """PostgreSQL: the CTEs `marks_days AS (...), marks AS (...)`, the second data-modifying,
+    marking the periods of the rows of `source` (with workspace_id and created_at: an earlier CTE
+    of the same statement, the rows an insert returned, so the events and their marks are written
+    by one statement; or a table). The marks are locked in key order (two writers never wait on each
+    other in opposite orders). None without the marks table."""
     if not available(conn):
-        return
-    staged = sa.table(stage, sa.column("workspace_id", sa.Text), sa.column("created_at", UTCDateTime()))
-    kinds = [
-        sa.select(
-            staged.c.workspace_id,
-            sa.literal_column(f"'{period}'", sa.Text).label("period"),
-            dialect.period_start(conn, period, staged.c.created_at).label("period_start"),
-        )
-        .where(staged.c.workspace_id.is_not(None))
-        .distinct()
-        for period in PERIODS
-    ]
-    rows = sa.union(*kinds).subquery("marks")
-    columns = ["workspace_id", "period", "period_start"]
-    conn.execute(_locking(dialect.insert_for(conn, stale_periods).from_select(columns, sa.select(rows))))
+        return None
+    return _MARKS_CTE.format(source=source)
+
+
+# The day and month starts are dialect.period_start's expressions (UTC wall time truncated, back to
+# timestamptz), the month taken from the distinct days: a batch's rows fall on a few days.
+_MARKS_CTE = (
+    "marks_days AS (SELECT DISTINCT workspace_id, date_trunc('day', timezone('UTC', created_at)) AS day "
+    "FROM {source} WHERE workspace_id IS NOT NULL), "
+    f"marks AS (INSERT INTO {stale_periods.name} (workspace_id, period, period_start) "
+    "SELECT DISTINCT workspace_id, p.period, timezone('UTC', date_trunc(p.unit, day)) "
+    "FROM marks_days CROSS JOIN (VALUES ('daily', 'day'), ('monthly', 'month')) AS p(period, unit) "
+    "ORDER BY 1, 2, 3 "
+    "ON CONFLICT (workspace_id, period, period_start) DO UPDATE SET period = excluded.period WHERE false)"
+)
 
 
 def marked(conn: Connection, workspace_id: str, period: str, starts: Sequence[datetime]) -> set[datetime]:

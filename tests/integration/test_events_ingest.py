@@ -211,6 +211,62 @@ def test_a_postgres_database_going_away_mid_stream_loses_nothing(pg_cluster: Any
 
 
 @pytest.mark.postgres
+def test_the_writers_connection_replacing_a_lost_one_has_its_staging_tables(pg_cluster: Any, pg_url: str) -> None:
+    """The writer process creates its staging tables once per connection, not in every batch: the
+    batches written after its connection was cut (on the one replacing it) find them too."""
+    db = prepare(pg_url)
+    name = pg_url.rsplit("/", 1)[1].split("?", 1)[0]
+    cut: list[int] = []
+
+    def cut_connections(number: int) -> None:
+        if number == 8:  # two batches of three were handed to the writer by now: let them land
+            deadline = time.monotonic() + 30
+            while event_count(db) < 6 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            pg_cluster.terminate_connections(name)
+            cut.append(number)
+
+    lines = [line(id=new_id(i), quantity=i) for i in range(1, 19)]
+    stream = CallbackStream(lines, cut_connections)
+    service = EventService(db, lambda: NOW, sleep=lambda _s: None)
+    report = service.ingest(stream, IngestOptions(flush_at=3))  # type: ignore[arg-type]
+    assert cut == [8]
+    assert (report.accepted, report.duplicates, report.spooled, report.exit_code) == (18, 0, 0, 0)
+    assert event_ids(db) == {new_id(i) for i in range(1, 19)} and totals(db) == {("ws_acme", "query"): 171}
+
+
+@pytest.mark.postgres
+def test_postgres_marks_the_periods_of_the_rows_the_insert_inserted(pg_url: str) -> None:
+    """The stale marks are written by the insert's own statement, for the rows it inserted: a
+    duplicate, whose event is stored already, marks nothing."""
+    import sqlalchemy as sa
+
+    from atlas_cli.db import events as sql
+    from atlas_cli.db import schema
+
+    db = prepare(pg_url)
+    late_january, february = datetime(2026, 1, 31, 23, 30, tzinfo=UTC), datetime(2026, 2, 1, 0, 30, tzinfo=UTC)
+
+    def row(n: int, at: datetime, ws: str = "ws_acme") -> Any:
+        return (new_id(n), ws, None, "query", 1, None, at, None)
+
+    with db.begin() as conn:
+        assert sql.insert_events(conn, [row(1, late_january)]) == 1
+        conn.execute(sa.delete(schema.stale_periods))  # as a recomputation of those periods does
+    with db.begin() as conn:
+        batch = [row(1, late_january), row(2, february), row(3, february), row(4, february, "ws_globex")]
+        assert sql.insert_events(conn, batch) == 3
+    m = schema.stale_periods.c
+    with db.connect() as conn:
+        marks = {tuple(r) for r in conn.execute(sa.select(m.workspace_id, m.period, m.period_start))}
+    assert marks == {
+        (ws, period, datetime(2026, 2, 1, tzinfo=UTC))
+        for ws in ("ws_acme", "ws_globex")
+        for period in ("daily", "monthly")
+    }
+
+
+@pytest.mark.postgres
 def test_a_background_writer_that_dies_is_replaced_by_writing_in_process(pg_url: str) -> None:
     import multiprocessing
 
