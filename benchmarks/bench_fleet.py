@@ -18,6 +18,8 @@ Measured, warm, in turn (so that load on the shared machine hits each alike), me
 - `--all`: `Services(db, clock).fleet.check_all()`, every workspace decided (what `atlas billing
   check --all` does, without process start-up and printing): closed days from the rollup, the
   rest of each period (the partial first day, today) from the raw events.
+- `--all, JSON printed`: the same, and its JSON rendered as `--all --json` prints it (to
+  /dev/null): what the command does after start-up.
 - `--all --recompute`: the same, every period from the raw events.
 - one check: `Services(db, clock).billing.check(WS)` of one (the biggest) workspace.
 - loop of 100: 100 single checks one after another, as the old nightly script did (in-process,
@@ -30,6 +32,7 @@ Measured, warm, in turn (so that load on the shared machine hits each alike), me
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -276,8 +279,18 @@ def bench(engine: str, url: str, n_ws: int, n: int, runs: int) -> None:
     decided = {row.report.workspace.id: row.report.decision for row in fleet.rows}
     assert svc.billing.check(single).decision == decided[single], "the single check differs from --all"
     loop = [ws_id(w) for w in range(100)]
+    from atlas_cli.render.reports import Renderer
+
+    renderer = Renderer()
+
+    def printed() -> None:
+        report = svc.fleet.check_all()
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            renderer.fleet_check(report, "json")
+
     cases: dict[str, Callable[[], Any]] = {
         "--all": svc.fleet.check_all,
+        "--all, JSON printed": printed,
         "--all --recompute": lambda: svc.fleet.check_all(recompute=True),
         "one check": lambda: svc.billing.check(single),
         "loop of 100 checks": lambda: [svc.billing.check(ws) for ws in loop],

@@ -16,9 +16,9 @@ A workspace's meters over its billing window [start, end) are then:
 - read from the raw events: everything else of the window (the partial first day, the days from
   the first one not served, today, events after now).
 
-Three statements per batch of workspaces whatever their number and their windows' length (four
-when a stale or missing day breaks the served days of some workspace), and exactly the raw
-computation's numbers. A database without the tables (atlas's migrations not run yet) or without
+Two statements per batch of workspaces whatever their number and their windows' length (the
+fresh days with the rollup's sums over them, then the raw rest; four when a stale or missing day
+breaks the served days of some workspace), and exactly the raw computation's numbers. A database without the tables (atlas's migrations not run yet) or without
 the stale marks is read raw.
 """
 
@@ -186,7 +186,7 @@ def meter_sums(
     if not meters:
         return {ws_id: {} for ws_id in windows}
     meter_columns(layout.usage_events.c, meters)  # a cost meter on a database without costs: BadInput
-    served = {} if recompute else served_days(conn, windows, now)
+    served, rolled = ({}, {}) if recompute else _served_sums(conn, windows, now, meters)
     totals: dict[str, dict[str, int]] = {ws_id: dict.fromkeys(meters, 0) for ws_id in windows}
     raw: list[tuple[str, datetime, datetime]] = []
     for ws_id, window in windows.items():
@@ -195,7 +195,7 @@ def meter_sums(
             raw += [(ws_id, lo, hi) for lo, hi in ((window.start, first), (split, window.end)) if lo < hi]
         else:
             raw.append((ws_id, window.start, window.end))
-    for found in (_rollup_sums(conn, served, meters), raw_meter_sums(conn, layout, raw, meters)):
+    for found in (rolled, raw_meter_sums(conn, layout, raw, meters)):
         for ws_id, sums in found.items():
             for key, value in sums.items():
                 totals[ws_id][key] += value
@@ -205,15 +205,23 @@ def meter_sums(
 def served_days(conn: Connection, windows: Mapping[str, Window], now: datetime) -> dict[str, tuple[datetime, datetime]]:
     """The days [first, split) of each workspace's window that are read from the rollup (see the
     module docstring); a workspace with none is absent, and so is every one without the rollup."""
+    return _served_sums(conn, windows, now, {})[0]
+
+
+def _served_sums(
+    conn: Connection, windows: Mapping[str, Window], now: datetime, meters: Mapping[str, Meter]
+) -> tuple[dict[str, tuple[datetime, datetime]], dict[str, dict[str, int]]]:
+    """The days served from the rollup (as `served_days`) and each meter's integer sum over them
+    (micro-dollars for costs), of every workspace that has some."""
     if not available(conn):
-        return {}
+        return {}, {}
     horizon = bucket_start(PeriodKind.DAILY, now - SUMMARY_GRACE)  # days ending by then can be served
     candidates = {}
     for ws_id, window in windows.items():
         first, limit = _ceil_day(window.start), min(bucket_start(PeriodKind.DAILY, window.end), horizon)
         if first < limit:
             candidates[ws_id] = (first, limit)
-    return _servable(conn, candidates)
+    return _servable(conn, candidates, meters)
 
 
 def _fresh(spans: Any) -> tuple[Any, Any]:
@@ -226,27 +234,49 @@ def _fresh(spans: Any) -> tuple[Any, Any]:
 
 
 def _servable(
-    conn: Connection, candidates: Mapping[str, tuple[datetime, datetime]]
-) -> dict[str, tuple[datetime, datetime]]:
+    conn: Connection, candidates: Mapping[str, tuple[datetime, datetime]], meters: Mapping[str, Meter]
+) -> tuple[dict[str, tuple[datetime, datetime]], dict[str, dict[str, int]]]:
     """For each workspace, the days [first, split) served from the rollup: from its candidate span's
-    first day, as many consecutive fresh days as there are (workspaces with none are absent)."""
+    first day, as many consecutive fresh days as there are (workspaces with none are absent); and
+    each meter's sum over them.
+
+    One statement per batch finds each workspace's fresh days (their number, the first and the
+    last) and sums the rollup from the first fresh day to the last: when they are consecutive from
+    the span's first day, as almost always, those are the served days and their sums. Workspaces
+    whose fresh days have a gap take two more statements: their days, then the sums up to the gap."""
     served: dict[str, tuple[datetime, datetime]] = {}
+    sums: dict[str, dict[str, int]] = {}
     for batch in _chunks(list(candidates.items())):
         spans = dialect.windows(conn, [(ws_id, first, limit) for ws_id, (first, limit) in batch], "rollup_spans")
         joined, fresh = _fresh(spans)
-        rows = conn.execute(
-            sa.select(c.workspace_id, sa.func.count(), sa.func.min(c.day), sa.func.max(c.day))
+        found = (
+            sa.select(
+                c.workspace_id.label("workspace_id"),
+                sa.func.count().label("days"),
+                sa.func.min(c.day).label("lowest"),
+                sa.func.max(c.day).label("highest"),
+            )
             .select_from(joined)
             .where(fresh)
             .group_by(c.workspace_id)
-        ).all()
+            .subquery("fresh_days")
+        )
+        keys = [found.c.workspace_id, found.c.days, found.c.lowest, found.c.highest]
+        if meters:
+            spanned = sa.and_(d.workspace_id == found.c.workspace_id, d.day >= found.c.lowest, d.day <= found.c.highest)
+            stmt = sa.select(*keys, *_sum_columns(meters)).select_from(found.outerjoin(usage_days, spanned))
+            stmt = stmt.group_by(*keys)
+        else:
+            stmt = sa.select(*keys)
         broken: dict[str, datetime] = {}
-        for ws_id, count, lowest, highest in rows:
+        for row in conn.execute(stmt):
+            ws_id, count, lowest, highest = row[:4]
             first = candidates[ws_id][0]
             if lowest != first:
                 continue  # the first day itself is not fresh: nothing served
             if highest == first + (count - 1) * DAY:
                 served[ws_id] = (first, highest + DAY)
+                sums[ws_id] = {key: int(value) for key, value in zip(meters, row[4:], strict=True)}
             else:
                 broken[ws_id] = first
         if broken:  # a stale or uncomputed day inside: serve up to it
@@ -257,18 +287,36 @@ def _servable(
                 sa.select(c.workspace_id, c.day).select_from(joined).where(fresh).order_by(c.workspace_id, c.day)
             ):
                 days[ws_id].append(day)
-            for ws_id, found in days.items():
+            for ws_id, listed in days.items():
                 split = broken[ws_id]
-                for day in found:
+                for day in listed:
                     if day != split:
                         break
                     split = day + DAY
                 served[ws_id] = (broken[ws_id], split)
-    return served
+            if meters:
+                sums |= _rollup_sums(conn, {ws_id: served[ws_id] for ws_id in broken}, meters)
+    return served, sums
 
 
 def _chunks(items: list[Any]) -> list[list[Any]]:
     return [items[i : i + SPANS] for i in range(0, len(items), SPANS)]
+
+
+def _sum_columns(meters: Mapping[str, Meter]) -> list[Any]:
+    """Each meter's integer sum over the joined rollup rows (micro-dollars for costs), labelled by its key."""
+    return [
+        sa.func.coalesce(
+            sa.func.sum(
+                sa.case(
+                    (d.event_type.in_(meter.event_types), d.cost_micros if meter.sum == "cost" else d.quantity),
+                    else_=0,
+                )
+            ),
+            0,
+        ).label(key)
+        for key, meter in meters.items()
+    ]
 
 
 def _rollup_sums(
@@ -282,20 +330,8 @@ def _rollup_sums(
         inside = sa.and_(
             d.workspace_id == spans.c.workspace_id, d.day >= spans.c.period_start, d.day < spans.c.period_end
         )
-        columns = [
-            sa.func.coalesce(
-                sa.func.sum(
-                    sa.case(
-                        (d.event_type.in_(meter.event_types), d.cost_micros if meter.sum == "cost" else d.quantity),
-                        else_=0,
-                    )
-                ),
-                0,
-            ).label(key)
-            for key, meter in meters.items()
-        ]
         rows = conn.execute(
-            sa.select(spans.c.workspace_id.label("_workspace"), *columns)
+            sa.select(spans.c.workspace_id.label("_workspace"), *_sum_columns(meters))
             .select_from(spans.join(usage_days, inside))
             .group_by(spans.c.workspace_id)
         ).mappings()

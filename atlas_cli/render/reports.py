@@ -414,23 +414,34 @@ class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews, Contex
         """`billing check --all`: the single check's JSON object of every workspace, in a list."""
         from atlas_cli.services.fleet import worst_percent
 
-        data = [fleet_check_json(row) for row in r.rows]
+        if fmt == "json":
+            # One compact object a line: json's C encoder, about 3x faster than the indenting one
+            # (pure Python) on thousands of workspaces, and a line per workspace for grep.
+            import sys
+
+            from atlas_cli.render.base import json_text
+
+            lines = ",\n".join(json_text(fleet_check_json(row)) for row in r.rows)
+            sys.stdout.write(f"[\n{lines}\n]\n" if lines else "[]\n")
+            return
         header = ["workspaceId", "tier", "allowed", "status", "errorCode", "httpStatus", "worstUsagePercent",
                   "exitCode", "message"]  # fmt: skip
-        rows = [
-            [
-                row.report.workspace.id,
-                row.report.workspace.tier_value,
-                row.report.decision.allowed,
-                str(row.report.decision.status),
-                row.report.decision.error_code,
-                row.report.decision.http_status,
-                worst_percent(row.report.decision),
-                row.report.exit_code,
-                row.report.decision.message,
+
+        def rows() -> list[list[Any]]:
+            return [
+                [
+                    row.report.workspace.id,
+                    row.report.workspace.tier_value,
+                    row.report.decision.allowed,
+                    str(row.report.decision.status),
+                    row.report.decision.error_code,
+                    row.report.decision.http_status,
+                    worst_percent(row.report.decision),
+                    row.report.exit_code,
+                    row.report.decision.message,
+                ]
+                for row in r.rows
             ]
-            for row in r.rows
-        ]
 
         def table() -> None:
             shown = [
@@ -451,7 +462,10 @@ class Renderer(WatchViews, BillingOpsViews, EventViews, EntitlementViews, Contex
             if not r.rows:
                 self.out.print("No workspace to check.")
 
-        self._emit(fmt, data, header, rows, table)
+        if fmt == "csv":
+            self.csv(header, rows())
+        else:
+            table()
 
     def trial_report(self, r: TrialReport, fmt: str) -> None:
         data = trial_json(r)

@@ -109,53 +109,47 @@ class FleetService:
             live = workspace_sets.live_workspaces(conn, billing.layout.organization)
             targets = [Workspace.from_row(row, billing.layout) for row in live]
             measured = measure(conn, billing, targets, now, counts_required=resource is not None, recompute=recompute)
-            decisions = decide_each(billing, targets, measured, now, resource_key=feature_key, resource=resource)
-        rows = [
-            FleetRow(
-                CheckReport(ws, d, engine.exit_code(d, threshold), resource),
-                *measured.periods[ws.id],
-                _forecast(billing, ws, measured, now),
-            )
-            for ws, d in zip(targets, decisions, strict=True)
-        ]
+        catalog = billing.catalog  # built once: the layout builds it on every access
+        plans = {tier: catalog.plan(tier) for tier in {ws.tier_value for ws in targets}}
+        facts = [facts_of(billing, ws, measured, now) for ws in targets]
+        if resource is not None and feature_key is not None:
+            decisions = decide_resources(billing, targets, facts, measured, resource, feature_key)
+        else:
+            decisions = [engine.decide(catalog, plans[ws.tier_value], f) for ws, f in zip(targets, facts, strict=True)]
+        rows = []
+        for ws, fact, d in zip(targets, facts, decisions, strict=True):
+            window, source = measured.periods[ws.id]
+            predicted = () if measured.usage is None else forecast(catalog, plans[ws.tier_value], fact, window, now)
+            report = CheckReport(ws, d, engine.exit_code(d, threshold), resource)
+            rows.append(FleetRow(report, window, source, predicted))
         code = fleet_exit_code([row.report.exit_code for row in rows])
         return FleetReport(billing.model, tuple(rows), code, resource)
 
 
-def _forecast(billing: Billing, ws: Workspace, measured: Measured, now: datetime) -> tuple[DimensionForecast, ...]:
-    if measured.usage is None:
-        return ()
-    window, _source = measured.periods[ws.id]
-    return forecast(
-        billing.catalog, billing.catalog.plan(ws.tier_value), facts_of(billing, ws, measured, now), window, now
-    )
-
-
-def decide_each(
+def decide_resources(
     billing: Billing,
     targets: list[Workspace],
+    facts: list[engine.Facts],
     measured: Measured,
-    now: datetime,
-    *,
-    resource_key: str | None = None,
-    resource: str | None = None,
+    resource: str,
+    resource_key: str,
 ) -> list[engine.Decision]:
-    """The single check's decision of each target, from the fleet's measurements: the usage
-    decision, or with `resource` (and its catalog feature `resource_key`) whether one more may be added."""
+    """The single check's `--resource` decision of each target (whether one more of `resource`,
+    the catalog feature `resource_key`, may be added), from the fleet's measurements."""
     from atlas_cli.services.billing import RESOURCES
 
-    decisions = []
-    for ws in targets:
-        plan = billing.catalog.plan(ws.tier_value)
-        if resource is not None and resource_key is not None:
-            trial = trial_of(ws, now)
-            facts = engine.Facts(byot=ws.byot, trial_expired=bool(trial and trial.expired))
-            assert measured.counts is not None  # counts_required: an unreadable count raised
-            count = measured.counts[ws.id][RESOURCES[resource]]
-            decisions.append(engine.decide_resource(billing.catalog, plan, facts, resource_key, count))
-        else:
-            decisions.append(engine.decide(billing.catalog, plan, facts_of(billing, ws, measured, now)))
-    return decisions
+    assert measured.counts is not None  # counts_required: an unreadable count raised
+    catalog = billing.catalog
+    return [
+        engine.decide_resource(
+            catalog,
+            catalog.plan(ws.tier_value),
+            engine.Facts(byot=fact.byot, trial_expired=fact.trial_expired),
+            resource_key,
+            measured.counts[ws.id][RESOURCES[resource]],
+        )
+        for ws, fact in zip(targets, facts, strict=True)
+    ]
 
 
 def measure(
@@ -187,7 +181,11 @@ def measure(
     try:
         with conn.begin_nested():
             subs = workspace_sets.subscriptions_by_workspace(conn, ids)
-            periods = {ws_id: period_of(billing, [Subscription.from_row(r) for r in subs[ws_id]], now) for ws_id in ids}
+            month = period_of(billing, [], now)  # every workspace without a subscription row: the same
+            periods = {
+                ws_id: period_of(billing, [Subscription.from_row(r) for r in rows], now) if rows else month
+                for ws_id, rows in subs.items()
+            }
             windows = {ws_id: window for ws_id, (window, _source) in periods.items()}
             usage = meter_sums(conn, billing.layout, windows, meters_of(billing.catalog), now, recompute=recompute)
     except DBAPIError:

@@ -250,6 +250,12 @@ def test_table_csv_and_empty_fleet(atlas, atlas_db):
     table = atlas("billing", "check", "--all")
     assert table.exit_code == 0, table.output
     assert "acme" in table.stdout and "warning" in table.stdout and "80%" in table.stdout and "gone" not in table.stdout
+    with atlas_db.begin() as conn:
+        factories.workspace(conn, "beta")
+    printed = atlas("billing", "check", "--all", "--json").stdout.splitlines()
+    # One workspace's whole object a line, inside one JSON list.
+    assert printed[0] == "[" and printed[-1] == "]" and len(printed) == 4
+    assert [json.loads(line.rstrip(","))["workspaceId"] for line in printed[1:-1]] == ["acme", "beta"]
     lines = atlas("billing", "check", "--all", "--format", "csv").stdout.splitlines()
     assert lines[0] == "workspaceId,tier,allowed,status,errorCode,httpStatus,worstUsagePercent,exitCode,message"
     assert lines[1].startswith("acme,team,true,warning,,200,80,0,")
