@@ -36,6 +36,11 @@ machine, where the wall times of the whole ingest (three processes) do not.
 `--credits` also times atlas's ingest with an operator catalog holding a credit feature (query and
 token events priced, every workspace entitled and holding a grant, so each batch deducts in its
 transaction) beside the same ingest without one; the target is a ratio of at least 0.8.
+
+`--reader` measures only the CPU atlas's reader spends per event, with no database: the service
+reading the JSON lines file (lines, validation, batches) and formatting each batch's COPY text as
+its sink does before handing it to the writer process (`DatabaseSink.prepare`), which here is not
+written. The least process CPU time of --runs runs, per event: the Python the bare path never spends.
 """
 
 from __future__ import annotations
@@ -455,6 +460,42 @@ def measure(
     return rate
 
 
+class _FormattingSink:
+    """A sink that resolves and formats each batch as DatabaseSink.prepare does, and writes nothing."""
+
+    def __init__(self) -> None:
+        self.ids = {f"ws_{i:03d}": f"ws_{i:03d}" for i in range(WORKSPACES)}
+
+    def write(self, events: Any) -> Any:
+        raise AssertionError("the reader benchmark prepares every batch")
+
+    def prepare(self, events: Any) -> Any:
+        from atlas_cli.db.events import copy_text
+        from atlas_cli.services.ingestion.batching import WriteResult, _rows
+
+        rows, unknown, costless = _rows(events, self.ids.get, False)
+        copy_text(rows)
+        result = WriteResult(len(rows), 0, tuple(unknown), tuple(costless))
+        return lambda: lambda: result
+
+
+def measure_reader(jsonl: Path, events: int, flush_at: int, runs: int) -> None:
+    """The reader's CPU per event (no database): see `--reader`."""
+    from atlas_cli.services.ingestion.ingest import IngestOptions, IngestService
+
+    best = float("inf")
+    for _ in range(runs):
+        service = IngestService(_FormattingSink(), lambda: START)
+        with jsonl.open("rb") as stream:
+            started = time.process_time()
+            report = service.ingest(stream, IngestOptions(flush_at=flush_at, event_costs=False))
+            best = min(best, time.process_time() - started)
+        assert report.accepted == events, report
+    load = os.getloadavg()[0]
+    per_event = best / events * 1e6
+    print(f"reader     flush-at {flush_at:>6,}: {per_event:.2f} us CPU per event (least of {runs}; load {load:.1f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -475,6 +516,7 @@ def main() -> None:
     )
     parser.add_argument("--partitioned", action="store_true", help="usage_events month-partitioned (PostgreSQL)")
     parser.add_argument("--covering-index", action="store_true", help="also: each size with the covering index")
+    parser.add_argument("--reader", action="store_true", help="only the reader's CPU per event (no database)")
     args = parser.parse_args()
     SHAPE["partitioned"] = args.partitioned
     records = synthetic(args.events, time_ordered=args.time_ordered_ids)
@@ -486,6 +528,10 @@ def main() -> None:
         with jsonl.open("w") as out:
             out.writelines(json.dumps(r) + "\n" for r in records)
         del records
+        if args.reader:
+            for flush_at in sizes:
+                measure_reader(jsonl, args.events, flush_at, args.runs)
+            return
         path = str(Path(tmp) / "bench.db")
         if not args.pg_url and not args.no_postgres:
             args.pg_url = stack.enter_context(postgres_database(None, args.pg_setting))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -262,12 +262,24 @@ def _copy_escaped(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
+# json.dumps(value) with its default settings, without the encoder it builds per call: the same
+# text (the C encoder json.dumps uses). No circular check: metadata read from JSON cannot be circular.
+_c_make_encoder = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+_encode_json: Callable[[Any, int], Sequence[str]] = (
+    (lambda value, _level: (json.dumps(value),))
+    if _c_make_encoder is None  # an interpreter without json's C accelerator
+    else _c_make_encoder(
+        None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+)
+
+
 def copy_text(rows: Iterable[EventRow], *, costs: bool = False) -> bytes:
     """`rows` in COPY's text format, in one buffer: one `copy.write` per batch instead of one
     `write_row` per event. Ids, types, numbers and times need no escaping; user and workspace
     ids repeat, so each is escaped once. `costs`: each line ends with the cost column."""
     escaped: dict[str | None, str] = {}
-    dumps = json.dumps
+    encode, join = _encode_json, "".join
     lines: list[str] = []
     append = lines.append
     for id_, ws, user, kind, qty, meta, at, cost in rows:
@@ -277,7 +289,7 @@ def copy_text(rows: Iterable[EventRow], *, costs: bool = False) -> bytes:
         u = escaped.get(user)
         if u is None:
             u = escaped[user] = _NULL if user is None else _copy_escaped(user)
-        m = _NULL if meta is None else _copy_escaped(dumps(meta))
+        m = _NULL if meta is None else _copy_escaped(join(encode(meta, 0)))
         if costs:
             c = _NULL if cost is None else format(cost, "f")
             append(f"{id_}\t{w}\t{u}\t{kind}\t{qty}\t{m}\t{at.isoformat()}\t{c}\n")

@@ -58,6 +58,10 @@ class Event(NamedTuple):
     cost_usd: Decimal | None = None  # the at-cost dollars (gateway_cost_usd), exact
 
 
+_new_event = tuple.__new__  # Event(...) without the Python-level __new__ of a named tuple (all fields given)
+_FROM_ISO = datetime.fromisoformat
+
+
 def shown(value: Any, limit: int = 40) -> str:
     """`value` quoted for a reason, cut to `limit` characters."""
     text = repr(value)
@@ -344,6 +348,8 @@ def event_from_fields(
     checks for those are skipped. The usual values are accepted by quick tests; anything else goes
     through the parse_* functions, which give the reasons.
     """
+    # Each field is checked in line (no call) when it has its usual form, in the order the
+    # reasons are given; the parse_* and _text calls, taken otherwise, say what is wrong.
     get = fields.get
     event_type = get("event_type")
     if type(event_type) is not str or event_type not in _TYPES:
@@ -353,24 +359,51 @@ def event_from_fields(
         quantity = parse_quantity(quantity)
     raw_id = get("id")
     generated = raw_id is None or raw_id == ""
-    event_id = new_id() if generated else parse_uuid(raw_id)
+    if generated:
+        event_id = new_id()
+    elif type(raw_id) is str and _CANONICAL_UUID(raw_id):
+        event_id = raw_id
+    else:
+        event_id = parse_uuid(raw_id)
     raw_time = get("created_at")
-    created_at = now if raw_time is None or raw_time == "" else parse_time(raw_time)
-    workspace = _text(get("workspace_id"), "workspace_id", plain) or default_workspace
+    created_at = None
+    if type(raw_time) is str:
+        try:  # noqa: SIM105 (hot path: cheaper than contextlib.suppress)
+            created_at = _FROM_ISO(raw_time)
+        except ValueError:
+            pass
+    if created_at is not None and (zone := created_at.tzinfo) is not UTC:
+        created_at = created_at.replace(tzinfo=UTC) if zone is None else None  # another offset: parse_time
+    if created_at is None:  # absent, or not read above
+        created_at = now if raw_time is None or raw_time == "" else parse_time(raw_time)
+    workspace = get("workspace_id")
+    if not (plain and type(workspace) is str and workspace and len(workspace) * 4 <= MAX_ID_BYTES):
+        workspace = _text(workspace, "workspace_id", plain)
+    workspace = workspace or default_workspace
     if not workspace:
         raise InvalidEvent("missing workspace_id (or give -w)")
-    user_id = _text(get("user_id"), "user_id", plain)
+    user_id = get("user_id")
+    if not (plain and type(user_id) is str and user_id and len(user_id) * 4 <= MAX_ID_BYTES):
+        user_id = _text(user_id, "user_id", plain)
     metadata = get("metadata")
     if metadata is not None and not (plain and type(metadata) is dict):
         metadata = parse_metadata(metadata, plain=plain)
     cost = get(COST_FIELD)
     if cost is not None:
         cost = parse_cost(cost)
-    return Event(event_id, workspace, user_id, event_type, quantity, metadata, created_at, generated, cost)
+    values = (event_id, workspace, user_id, event_type, quantity, metadata, created_at, generated, cost)
+    return _new_event(Event, values)
 
 
 def json_fields(line: str) -> Mapping[str, Any]:
     """The fields of one JSON line."""
+    if line.count("{") + line.count("[") <= MAX_DEPTH + 1:  # the usual line, read in one call (as _loads)
+        try:
+            value, end = _scan_json(line, 0)
+        except (StopIteration, ValueError):  # an error (a key given twice too): _loads says which
+            end = -1
+        if end == len(line) and type(value) is dict:
+            return value
     try:
         data = _loads(line)
     except _Refused as exc:

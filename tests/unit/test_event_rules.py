@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 
+from atlas_cli.db.events import copy_text
 from atlas_cli.domain import events as rules
 from atlas_cli.domain.circuit import CircuitBreaker, CircuitState
 from atlas_cli.services.ingestion.batching import Batch
@@ -340,3 +342,61 @@ def test_ids_longer_than_an_index_entry_can_hold_are_rejected() -> None:
     for name, value in (("user_id", "u" * 1025), ("user_id", "é" * 513), ("workspace_id", "w" * 5000)):
         with pytest.raises(rules.InvalidEvent, match=f"{name} .* is longer than 1,024 bytes"):
             parse({"event_type": "query", "workspace_id": "acme", name: value})
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"created_at": "2026-01-02T03:04:05"},  # no offset: UTC
+        {"created_at": "2026-01-02T03:04:05+00:00"},
+        {"created_at": "2026-01-02T03:04:05Z"},
+        {"created_at": "2026-01-02T05:04:05.5+02:00"},  # another offset: converted
+        {"created_at": ""},
+        {"workspace_id": "w" * 256},  # the longest taken without counting its bytes
+        {"workspace_id": "w" * 257},
+        {"workspace_id": "é" * 256},
+        {"workspace_id": ""},
+        {"user_id": ""},
+        {"user_id": "u" * 1024},
+        {"user_id": "ü" * 512},
+        {"id": "0190f7c4-9d1c-7cc2-8f5e-2b1f3e4a5d6c"},
+        {"id": " 0190f7c4-9d1c-7cc2-8f5e-2b1f3e4a5d6c"},
+    ],
+)
+def test_the_in_line_checks_give_the_event_the_parsers_give(extra: dict[str, object]) -> None:
+    """event_from_fields takes the usual forms without calling the parsers (plain lines): the event is
+    the one the parsers make of the same fields."""
+    fields = {"event_type": "query", "workspace_id": "acme", "user_id": "u1", **extra}
+    quick = rules.event_from_fields(fields, default_workspace="dflt", now=NOW, new_id=lambda: "g", plain=True)
+    slow = rules.event_from_fields(fields, default_workspace="dflt", now=NOW, new_id=lambda: "g", plain=False)
+    assert quick == slow and type(quick) is rules.Event
+    assert quick.created_at.tzinfo is UTC
+    expected_user = None if extra.get("user_id") == "" else fields["user_id"]
+    assert quick.user_id == expected_user
+    assert quick.workspace == (fields["workspace_id"] or "dflt")
+    if extra.get("created_at"):
+        assert quick.created_at == rules.parse_time(extra["created_at"])
+
+
+def test_the_in_line_checks_reject_what_the_parsers_reject() -> None:
+    base = {"event_type": "query", "workspace_id": "acme"}
+    for name, value, reason in (
+        ("workspace_id", "w" * 1025, "workspace_id .* is longer than 1,024 bytes"),
+        ("workspace_id", "é" * 513, "workspace_id .* is longer than 1,024 bytes"),
+        ("workspace_id", 7, "workspace_id must be a string, not 7"),
+        ("user_id", ["u"], r"user_id must be a string, not \['u'\]"),
+        ("created_at", "2026-13-01T00:00:00Z", "bad created_at '2026-13-01T00:00:00Z': use ISO 8601"),
+        ("created_at", 1767225600, "bad created_at 1767225600: use ISO 8601"),
+        ("id", "0190f7c4-9d1c-7cc2-8f5e-2b1f3e4a5d6", "bad id .*: not a UUID"),
+    ):
+        with pytest.raises(rules.InvalidEvent, match=reason):
+            rules.event_from_fields({**base, name: value}, default_workspace=None, now=NOW, new_id=str, plain=True)
+
+
+def test_copy_text_writes_metadata_as_json_dumps_does() -> None:
+    meta = rules.json_fields('{"m": {"a": [1, 2.50, 1e3, null, true], "é": "tab\\there", "n": -0.0}}')["m"]
+    row = ("0190f7c4-9d1c-7cc2-8f5e-2b1f3e4a5d6c", "ws", None, "query", 1, meta, NOW, None)
+    fields = copy_text([row]).decode("utf-8").rstrip("\n").split("\t")
+    assert fields[5] == json.dumps(meta).replace("\\", "\\\\")
+    assert json.loads(fields[5].replace("\\\\", "\\")) == meta

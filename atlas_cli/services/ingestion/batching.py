@@ -53,10 +53,13 @@ class Batch(Generic[T]):
     def __len__(self) -> int:
         return len(self._items)
 
-    def add(self, item: T) -> None:
-        if not self._items:
+    def add(self, item: T) -> bool:
+        """Add `item`; whether the batch is now full."""
+        items = self._items
+        if not items:
             self._first_at = self._clock()
-        self._items.append(item)
+        items.append(item)
+        return len(items) >= self.flush_at
 
     @property
     def full(self) -> bool:

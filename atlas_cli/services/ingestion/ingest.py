@@ -236,10 +236,8 @@ class _Run:
         for raw in lines:
             self.line_no += 1
             pending = parse(raw)
-            if pending is not None:
-                batch.add(pending)
-                if batch.full:
-                    self.flush()
+            if pending is not None and batch.add(pending):
+                self.flush()
 
     def _parse(self, raw: bytes | None) -> _Pending | None:
         """The line as a pending event; None for a skipped, header or rejected line."""
@@ -254,7 +252,7 @@ class _Run:
             self.lines += 1
             self.reject(self.line_no, raw.decode("utf-8", "replace").rstrip("\r"), "not UTF-8 text")
             return None
-        if (text[:1] != "{" and rules.is_skipped(text)) or self._is_header(text):
+        if (text[:1] != "{" and rules.is_skipped(text)) or (self.csv and self._is_header(text)):
             return None
         self.lines += 1
         try:
