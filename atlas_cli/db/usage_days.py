@@ -18,8 +18,9 @@ A workspace's meters over its billing window [start, end) are then:
 
 Two statements per batch of workspaces whatever their number and their windows' length (the
 fresh days with the rollup's sums over them, then the raw rest; four when a stale or missing day
-breaks the served days of some workspace), and exactly the raw computation's numbers. A database without the tables (atlas's migrations not run yet) or without
-the stale marks is read raw.
+breaks the served days of some workspace), and exactly the raw computation's numbers. A
+database without the tables (atlas's migrations not run yet) or without the stale marks is read
+raw.
 """
 
 from __future__ import annotations
