@@ -11,9 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from atlas_cli.errors import BadInput
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -147,7 +149,7 @@ class Layout:
 
         org = self.organization
         found: dict[str, dict[str, int]] = {}
-        for batch in _batches(list(ids)):
+        for batch in batches(list(ids)):
             rows = conn.execute(
                 sa.select(org.c.id.label("_workspace"), *self._count_columns(org.c.id, now)).where(org.c.id.in_(batch))
             ).mappings()
@@ -301,7 +303,7 @@ class PerSeatLayout(Layout):
         s = settings.c
         platform: dict[str, str | None] = dict.fromkeys(keys)
         own: dict[str, dict[str, str | None]] = {ws_id: {} for ws_id in ids}
-        for batch in _batches(list(ids)):
+        for batch in batches(list(ids)):
             rows = conn.execute(
                 sa.select(s.key, s.value, s.org_id).where(
                     s.key.in_(list(keys)), sa.or_(s.org_id.in_(batch), s.org_id.is_(None))
@@ -325,7 +327,7 @@ class PerSeatLayout(Layout):
         r = overage_meter_reports.c
         found: dict[str, int] = {}
         pairs = list(periods.items())
-        for batch in _batches(pairs):
+        for batch in batches(pairs):
             rows = conn.execute(
                 sa.select(r.org_id, r.reported_cost_cents).where(sa.tuple_(r.org_id, r.period_start).in_(batch))
             ).all()
@@ -539,7 +541,7 @@ def raw_meter_sums(
 
     e = layout.usage_events.c
     sums: dict[str, dict[str, int]] = {}
-    for batch in _batches(list(spans)):
+    for batch in batches(list(spans)):
         table = dialect.windows(conn, batch)
         in_window = sa.and_(
             e.workspace_id == table.c.workspace_id,
@@ -561,5 +563,6 @@ def raw_meter_sums(
 BATCH = 500  # workspaces per statement: SQLite takes at most 32,766 bound parameters
 
 
-def _batches(items: list[Any]) -> list[list[Any]]:
-    return [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
+def batches(items: Sequence[T], size: int = BATCH) -> list[list[T]]:
+    """`items` in lists of at most `size`, in order: one statement's worth each."""
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from atlas_cli.db import dialect, stale
-from atlas_cli.db.layout import Layout, as_totals, cost_micros, meter_columns, raw_meter_sums
+from atlas_cli.db.layout import Layout, as_totals, batches, cost_micros, meter_columns, raw_meter_sums
 from atlas_cli.db.schema import organization, stale_periods, usage_days, usage_days_computed
 from atlas_cli.db.types import UTCDateTime
 from atlas_cli.domain.periods import SUMMARY_GRACE, PeriodKind, Window, bucket_start
@@ -247,7 +247,7 @@ def _servable(
     whose fresh days have a gap take two more statements: their days, then the sums up to the gap."""
     served: dict[str, tuple[datetime, datetime]] = {}
     sums: dict[str, dict[str, int]] = {}
-    for batch in _chunks(list(candidates.items())):
+    for batch in batches(list(candidates.items()), SPANS):
         spans = dialect.windows(conn, [(ws_id, first, limit) for ws_id, (first, limit) in batch], "rollup_spans")
         joined, fresh = _fresh(spans)
         found = (
@@ -300,10 +300,6 @@ def _servable(
     return served, sums
 
 
-def _chunks(items: list[Any]) -> list[list[Any]]:
-    return [items[i : i + SPANS] for i in range(0, len(items), SPANS)]
-
-
 def _sum_columns(meters: Mapping[str, Meter]) -> list[Any]:
     """Each meter's integer sum over the joined rollup rows (micro-dollars for costs), labelled by its key."""
     return [
@@ -326,7 +322,7 @@ def _rollup_sums(
     """Each meter's integer sum (micro-dollars for costs) over the rollup's days [first, split) of
     each workspace in `served`, in one statement per batch."""
     found: dict[str, dict[str, int]] = {}
-    for batch in _chunks(list(served.items())):
+    for batch in batches(list(served.items()), SPANS):
         spans = dialect.windows(conn, [(ws_id, first, split) for ws_id, (first, split) in batch], "served")
         inside = sa.and_(
             d.workspace_id == spans.c.workspace_id, d.day >= spans.c.period_start, d.day < spans.c.period_end

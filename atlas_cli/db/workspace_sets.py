@@ -8,13 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from atlas_cli.db.layout import batches
 from atlas_cli.db.schema import member, subscription
-
-BATCH = 500  # ids per statement: SQLite takes at most 32,766 bound parameters
-
-
-def _batches(ids: Sequence[str]) -> list[list[str]]:
-    return [list(ids[i : i + BATCH]) for i in range(0, len(ids), BATCH)]
 
 
 def workspaces_on_tiers(conn: Connection, table: Any, tiers: Sequence[str]) -> Sequence[RowMapping]:
@@ -33,7 +28,7 @@ def live_workspaces(conn: Connection, table: Any) -> Sequence[RowMapping]:
 def member_counts(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
     """The `member` rows of each workspace (0 for one without any)."""
     found = dict.fromkeys(ids, 0)
-    for batch in _batches(ids):
+    for batch in batches(ids):
         rows = conn.execute(
             sa.select(member.c.organizationId, sa.func.count())
             .where(member.c.organizationId.in_(batch))
@@ -46,7 +41,7 @@ def member_counts(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
 def subscriptions_by_workspace(conn: Connection, ids: Sequence[str]) -> dict[str, list[RowMapping]]:
     """Each workspace's subscription rows, the latest period first (as `queries.subscriptions_for`)."""
     found: dict[str, list[RowMapping]] = {ws_id: [] for ws_id in ids}
-    for batch in _batches(ids):
+    for batch in batches(ids):
         rows = (
             conn.execute(
                 sa.select(subscription)
