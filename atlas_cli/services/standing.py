@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Connection
 
 from atlas_cli.db.layout import meter_totals
-from atlas_cli.db.usage_days import meter_sums
 from atlas_cli.domain import engine
 from atlas_cli.domain.forecast import DimensionForecast, forecast
 from atlas_cli.domain.periods import Window
@@ -152,6 +151,8 @@ def measure_facts_in_period(
         with conn.begin_nested():
             window, _source = period_of(billing, subscriptions(conn, ws), now)
             if usage:
+                from atlas_cli.db.usage_days import meter_sums  # builds the rollup's tables: only when measured
+
                 meters = meters_of(billing.catalog)
                 used = meter_sums(conn, billing.layout, {ws.id: window}, meters, now, recompute=recompute)[ws.id]
     except DBAPIError:
